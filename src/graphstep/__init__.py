@@ -1,0 +1,28 @@
+"""graphstep: a step-through debugger and visualizer for computational graphs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .errors import GraphstepError
+from .graph import Graph, Node, build
+from .spec import expression_spec, load_spec, read_source
+from .trace import Anomaly, Trace
+
+__all__ = ["Anomaly", "Graph", "GraphstepError", "Node", "Trace", "load", "parse"]
+__version__ = "0.1.0"
+
+
+def load(source: str | Path) -> Graph:
+    """A graph from a file path, or from YAML text (anything with a newline or a colon)."""
+    text_like = isinstance(source, str) and ("\n" in source or ":" in source)
+    if text_like and not Path(source).is_file():
+        return build(load_spec(str(source), "<string>", name="graph"))
+    path = str(source)
+    return build(load_spec(read_source(path), path))
+
+
+def parse(expression: str, **values: Any) -> Graph:
+    """A graph from one expression; its free names are inputs, valued from `values` (else 0)."""
+    return build(expression_spec(expression, values))

@@ -1,0 +1,400 @@
+"""The graph: a networkx DAG of named nodes with ordered inputs and a deterministic order.
+
+Each node keeps its inputs in order, and each input is an edge of its own
+(keyed by the input's position), so `x * x` has two edges that both carry
+gradient. Shapes are inferred here, from shapes alone, without allocating.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from math import prod
+from typing import TYPE_CHECKING, Any
+
+import networkx as nx
+import numpy as np
+
+from .errors import GraphstepError, Loc, did_you_mean
+from .expr import Call, Const, Expr, Name
+from .ops import OPS, Op, OpError
+from .spec import EntrySpec, GraphSpec, LeafSpec, leaf_shape
+
+if TYPE_CHECKING:
+    from .trace import Trace
+
+LEAF_OPS = ("input", "param", "const")
+MAX_TENSOR_ELEMENTS = 1 << 24  # 16.7 million float64 numbers, 128 MiB
+MAX_TOTAL_ELEMENTS = 1 << 26  # every value and gradient of one graph together
+MAX_NODES = 200_000
+
+
+@dataclass(frozen=True)
+class Node:
+    """One node of the DAG: a leaf (input, param, const) or an op applied to named inputs."""
+
+    name: str
+    op: str
+    inputs: tuple[str, ...]
+    attrs: Mapping[str, Any]
+    shape: tuple[int, ...]
+    loc: Loc
+    entry: str  # the named entry this node belongs to (itself, unless generated)
+    generated: bool = False  # a sub-expression's node, named by graphstep
+    group: str | None = None  # the block call this node is part of
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.op in LEAF_OPS
+
+    @property
+    def is_composite(self) -> bool:
+        return not self.is_leaf and OPS[self.op].composite
+
+    @property
+    def size(self) -> int:
+        return prod(self.shape)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The trace's program: the op nodes in topological order, by integer index."""
+
+    names: tuple[str, ...]  # every node, in topological order
+    index: Mapping[str, int]
+    ops: tuple[tuple[int, Op, tuple[int, ...], Mapping[str, Any]], ...]
+
+
+@dataclass
+class Graph:
+    """A computational graph: the DAG, its nodes, leaf values and the output."""
+
+    name: str
+    description: str
+    file: str
+    output: str
+    nodes: dict[str, Node]  # in declaration order
+    dag: nx.MultiDiGraph
+    order: list[str]  # topological; declaration order breaks ties
+    leaf_values: dict[str, Any]  # the spec's literal values / initializers, not yet numpy
+    train: dict[str, float] = field(default_factory=dict)
+    leaves: dict[str, LeafSpec] = field(default_factory=dict)
+
+    def __iter__(self) -> Iterator[Node]:
+        return (self.nodes[n] for n in self.order)
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    @property
+    def inputs(self) -> list[str]:
+        return [n for n in self.order if self.nodes[n].op == "input"]
+
+    @property
+    def params(self) -> list[str]:
+        return [n for n in self.order if self.nodes[n].op == "param"]
+
+    @cached_property
+    def forward_order(self) -> list[str]:
+        return [n for n in self.order if not self.nodes[n].is_leaf]
+
+    @cached_property
+    def ancestors_of_output(self) -> frozenset[str]:
+        return frozenset(nx.ancestors(self.dag, self.output)) | {self.output}
+
+    @cached_property
+    def consumers(self) -> dict[str, list[tuple[str, int]]]:
+        """For each node, the (consumer, input position) pairs that read it, in order."""
+        out: dict[str, list[tuple[str, int]]] = {n: [] for n in self.order}
+        for n in self.order:
+            for i, src in enumerate(self.nodes[n].inputs):
+                out[src].append((n, i))
+        return out
+
+    @cached_property
+    def plan(self) -> Plan:
+        index = {n: i for i, n in enumerate(self.order)}
+        ops = tuple(
+            (index[n], OPS[node.op], tuple(index[s] for s in node.inputs), dict(node.attrs))
+            for n in self.order
+            if not (node := self.nodes[n]).is_leaf
+        )
+        return Plan(tuple(self.order), index, ops)
+
+    def display(self, name: str) -> str:
+        """How a node is named in formulas: constants by their value."""
+        node = self.nodes[name]
+        if node.op == "const":
+            return f"{self.leaf_values[name]:g}"
+        return name
+
+    def formula(self, name: str) -> str:
+        """`x + y` for q = x + y; empty for a leaf."""
+        node = self.nodes[name]
+        if node.is_leaf:
+            return ""
+        return OPS[node.op].formula([self.display(s) for s in node.inputs], **node.attrs)
+
+    def parameter_count(self) -> int:
+        return sum(self.nodes[n].size for n in self.params)
+
+    def check_size(self) -> None:
+        """Refuse, before allocating anything, a graph whose tensors would not fit."""
+        total = 0
+        for node in self:
+            if node.size > MAX_TENSOR_ELEMENTS:
+                raise GraphstepError.at(
+                    f"'{node.name}' would hold {node.size:,} numbers (shape {list(node.shape)}); "
+                    f"the limit is {MAX_TENSOR_ELEMENTS:,}",
+                    node.loc,
+                    hint="'graphstep summary' counts shapes and parameters without allocating",
+                ).in_file(self.file)
+            total += node.size
+        if 2 * total > MAX_TOTAL_ELEMENTS:
+            raise GraphstepError(
+                f"the graph's values and gradients would hold {2 * total:,} numbers; "
+                f"the limit is {MAX_TOTAL_ELEMENTS:,}",
+                file=self.file,
+                hint="'graphstep summary' counts shapes and parameters without allocating",
+            )
+
+    def leaf_array(self, name: str) -> np.ndarray:
+        """The initial value of a leaf, as float64 numpy."""
+        node = self.nodes[name]
+        if node.op == "const":
+            return np.float64(self.leaf_values[name])
+        return materialize(self.leaves[name])
+
+    def trace(self, values: Mapping[str, Any] | None = None) -> Trace:
+        """Forward and backward once; `values` overrides leaves (inputs or params)."""
+        from .trace import Trace
+
+        return Trace.compute(self, values)
+
+    def session(self) -> Any:
+        from .session import Session
+
+        return Session(self)
+
+
+def materialize(leaf: LeafSpec) -> np.ndarray:
+    if leaf.value is not None:
+        return np.asarray(leaf.value, dtype=np.float64)
+    opts = dict(leaf.options)
+    seed = int(opts.get("seed", zlib.crc32(leaf.name.encode())))
+    rng = np.random.default_rng(seed)
+    shape = leaf.shape
+    match leaf.init:
+        case "zeros":
+            return np.zeros(shape)
+        case "ones":
+            return np.ones(shape)
+        case "normal":
+            return rng.normal(0.0, float(opts.get("std", 0.1)), shape)
+        case "uniform":
+            return rng.uniform(float(opts.get("low", -1.0)), float(opts.get("high", 1.0)), shape)
+        case "arange":
+            return np.arange(prod(shape), dtype=np.float64).reshape(shape)
+    raise GraphstepError.at(f"unknown init '{leaf.init}'", leaf.loc)
+
+
+class _Builder:
+    def __init__(self, spec: GraphSpec) -> None:
+        self.spec = spec
+        self.nodes: dict[str, Node] = {}
+        self.leaf_values: dict[str, Any] = {}
+        self.known = set(spec.leaves) | set(spec.entries)
+
+    def add(self, node: Node) -> str:
+        if len(self.nodes) >= MAX_NODES:
+            raise GraphstepError.at(f"more than {MAX_NODES:,} nodes", node.loc)
+        self.nodes[node.name] = node
+        return node.name
+
+    def build(self) -> Graph:
+        spec = self.spec
+        for leaf in spec.leaves.values():
+            self.leaf_values[leaf.name] = leaf.value
+        pending = dict(spec.entries)
+        shapes: dict[str, tuple[int, ...]] = {n: leaf_shape(lf) for n, lf in spec.leaves.items()}
+        for leaf in spec.leaves.values():
+            self.add(Node(leaf.name, leaf.kind, (), {}, shapes[leaf.name], leaf.loc, leaf.name))
+        # Declare entries in file order; a node's shape needs its inputs', so resolve
+        # in dependency order but keep declaration order for the DAG's tie-breaking.
+        self.check_references()
+        self.check_cycles()
+        placed: dict[str, list[Node]] = {}
+        for name in self.dependency_order():
+            entry = pending[name]
+            placed[name] = self.lower(entry, shapes)
+        for name in spec.entries:
+            for node in placed[name]:
+                self.add(node)
+        return self.finish()
+
+    def check_references(self) -> None:
+        for entry in self.spec.entries.values():
+            for ref in _names(entry.expr):
+                if ref.id not in self.known:
+                    raise GraphstepError.at(
+                        f"undefined name '{ref.id}' in '{entry.name}'",
+                        ref.loc,
+                        hint=did_you_mean(ref.id, self.known)
+                        or "declare it under inputs:, params: or graph:",
+                    )
+        if self.spec.output not in self.known:
+            raise GraphstepError.at(
+                f"output '{self.spec.output}' is not defined",
+                self.spec.output_loc,
+                hint=did_you_mean(self.spec.output, self.known),
+            )
+
+    def entry_deps(self, entry: EntrySpec) -> list[str]:
+        return [r.id for r in _names(entry.expr) if r.id in self.spec.entries]
+
+    def check_cycles(self) -> None:
+        deps = nx.DiGraph()
+        deps.add_nodes_from(self.spec.entries)
+        for entry in self.spec.entries.values():
+            deps.add_edges_from((d, entry.name) for d in self.entry_deps(entry))
+        try:
+            cycle = nx.find_cycle(deps)
+        except nx.NetworkXNoCycle:
+            return
+        names = [u for u, _ in cycle] + [cycle[0][0]]
+        first = min(names, key=lambda n: self.spec.entries[n].loc.line or 0)
+        raise GraphstepError.at(
+            f"cycle: {' → '.join(names)}",
+            self.spec.entries[first].loc,
+            hint="a graph is acyclic: every name may use only names not depending on it",
+        )
+
+    def dependency_order(self) -> list[str]:
+        deps = nx.DiGraph()
+        decl = {n: i for i, n in enumerate(self.spec.entries)}
+        deps.add_nodes_from(self.spec.entries)
+        for entry in self.spec.entries.values():
+            deps.add_edges_from((d, entry.name) for d in self.entry_deps(entry))
+        return list(nx.lexicographical_topological_sort(deps, key=decl.__getitem__))
+
+    def lower(self, entry: EntrySpec, shapes: dict[str, tuple[int, ...]]) -> list[Node]:
+        """One entry → its nodes: generated sub-expressions (post-order), then the entry."""
+        made: list[Node] = []
+        counter = iter(range(1, 1 << 30))
+
+        def visit(expr: Expr, top: bool) -> str:
+            match expr:
+                case Name(id=ref):
+                    if top:
+                        return self.alias(entry, expr, shapes, made)
+                    return ref
+                case Const(value=v):
+                    name = entry.name if top else f"{entry.name}.{next(counter)}"
+                    self.leaf_values[name] = v
+                    node = Node(name, "const", (), {}, (), expr.loc, entry.name, not top)
+                case Call(func=func, args=args, attrs=attrs):
+                    ins = tuple(visit(a, False) for a in args)
+                    name = entry.name if top else f"{entry.name}.{next(counter)}"
+                    op = OPS[func]
+                    full = self.attrs(op, dict(attrs), expr, ins)
+                    shape = self.shape(op, ins, full, shapes, expr.loc)
+                    node = Node(name, func, ins, full, shape, expr.loc, entry.name, not top)
+            shapes[name] = node.shape
+            made.append(node)
+            return name
+
+        visit(entry.expr, True)
+        return made
+
+    def alias(self, entry: EntrySpec, expr: Name, shapes: dict, made: list[Node]) -> str:
+        """`b: a` — an entry that only renames: kept as a node of its own (identity)."""
+        node = Node(
+            entry.name, "identity", (expr.id,), {}, shapes[expr.id], expr.loc, entry.name, False
+        )
+        shapes[entry.name] = node.shape
+        made.append(node)
+        return entry.name
+
+    def attrs(self, op: Op, given: dict[str, Any], call: Call, ins: tuple[str, ...]) -> dict:
+        n_min = len(op.args) - op.optional
+        if not n_min <= len(ins) <= len(op.args):
+            want = str(len(op.args)) if not op.optional else f"{n_min} to {len(op.args)}"
+            raise GraphstepError.at(
+                f"{op.name}() takes {want} inputs ({', '.join(op.args)}), got {len(ins)}",
+                call.loc,
+            )
+        for key in given:
+            if key not in op.attrs:
+                raise GraphstepError.at(
+                    f"{op.name}() has no keyword '{key}'",
+                    call.loc,
+                    hint=did_you_mean(key, list(op.attrs))
+                    or (f"its keywords: {', '.join(op.attrs)}" if op.attrs else "it takes none"),
+                )
+        return {**op.attrs, **given}
+
+    def shape(
+        self,
+        op: Op,
+        ins: tuple[str, ...],
+        attrs: dict[str, Any],
+        shapes: dict[str, tuple[int, ...]],
+        loc: Loc,
+    ) -> tuple[int, ...]:
+        try:
+            shape = op.shape(*(shapes[i] for i in ins), **attrs)
+        except OpError as e:
+            raise GraphstepError.at(f"{op.name}: {e}", loc, hint=e.hint) from None
+        except (TypeError, ValueError) as e:
+            raise GraphstepError.at(f"{op.name}: bad arguments ({e})", loc) from None
+        return tuple(int(n) for n in shape)
+
+    def finish(self) -> Graph:
+        spec = self.spec
+        dag = nx.MultiDiGraph(name=spec.name)
+        decl = {n: i for i, n in enumerate(self.nodes)}
+        for node in self.nodes.values():
+            dag.add_node(node.name, op=node.op, shape=node.shape, node=node)
+        for node in self.nodes.values():
+            for i, src in enumerate(node.inputs):
+                dag.add_edge(src, node.name, key=i)
+        order = list(nx.lexicographical_topological_sort(dag, key=decl.__getitem__))
+        out = self.nodes[spec.output]
+        if out.shape != ():
+            raise GraphstepError.at(
+                f"output '{spec.output}' has shape {list(out.shape)}; "
+                "backprop starts from a scalar",
+                spec.output_loc,
+                hint=f"reduce it, e.g. sum({spec.output}) or mean({spec.output})",
+            )
+        return Graph(
+            name=spec.name,
+            description=spec.description,
+            file=spec.file,
+            output=spec.output,
+            nodes=self.nodes,
+            dag=dag,
+            order=order,
+            leaf_values=self.leaf_values,
+            train=spec.train,
+            leaves=dict(spec.leaves),
+        )
+
+
+def _names(expr: Expr) -> Iterator[Name]:
+    match expr:
+        case Name():
+            yield expr
+        case Call(args=args):
+            for a in args:
+                yield from _names(a)
+
+
+def build(spec: GraphSpec) -> Graph:
+    """GraphSpec → Graph; errors carry the spec's file."""
+    try:
+        return _Builder(spec).build()
+    except GraphstepError as e:
+        raise e.in_file(spec.file) from None

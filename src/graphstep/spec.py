@@ -1,0 +1,501 @@
+"""Graph files: text → a plain description of named entries.
+
+The spec layer knows YAML and `ast` (through expr.py), not numpy. YAML is read
+with a safe loader that records where every key and value was written and
+refuses duplicate keys, so every later error can point at a line and column.
+"""
+
+from __future__ import annotations
+
+import keyword
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import GraphstepError, Loc, did_you_mean
+from .expr import Call, Expr, Name, Origin, parse_expression
+
+MAX_FILE_BYTES = 1_000_000
+TOP_LEVEL_KEYS = ("name", "description", "inputs", "params", "graph", "output", "expr", "train")
+TOP_LEVEL_KEYS += ("blocks",)
+LEAF_KEYS = ("value", "shape", "init", "seed", "std", "low", "high")
+INITS = ("zeros", "ones", "normal", "uniform", "arange")
+TRAIN_KEYS = ("lr", "steps")
+
+
+class Located(dict):
+    """A YAML mapping that remembers where each key and each value was written."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.key_locs: dict[Any, Loc] = {}
+        self.value_origins: dict[Any, Origin] = {}
+        self.loc = Loc(1, 1)
+
+    def key_loc(self, key: Any) -> Loc:
+        return self.key_locs.get(key, self.loc)
+
+    def value_loc(self, key: Any) -> Loc:
+        origin = self.value_origins.get(key)
+        return Loc(origin.line, origin.column) if origin else self.key_loc(key)
+
+
+class _Loader(yaml.SafeLoader):
+    """Safe YAML whose mappings are `Located` and refuse duplicate keys."""
+
+
+def _mark_loc(mark: yaml.Mark) -> Loc:
+    return Loc(mark.line + 1, mark.column + 1)
+
+
+def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> Located:
+    loader.flatten_mapping(node)
+    mapping = Located()
+    mapping.loc = _mark_loc(node.start_mark)
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        loc = _mark_loc(key_node.start_mark)
+        if not isinstance(key, str | int | float | bool) or key is None:
+            raise GraphstepError.at("mapping keys must be plain names", loc)
+        if key in mapping:
+            first = mapping.key_locs[key]
+            raise GraphstepError.at(
+                f"duplicate key '{key}' (first at line {first.line})",
+                loc,
+                hint="every name is assigned once",
+            )
+        mapping[key] = loader.construct_object(value_node, deep=True)
+        mapping.key_locs[key] = loc
+        start = value_node.start_mark
+        quoted = 1 if getattr(value_node, "style", None) in ("'", '"') else 0
+        if getattr(value_node, "style", None) in ("|", ">"):
+            mapping.value_origins[key] = Origin(start.line + 2, 1)
+        else:
+            mapping.value_origins[key] = Origin(start.line + 1, start.column + 1 + quoted)
+    return mapping
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+@dataclass(frozen=True)
+class LeafSpec:
+    """An input or a parameter: a literal value, or a shape with an initializer."""
+
+    name: str
+    kind: str  # "input" | "param"
+    loc: Loc
+    value: Any = None  # a number or a nested list, when written out
+    shape: tuple[int, ...] = ()
+    init: str | None = None
+    options: tuple[tuple[str, Any], ...] = ()  # seed, std, low, high
+
+
+@dataclass(frozen=True)
+class EntrySpec:
+    """One named entry of `graph:`: `name: expression`."""
+
+    name: str
+    expr: Expr
+    text: str
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class BlockSpec:
+    """A user-defined composite: a sub-graph called like a function."""
+
+    name: str
+    args: tuple[str, ...]
+    entries: tuple[EntrySpec, ...]
+    output: str
+    loc: Loc
+    output_loc: Loc
+
+
+@dataclass
+class GraphSpec:
+    name: str
+    description: str
+    file: str
+    leaves: dict[str, LeafSpec]
+    entries: dict[str, EntrySpec]
+    output: str
+    output_loc: Loc
+    train: dict[str, float] = field(default_factory=dict)
+    blocks: dict[str, BlockSpec] = field(default_factory=dict)
+
+
+def read_source(path: str) -> str:
+    """A graph file's text, refusing what is not a small UTF-8 text file."""
+    p = Path(path)
+    try:
+        if p.is_dir():
+            raise GraphstepError(f"'{path}' is a directory, not a graph file")
+        size = p.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise GraphstepError(
+                f"file is {size:,} bytes; graph files are limited to {MAX_FILE_BYTES:,}"
+            )
+        data = p.read_bytes()
+    except FileNotFoundError:
+        raise GraphstepError(f"no such file: {path}") from None
+    except OSError as e:
+        raise GraphstepError(f"cannot read {path}: {e.strerror}") from None
+    if b"\0" in data:
+        raise GraphstepError("binary file, not a YAML graph", line=1, column=1)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise GraphstepError("file is not UTF-8 text", line=line, column=1) from None
+
+
+def parse_yaml(text: str) -> Located:
+    if len(text.encode("utf-8", "replace")) > MAX_FILE_BYTES:
+        raise GraphstepError(f"graph text longer than {MAX_FILE_BYTES:,} bytes")
+    try:
+        loader = _Loader(text)  # a SafeLoader: no Python tags, no arbitrary objects
+        try:
+            data = loader.get_single_data()
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        message = (e.problem or e.context or "invalid YAML").strip()
+        if "could not determine a constructor" in str(e):
+            message = f"YAML tag refused: {e.problem.split('tag ')[-1] if e.problem else ''}"
+            message = message.strip()
+        loc = _mark_loc(mark) if mark else Loc()
+        raise GraphstepError.at(
+            f"invalid YAML: {message}", loc, hint="graph files are plain YAML"
+        ) from None
+    except yaml.YAMLError as e:
+        raise GraphstepError(f"invalid YAML: {e}") from None
+    except RecursionError:
+        raise GraphstepError("YAML nested too deeply") from None
+    if data is None:
+        raise GraphstepError(
+            "empty graph file", line=1, column=1, hint="a graph needs 'graph:' or 'expr:'"
+        )
+    if not isinstance(data, Located):
+        raise GraphstepError(
+            "a graph file is a YAML mapping", line=1, column=1, hint="see graphs/chain_rule.yaml"
+        )
+    return data
+
+
+def functions() -> set[str]:
+    from .ops import OPS
+
+    return set(OPS)
+
+
+def load_spec(text: str, file: str, name: str | None = None) -> GraphSpec:
+    """Parse a graph file's text into a GraphSpec; errors carry `file`."""
+    try:
+        return _build(parse_yaml(text), file, name)
+    except GraphstepError as e:
+        raise e.in_file(file) from None
+
+
+def expression_spec(text: str, values: dict[str, Any], file: str = "<expr>") -> GraphSpec:
+    """A one-expression graph: its free names are inputs (values from `values`, else 0)."""
+    try:
+        expr = parse_expression(text, functions())
+        names = _free_names(expr)
+        out = "f" if "f" not in names else "out"
+        leaves = {n: LeafSpec(n, "input", Loc(1, 1), value=values.get(n, 0.0)) for n in names}
+        entries = {out: EntrySpec(out, expr, text.strip(), Loc(1, 1))}
+        return GraphSpec(out, text.strip(), file, leaves, entries, out, Loc(1, 1))
+    except GraphstepError as e:
+        raise e.in_file(file) from None
+
+
+def _free_names(expr: Expr) -> list[str]:
+    seen: list[str] = []
+
+    def walk(e: Expr) -> None:
+        if isinstance(e, Name) and e.id not in seen:
+            seen.append(e.id)
+        elif isinstance(e, Call):
+            for a in e.args:
+                walk(a)
+
+    walk(expr)
+    return seen
+
+
+def _check_name(name: Any, loc: Loc, taken: dict[str, Loc]) -> str:
+    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
+        raise GraphstepError.at(
+            f"'{name}' is not a valid name", loc, hint="names are identifiers such as x, W1, h_2"
+        )
+    if name in functions():
+        raise GraphstepError.at(
+            f"'{name}' is the name of a function", loc, hint=f"call it {name}_ or {name}1"
+        )
+    if name in taken:
+        raise GraphstepError.at(
+            f"'{name}' is assigned twice (first at line {taken[name].line})",
+            loc,
+            hint="every name is assigned once",
+        )
+    taken[name] = loc
+    return name
+
+
+def _mapping(data: Located, key: str) -> Located:
+    value = data.get(key)
+    if value is None:
+        return Located()
+    if not isinstance(value, Located):
+        raise GraphstepError.at(f"'{key}' must be a mapping of names", data.value_loc(key))
+    return value
+
+
+def _build(data: Located, file: str, name: str | None) -> GraphSpec:
+    for key in data:
+        if key not in TOP_LEVEL_KEYS:
+            raise GraphstepError.at(
+                f"unknown key '{key}'",
+                data.key_loc(key),
+                hint=did_you_mean(str(key), TOP_LEVEL_KEYS)
+                or f"top-level keys are {', '.join(TOP_LEVEL_KEYS)}",
+            )
+    taken: dict[str, Loc] = {}
+    leaves: dict[str, LeafSpec] = {}
+    for kind, key in (("input", "inputs"), ("param", "params")):
+        section = _mapping(data, key)
+        for leaf_name, raw in section.items():
+            loc = section.key_loc(leaf_name)
+            _check_name(leaf_name, loc, taken)
+            leaves[leaf_name] = _leaf(leaf_name, kind, raw, loc, section.value_loc(leaf_name))
+    blocks = _blocks(data, taken)
+    fns = functions() | set(blocks)
+    entries: dict[str, EntrySpec] = {}
+    if "expr" in data:
+        if "graph" in data or "output" in data:
+            raise GraphstepError.at(
+                "'expr' replaces 'graph' and 'output'; give one or the other", data.key_loc("expr")
+            )
+        out = "f" if "f" not in taken else "out"
+        entries[out] = _entry(out, data, "expr", fns)
+        output, output_loc = out, data.key_loc("expr")
+    else:
+        if "graph" not in data:
+            raise GraphstepError(
+                "no 'graph' or 'expr'", line=1, column=1, hint="add graph: {f: x * y}"
+            )
+        section = _mapping(data, "graph")
+        if not section:
+            raise GraphstepError.at("'graph' is empty", data.key_loc("graph"))
+        for entry_name in section:
+            _check_name(entry_name, section.key_loc(entry_name), taken)
+            entries[entry_name] = _entry(entry_name, section, entry_name, fns)
+        output, output_loc = _output(data, entries)
+    return GraphSpec(
+        name=str(data.get("name") or name or Path(file).stem),
+        description=str(data.get("description") or ""),
+        file=file,
+        leaves=leaves,
+        entries=entries,
+        output=output,
+        output_loc=output_loc,
+        train=_train(data),
+        blocks=blocks,
+    )
+
+
+def _output(data: Located, entries: dict[str, EntrySpec]) -> tuple[str, Loc]:
+    if "output" not in data:
+        last = list(entries)[-1]
+        return last, entries[last].loc
+    output = data["output"]
+    loc = data.value_loc("output")
+    if not isinstance(output, str):
+        raise GraphstepError.at("'output' must be the name of an entry", loc)
+    return output, loc
+
+
+def _entry(name: str, section: Located, key: str, fns: set[str]) -> EntrySpec:
+    text = section[key]
+    loc = section.value_loc(key)
+    if isinstance(text, bool) or not isinstance(text, str | int | float):
+        raise GraphstepError.at(
+            f"the entry '{name}' must be an expression such as 'x * y'",
+            loc,
+            hint="quote an expression that YAML reads as something else",
+        )
+    text = str(text)
+    origin = section.value_origins.get(key, Origin(loc.line or 1, loc.column or 1))
+    return EntrySpec(name, parse_expression(text, fns, origin), text.strip(), loc)
+
+
+def _leaf(name: str, kind: str, raw: Any, loc: Loc, value_loc: Loc) -> LeafSpec:
+    if isinstance(raw, Located):
+        for key in raw:
+            if key not in LEAF_KEYS:
+                raise GraphstepError.at(
+                    f"unknown key '{key}' for {kind} '{name}'",
+                    raw.key_loc(key),
+                    hint=did_you_mean(str(key), LEAF_KEYS) or f"use one of {', '.join(LEAF_KEYS)}",
+                )
+        if "value" in raw:
+            extra = [k for k in raw if k != "value"]
+            if extra:
+                raise GraphstepError.at(
+                    f"'{extra[0]}' cannot go with 'value'", raw.key_loc(extra[0])
+                )
+            return LeafSpec(name, kind, loc, value=_literal(raw["value"], raw.value_loc("value")))
+        if "shape" not in raw:
+            raise GraphstepError.at(
+                f"{kind} '{name}' needs 'value' or 'shape'", value_loc, hint="e.g. {shape: [4, 3]}"
+            )
+        shape = _shape(raw["shape"], raw.value_loc("shape"))
+        default = "normal" if kind == "param" else "zeros"
+        init = raw.get("init", default)
+        if init not in INITS:
+            raise GraphstepError.at(
+                f"unknown init '{init}'",
+                raw.value_loc("init"),
+                hint=did_you_mean(str(init), INITS) or f"use one of {', '.join(INITS)}",
+            )
+        options = []
+        for key in ("seed", "std", "low", "high"):
+            if key in raw:
+                v = raw[key]
+                if isinstance(v, bool) or not isinstance(v, int | float):
+                    raise GraphstepError.at(f"'{key}' must be a number", raw.value_loc(key))
+                if key == "seed" and (not isinstance(v, int) or v < 0):
+                    raise GraphstepError.at("'seed' must be a whole number ≥ 0", raw.value_loc(key))
+                options.append((key, v))
+        return LeafSpec(name, kind, loc, shape=shape, init=init, options=tuple(options))
+    return LeafSpec(name, kind, loc, value=_literal(raw, value_loc))
+
+
+def _shape(raw: Any, loc: Loc) -> tuple[int, ...]:
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        raw = [raw]
+    if not isinstance(raw, list) or not all(
+        isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in raw
+    ):
+        raise GraphstepError.at(
+            "'shape' must be a list of positive whole numbers", loc, hint="e.g. shape: [4, 3]"
+        )
+    if len(raw) > 6:
+        raise GraphstepError.at(f"{len(raw)} dimensions; at most 6 are supported", loc)
+    return tuple(raw)
+
+
+def _literal(raw: Any, loc: Loc, depth: int = 0) -> Any:
+    """A number or a rectangular nested list of numbers, checked but not converted to numpy."""
+    if isinstance(raw, bool) or raw is None:
+        raise GraphstepError.at(f"expected a number or a list of numbers, got {raw!r}", loc)
+    if isinstance(raw, int | float):
+        return float(raw)
+    if isinstance(raw, str):
+        try:
+            return float(raw)  # .nan, inf written as strings
+        except ValueError:
+            raise GraphstepError.at(
+                f"expected a number, got the text '{raw[:40]}'",
+                loc,
+                hint="inputs hold numbers; expressions go under 'graph:'",
+            ) from None
+    if isinstance(raw, list):
+        if depth >= 6:
+            raise GraphstepError.at("tensor nested more than 6 deep", loc)
+        if not raw:
+            raise GraphstepError.at("empty list: a tensor needs at least one number", loc)
+        items = [_literal(r, loc, depth + 1) for r in raw]
+        shapes = {_nested_shape(i) for i in items}
+        if len(shapes) != 1:
+            raise GraphstepError.at(
+                "ragged tensor: rows have different lengths", loc, hint="every row needs as many"
+            )
+        return items
+    raise GraphstepError.at(
+        f"expected a number or a list of numbers, got {type(raw).__name__}", loc
+    )
+
+
+def _nested_shape(value: Any) -> tuple[int, ...]:
+    if isinstance(value, list):
+        return (len(value), *_nested_shape(value[0]))
+    return ()
+
+
+def leaf_shape(leaf: LeafSpec) -> tuple[int, ...]:
+    return _nested_shape(leaf.value) if leaf.value is not None else leaf.shape
+
+
+def _train(data: Located) -> dict[str, float]:
+    raw = data.get("train")
+    if raw is None:
+        return {}
+    if not isinstance(raw, Located):
+        raise GraphstepError.at(
+            "'train' must be a mapping such as {lr: 0.1}", data.value_loc("train")
+        )
+    out: dict[str, float] = {}
+    for key, value in raw.items():
+        if key not in TRAIN_KEYS:
+            raise GraphstepError.at(
+                f"unknown key '{key}' in 'train'",
+                raw.key_loc(key),
+                hint=did_you_mean(str(key), TRAIN_KEYS) or "train takes lr and steps",
+            )
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise GraphstepError.at(f"'{key}' must be a positive number", raw.value_loc(key))
+        out[key] = value
+    return out
+
+
+def _blocks(data: Located, taken: dict[str, Loc]) -> dict[str, BlockSpec]:
+    section = _mapping(data, "blocks")
+    blocks: dict[str, BlockSpec] = {}
+    for block_name, raw in section.items():
+        loc = section.key_loc(block_name)
+        _check_name(block_name, loc, taken)
+        if not isinstance(raw, Located):
+            raise GraphstepError.at(f"block '{block_name}' must be a mapping", loc)
+        for key in raw:
+            if key not in ("args", "graph", "output"):
+                raise GraphstepError.at(
+                    f"unknown key '{key}' in block '{block_name}'",
+                    raw.key_loc(key),
+                    hint=did_you_mean(str(key), ("args", "graph", "output"))
+                    or "a block has args, graph and output",
+                )
+        args = raw.get("args", [])
+        if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
+            raise GraphstepError.at("'args' must be a list of names", raw.value_loc("args"))
+        blocks[block_name] = BlockSpec(block_name, tuple(args), (), "", loc, loc)
+    fns = functions() | set(blocks)
+    for block_name, raw in section.items():
+        block = blocks[block_name]
+        inner: dict[str, Loc] = {}
+        for a in block.args:
+            _check_name(a, raw.value_loc("args"), inner)
+        body = _mapping(raw, "graph")
+        if not body:
+            raise GraphstepError.at(f"block '{block_name}' has no 'graph'", block.loc)
+        entries = []
+        for entry_name in body:
+            _check_name(entry_name, body.key_loc(entry_name), inner)
+            entries.append(_entry(entry_name, body, entry_name, fns))
+        output = raw.get("output", entries[-1].name)
+        if output not in body:
+            raise GraphstepError.at(
+                f"block output '{output}' is not an entry of the block",
+                raw.value_loc("output") if "output" in raw else block.loc,
+                hint=did_you_mean(str(output), list(body)),
+            )
+        out_loc = raw.value_loc("output") if "output" in raw else block.loc
+        blocks[block_name] = BlockSpec(
+            block_name, block.args, tuple(entries), output, block.loc, out_loc
+        )
+    return blocks

@@ -1,0 +1,176 @@
+"""The trace: every node's value and gradient, computed once, in float64.
+
+Forward runs the plan in topological order; backward runs it in reverse,
+each op's vector-Jacobian product sending one contribution along each input
+edge. The contributions are kept, so a step can show the chain rule's sum.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .errors import GraphstepError
+from .ops import OpError
+
+if TYPE_CHECKING:
+    from .graph import Graph
+
+
+@dataclass(frozen=True)
+class Anomaly:
+    """The node that first produced a non-finite value (forward) or gradient (backward)."""
+
+    node: str
+    phase: str  # "forward" | "backward"
+    what: str  # "nan", "inf", "-inf" or a mix
+
+    def __str__(self) -> str:
+        kind = "value" if self.phase == "forward" else "gradient"
+        return f"'{self.node}' first produced a non-finite {kind} ({self.what})"
+
+
+def _nonfinite_kind(v: np.ndarray) -> str:
+    v = np.asarray(v)
+    kinds = []
+    if np.isnan(v).any():
+        kinds.append("nan")
+    if np.isposinf(v).any():
+        kinds.append("inf")
+    if np.isneginf(v).any():
+        kinds.append("-inf")
+    return "/".join(kinds)
+
+
+def _all_finite(arrays: list[Any]) -> bool:
+    """One vectorized check over the scalars, one per tensor; no Python loop of numpy calls."""
+    scalars = [a for a in arrays if a is not None and np.ndim(a) == 0]
+    if scalars and not np.isfinite(np.fromiter(scalars, np.float64, len(scalars))).all():
+        return False
+    return all(np.isfinite(a).all() for a in arrays if a is not None and np.ndim(a) > 0)
+
+
+class Trace:
+    """Values, gradients and per-edge contributions of every node of a graph."""
+
+    def __init__(
+        self,
+        graph: Graph,
+        values: list[Any],
+        grads: list[Any],
+        contributions: dict[tuple[int, int], Any],
+    ) -> None:
+        self.graph = graph
+        self._values = values
+        self._grads = grads
+        self._contributions = contributions
+        self._index = graph.plan.index
+        self.anomaly = self._find_anomaly()
+
+    @classmethod
+    def compute(cls, graph: Graph, overrides: Mapping[str, Any] | None = None) -> Trace:
+        graph.check_size()
+        plan = graph.plan
+        values: list[Any] = [None] * len(plan.names)
+        for i, name in enumerate(plan.names):
+            node = graph.nodes[name]
+            if node.is_leaf:
+                values[i] = graph.leaf_array(name)
+        for name, value in (overrides or {}).items():
+            values[plan.index[name]] = leaf_override(graph, name, value)
+        with np.errstate(all="ignore"):
+            for i, op, ins, attrs in plan.ops:
+                try:
+                    values[i] = op.forward(*[values[j] for j in ins], **attrs)
+                except OpError as e:
+                    node = graph.nodes[plan.names[i]]
+                    raise GraphstepError.at(f"{op.name}: {e}", node.loc, hint=e.hint).in_file(
+                        graph.file
+                    ) from None
+            grads, contributions = cls._backward(graph, values)
+        return cls(graph, values, grads, contributions)
+
+    @staticmethod
+    def _backward(graph: Graph, values: list[Any]) -> tuple[list[Any], dict]:
+        plan = graph.plan
+        grads: list[Any] = [None] * len(values)
+        out = plan.index[graph.output]
+        grads[out] = np.ones_like(values[out])
+        contributions: dict[tuple[int, int], Any] = {}
+        for i, op, ins, attrs in reversed(plan.ops):
+            g = grads[i]
+            if g is None:
+                continue
+            parts = op.backward(g, values[i], *[values[j] for j in ins], **attrs)
+            for k, (j, part) in enumerate(zip(ins, parts, strict=True)):
+                if part is None:
+                    continue
+                contributions[i, k] = part
+                if graph.nodes[plan.names[j]].op == "const":
+                    continue
+                prev = grads[j]
+                grads[j] = part if prev is None else prev + part
+        return grads, contributions
+
+    def _find_anomaly(self) -> Anomaly | None:
+        if _all_finite(self._values) and _all_finite(self._grads):
+            return None
+        names = self.graph.plan.names
+        for i, name in enumerate(names):
+            if not np.isfinite(self._values[i]).all():
+                return Anomaly(name, "forward", _nonfinite_kind(self._values[i]))
+        for i in range(len(names) - 1, -1, -1):
+            g = self._grads[i]
+            if g is not None and not np.isfinite(g).all():
+                return Anomaly(names[i], "backward", _nonfinite_kind(g))
+        return None
+
+    def value(self, name: str) -> np.ndarray:
+        return np.asarray(self._values[self._lookup(name)])
+
+    def grad(self, name: str) -> np.ndarray | None:
+        """∂L/∂name, or None where the output does not depend on it (or not differentiably)."""
+        g = self._grads[self._lookup(name)]
+        return None if g is None else np.asarray(g)
+
+    def contribution(self, consumer: str, position: int) -> np.ndarray | None:
+        """∂L/∂consumer · ∂consumer/∂input, sent along the consumer's `position`-th input."""
+        part = self._contributions.get((self._lookup(consumer), position))
+        return None if part is None else np.asarray(part)
+
+    @property
+    def loss(self) -> float:
+        return float(self.value(self.graph.output))
+
+    def _lookup(self, name: str) -> int:
+        try:
+            return self._index[name]
+        except KeyError:
+            raise GraphstepError(f"no node named '{name}'") from None
+
+
+def leaf_override(graph: Graph, name: str, value: Any) -> np.ndarray:
+    """A user-given value for an input or a param, checked against the node's shape."""
+    node = graph.nodes.get(name)
+    if node is None or node.op not in ("input", "param"):
+        known = graph.inputs + graph.params
+        from .errors import did_you_mean
+
+        raise GraphstepError(
+            f"'{name}' is not an input or a param of {graph.name}",
+            hint=did_you_mean(name, known) or f"its leaves: {', '.join(known)}",
+        )
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise GraphstepError(f"the value for '{name}' is not numeric: {value!r}") from None
+    if array.shape != node.shape:
+        if array.size == 1 and node.shape == ():
+            return array.reshape(())
+        raise GraphstepError(
+            f"the value for '{name}' has shape {list(array.shape)}; it needs {list(node.shape)}"
+        )
+    return array
