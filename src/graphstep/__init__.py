@@ -16,9 +16,8 @@ __version__ = "0.1.0"
 
 def load(source: str | Path) -> Graph:
     """A graph from a file path, or from YAML text (anything with a newline or a colon)."""
-    text_like = isinstance(source, str) and ("\n" in source or ":" in source)
-    if text_like and not Path(source).is_file():
-        return build(load_spec(str(source), "<string>", name="graph"))
+    if isinstance(source, str) and ("\n" in source or (":" in source and not _is_file(source))):
+        return build(load_spec(source, "<string>", name="graph"))
     path = str(source)
     return build(load_spec(read_source(path), path))
 
@@ -26,3 +25,10 @@ def load(source: str | Path) -> Graph:
 def parse(expression: str, **values: Any) -> Graph:
     """A graph from one expression; its free names are inputs, valued from `values` (else 0)."""
     return build(expression_spec(expression, values))
+
+
+def _is_file(path: str) -> bool:
+    try:
+        return Path(path).is_file()
+    except OSError:
+        return False

@@ -59,12 +59,25 @@ class Node:
 
 
 @dataclass(frozen=True)
+class PlannedOp:
+    """One op node of the plan, with everything the trace's inner loop needs at hand."""
+
+    index: int
+    op: Op
+    inputs: tuple[int, ...]
+    attrs: Mapping[str, Any]
+    receives: tuple[bool, ...]  # which inputs accumulate a gradient (constants do not)
+
+
+@dataclass(frozen=True)
 class Plan:
     """The trace's program: the op nodes in topological order, by integer index."""
 
     names: tuple[str, ...]  # every node, in topological order
     index: Mapping[str, int]
-    ops: tuple[tuple[int, Op, tuple[int, ...], Mapping[str, Any]], ...]
+    ops: tuple[PlannedOp, ...]
+    scalars: tuple[int, ...]  # nodes of shape (), checked for non-finite values in one go
+    tensors: tuple[int, ...]
 
 
 @dataclass
@@ -81,6 +94,7 @@ class Graph:
     leaf_values: dict[str, Any]  # the spec's literal values / initializers, not yet numpy
     train: dict[str, float] = field(default_factory=dict)
     leaves: dict[str, LeafSpec] = field(default_factory=dict)
+    _leaf_arrays: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def __iter__(self) -> Iterator[Node]:
         return (self.nodes[n] for n in self.order)
@@ -117,11 +131,24 @@ class Graph:
     def plan(self) -> Plan:
         index = {n: i for i, n in enumerate(self.order)}
         ops = tuple(
-            (index[n], OPS[node.op], tuple(index[s] for s in node.inputs), dict(node.attrs))
+            PlannedOp(
+                index[n],
+                OPS[node.op],
+                tuple(index[s] for s in node.inputs),
+                dict(node.attrs),
+                tuple(self.nodes[s].op != "const" for s in node.inputs),
+            )
             for n in self.order
             if not (node := self.nodes[n]).is_leaf
         )
-        return Plan(tuple(self.order), index, ops)
+        shapes = [self.nodes[n].shape for n in self.order]
+        return Plan(
+            tuple(self.order),
+            index,
+            ops,
+            scalars=tuple(i for i, s in enumerate(shapes) if s == ()),
+            tensors=tuple(i for i, s in enumerate(shapes) if s != ()),
+        )
 
     def display(self, name: str) -> str:
         """How a node is named in formulas: constants by their value."""
@@ -139,6 +166,11 @@ class Graph:
 
     def parameter_count(self) -> int:
         return sum(self.nodes[n].size for n in self.params)
+
+    @cached_property
+    def _size_checked(self) -> bool:
+        self.check_size()
+        return True
 
     def check_size(self) -> None:
         """Refuse, before allocating anything, a graph whose tensors would not fit."""
@@ -161,11 +193,17 @@ class Graph:
             )
 
     def leaf_array(self, name: str) -> np.ndarray:
-        """The initial value of a leaf, as float64 numpy."""
-        node = self.nodes[name]
-        if node.op == "const":
-            return np.float64(self.leaf_values[name])
-        return materialize(self.leaves[name])
+        """The initial value of a leaf, as float64 numpy: made once, read-only, shared by traces."""
+        array = self._leaf_arrays.get(name)
+        if array is None:
+            node = self.nodes[name]
+            if node.op == "const":
+                array = np.float64(self.leaf_values[name])
+            else:
+                array = materialize(self.leaves[name])
+                array.flags.writeable = False
+            self._leaf_arrays[name] = array
+        return array
 
     def trace(self, values: Mapping[str, Any] | None = None) -> Trace:
         """Forward and backward once; `values` overrides leaves (inputs or params)."""

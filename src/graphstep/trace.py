@@ -45,12 +45,12 @@ def _nonfinite_kind(v: np.ndarray) -> str:
     return "/".join(kinds)
 
 
-def _all_finite(arrays: list[Any]) -> bool:
-    """One vectorized check over the scalars, one per tensor; no Python loop of numpy calls."""
-    scalars = [a for a in arrays if a is not None and np.ndim(a) == 0]
-    if scalars and not np.isfinite(np.fromiter(scalars, np.float64, len(scalars))).all():
+def _all_finite(arrays: list[Any], scalars: tuple[int, ...], tensors: tuple[int, ...]) -> bool:
+    """One vectorized check over the scalars, one per tensor; no numpy call per scalar node."""
+    values = [v for i in scalars if (v := arrays[i]) is not None]
+    if values and not np.isfinite(np.array(values, dtype=np.float64)).all():
         return False
-    return all(np.isfinite(a).all() for a in arrays if a is not None and np.ndim(a) > 0)
+    return all(arrays[i] is None or np.isfinite(arrays[i]).all() for i in tensors)
 
 
 class Trace:
@@ -72,24 +72,31 @@ class Trace:
 
     @classmethod
     def compute(cls, graph: Graph, overrides: Mapping[str, Any] | None = None) -> Trace:
-        graph.check_size()
+        assert graph._size_checked
         plan = graph.plan
         values: list[Any] = [None] * len(plan.names)
         for i, name in enumerate(plan.names):
-            node = graph.nodes[name]
-            if node.is_leaf:
+            if graph.nodes[name].is_leaf:
                 values[i] = graph.leaf_array(name)
         for name, value in (overrides or {}).items():
             values[plan.index[name]] = leaf_override(graph, name, value)
         with np.errstate(all="ignore"):
-            for i, op, ins, attrs in plan.ops:
-                try:
-                    values[i] = op.forward(*[values[j] for j in ins], **attrs)
-                except OpError as e:
-                    node = graph.nodes[plan.names[i]]
-                    raise GraphstepError.at(f"{op.name}: {e}", node.loc, hint=e.hint).in_file(
-                        graph.file
-                    ) from None
+            try:
+                for step in plan.ops:
+                    ins = step.inputs
+                    if len(ins) == 2:
+                        values[step.index] = step.op.forward(
+                            values[ins[0]], values[ins[1]], **step.attrs
+                        )
+                    else:
+                        values[step.index] = step.op.forward(
+                            *[values[j] for j in ins], **step.attrs
+                        )
+            except OpError as e:
+                node = graph.nodes[plan.names[step.index]]
+                raise GraphstepError.at(f"{step.op.name}: {e}", node.loc, hint=e.hint).in_file(
+                    graph.file
+                ) from None
             grads, contributions = cls._backward(graph, values)
         return cls(graph, values, grads, contributions)
 
@@ -100,23 +107,31 @@ class Trace:
         out = plan.index[graph.output]
         grads[out] = np.ones_like(values[out])
         contributions: dict[tuple[int, int], Any] = {}
-        for i, op, ins, attrs in reversed(plan.ops):
+        for step in reversed(plan.ops):
+            i = step.index
             g = grads[i]
             if g is None:
                 continue
-            parts = op.backward(g, values[i], *[values[j] for j in ins], **attrs)
-            for k, (j, part) in enumerate(zip(ins, parts, strict=True)):
+            ins = step.inputs
+            if len(ins) == 2:
+                parts = step.op.backward(g, values[i], values[ins[0]], values[ins[1]], **step.attrs)
+            else:
+                parts = step.op.backward(g, values[i], *[values[j] for j in ins], **step.attrs)
+            for k, j in enumerate(ins):
+                part = parts[k]
                 if part is None:
                     continue
                 contributions[i, k] = part
-                if graph.nodes[plan.names[j]].op == "const":
-                    continue
-                prev = grads[j]
-                grads[j] = part if prev is None else prev + part
+                if step.receives[k]:
+                    prev = grads[j]
+                    grads[j] = part if prev is None else prev + part
         return grads, contributions
 
     def _find_anomaly(self) -> Anomaly | None:
-        if _all_finite(self._values) and _all_finite(self._grads):
+        plan = self.graph.plan
+        if _all_finite(self._values, plan.scalars, plan.tensors) and _all_finite(
+            self._grads, plan.scalars, plan.tensors
+        ):
             return None
         names = self.graph.plan.names
         for i, name in enumerate(names):

@@ -1,6 +1,20 @@
 """All ops, registered by name in OPS when this package is imported."""
 
-from . import arith
+from . import activations, arith, conv, losses, pool, tensor
 from .registry import OPS, Op, OpError, Shape, broadcast_shape, register, unbroadcast
 
-__all__ = ["OPS", "Op", "OpError", "Shape", "arith", "broadcast_shape", "register", "unbroadcast"]
+__all__ = [
+    "OPS",
+    "Op",
+    "OpError",
+    "Shape",
+    "activations",
+    "arith",
+    "broadcast_shape",
+    "conv",
+    "losses",
+    "pool",
+    "register",
+    "tensor",
+    "unbroadcast",
+]

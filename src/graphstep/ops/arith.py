@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -101,7 +102,7 @@ class Pow(Op):
 
     name = "pow"
     args = ("a",)
-    attrs = {"p": 2.0}
+    attrs: ClassVar[Mapping[str, Any]] = {"p": 2.0}
 
     def shape(self, a: Shape, p: float = 2.0) -> Shape:
         if not isinstance(p, int | float) or isinstance(p, bool):

@@ -88,8 +88,8 @@ def register(cls: type[Op]) -> type[Op]:
 
 def unbroadcast(g: np.ndarray, like: np.ndarray) -> np.ndarray:
     """Sum `g` over the dimensions that numpy broadcasting added to `like`."""
-    shape = np.shape(like)
-    if np.shape(g) == shape:
+    shape = like.shape if hasattr(like, "shape") else np.shape(like)
+    if (g.shape if hasattr(g, "shape") else np.shape(g)) == shape:
         return g
     g = np.asarray(g)
     extra = g.ndim - len(shape)

@@ -1,0 +1,312 @@
+"""Sliding-window layers: conv2d (shared filters) and local2d (one filter per output position).
+
+Both are composite: the debugger steps into them one output position at a
+time, each position one dot product Wᵀx + b over the window it reads.
+`Grid` is the one place that decides where the windows are; pool.py uses it too.
+
+Window coordinates are those of the *padded* input: with pad p, row 0 of a
+window is row −p of the image. Forward reads every window at once through a
+strided view (no copy per pixel); backward adds the windows' gradients back
+with one vectorized add per kernel offset (kh·kw of them), which also handles
+windows that overlap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from .registry import Op, OpError, Shape, register
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Where a kh×kw window sits for each of the ho×wo outputs over an input padded by (ph, pw)."""
+
+    kh: int
+    kw: int
+    stride: int
+    ph: int
+    pw: int
+    ho: int
+    wo: int
+
+    @classmethod
+    def over(cls, image: Shape, kernel: tuple[int, int], stride: int, pad: tuple[int, int]) -> Grid:
+        """The grid of a kernel sliding over the last two dimensions `image` of an input."""
+        (h, w), (kh, kw), (ph, pw) = image, kernel, pad
+        if kh < 1 or kw < 1:
+            raise OpError(f"the kernel is {kh}×{kw}; it needs at least one row and column")
+        if kh > h + 2 * ph or kw > w + 2 * pw:
+            padded = f" (padded by {ph})" if ph == pw else f" (padded by {ph}, {pw})"
+            raise OpError(
+                f"the {kh}×{kw} window is larger than the {h}×{w} input{padded}",
+                hint="use a smaller window or more padding",
+            )
+        ho = (h + 2 * ph - kh) // stride + 1
+        wo = (w + 2 * pw - kw) // stride + 1
+        return cls(kh, kw, stride, ph, pw, ho, wo)
+
+    def window(self, i: int, j: int) -> tuple[slice, slice]:
+        """The rows and columns, in padded coordinates, that output (i, j) reads."""
+        if not (0 <= i < self.ho and 0 <= j < self.wo):
+            raise IndexError(f"output ({i}, {j}) is outside the {self.ho}×{self.wo} grid")
+        top, left = i * self.stride, j * self.stride
+        return slice(top, top + self.kh), slice(left, left + self.kw)
+
+    def pad(self, x: np.ndarray) -> np.ndarray:
+        if not (self.ph or self.pw):
+            return x
+        return np.pad(x, [(0, 0)] * (x.ndim - 2) + [(self.ph, self.ph), (self.pw, self.pw)])
+
+    def unpad(self, xp: np.ndarray) -> np.ndarray:
+        return xp[..., self.ph : xp.shape[-2] - self.ph, self.pw : xp.shape[-1] - self.pw]
+
+    def unfold(self, xp: np.ndarray) -> np.ndarray:
+        """Every window of the padded `xp`, as a read-only view shaped (..., ho, wo, kh, kw)."""
+        view = sliding_window_view(xp, (self.kh, self.kw), axis=(-2, -1))
+        return view[..., :: self.stride, :: self.stride, :, :]
+
+    def fold(self, cols: np.ndarray, padded: Shape) -> np.ndarray:
+        """The adjoint of unfold: windows (..., ho, wo, kh, kw) added back into the padded input."""
+        out = np.zeros(padded)
+        s = self.stride
+        rows, columns = s * (self.ho - 1) + 1, s * (self.wo - 1) + 1
+        for i in range(self.kh):
+            for j in range(self.kw):
+                out[..., i : i + rows : s, j : j + columns : s] += cols[..., i, j]
+        return out
+
+
+def positive_int(attr: str, value: Any) -> int:
+    if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < 1:
+        raise OpError(f"{attr} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _padding(pad: Any, kernel: tuple[int, int], stride: int) -> tuple[int, int]:
+    """`pad` as rows and columns added on each side; "same" keeps H×W (stride 1, odd kernel)."""
+    if isinstance(pad, str) and pad == "same":
+        kh, kw = kernel
+        if stride != 1:
+            raise OpError(
+                f'pad="same" needs stride 1, got stride {stride}',
+                hint="give pad as an integer",
+            )
+        if kh % 2 == 0 or kw % 2 == 0:
+            raise OpError(
+                f'pad="same" needs a kernel of odd size to centre, got {kh}×{kw}',
+                hint="give pad as an integer",
+            )
+        return (kh - 1) // 2, (kw - 1) // 2
+    if not isinstance(pad, int | np.integer) or isinstance(pad, bool) or pad < 0:
+        raise OpError(
+            f'pad must be a non-negative integer or "same", got {pad!r}',
+            hint='e.g. pad=1 or pad="same"',
+        )
+    return int(pad), int(pad)
+
+
+def _im2col(grid: Grid, xp: np.ndarray) -> np.ndarray:
+    """Every window of the padded input as one row (C·kh·kw numbers), for one matrix product."""
+    cols = np.moveaxis(grid.unfold(xp), (-2, -1), (-4, -3))  # (..., C, kh, kw, ho, wo)
+    return cols.reshape(*xp.shape[:-3], -1, grid.ho * grid.wo)  # (..., C·kh·kw, windows)
+
+
+class _Sliding(Op):
+    """conv2d and local2d: x (C, H, W) or (N, C, H, W), w ending in (C, kh, kw), b optional.
+
+    `grid`, `window` and `padding` let the debugger step window by window:
+    output position (i, j) reads rows and columns `window(i, j)` of x padded by
+    `padding()` zeros on each side.
+    """
+
+    args = ("x", "w", "b")
+    optional = 1
+    attrs: ClassVar[Mapping[str, Any]] = {"stride": 1, "pad": 0}
+    composite = True
+    w_layout: ClassVar[str]
+
+    def _grid(self, x: Shape, w: Shape, stride: Any, pad: Any) -> Grid:
+        if len(x) not in (3, 4):
+            raise OpError(
+                f"x must be (C, H, W) or (N, C, H, W), got shape {list(x)}",
+                hint="images are channels-first",
+            )
+        if len(w) != len(self.w_layout.split(",")):
+            raise OpError(f"w must be {self.w_layout}, got shape {list(w)}")
+        if x[-3] != w[-3]:
+            raise OpError(
+                f"x has {x[-3]} channels but w expects {w[-3]}",
+                hint=f"w is {self.w_layout}; its C must equal x's channels",
+            )
+        step = positive_int("stride", stride)
+        kernel = (w[-2], w[-1])
+        return Grid.over(x[-2:], kernel, step, _padding(pad, kernel, step))
+
+    def grid(
+        self, x: Shape, w: Shape, b: Shape | None = None, stride: Any = 1, pad: Any = 0
+    ) -> tuple[int, int]:
+        """(Ho, Wo): how many window positions there are down and across."""
+        g = self._grid(x, w, stride, pad)
+        return g.ho, g.wo
+
+    def window(
+        self,
+        i: int,
+        j: int,
+        x: Shape,
+        w: Shape,
+        b: Shape | None = None,
+        stride: Any = 1,
+        pad: Any = 0,
+    ) -> tuple[slice, slice]:
+        """The rows and columns of the padded x that output (i, j) reads."""
+        return self._grid(x, w, stride, pad).window(i, j)
+
+    def padding(
+        self, x: Shape, w: Shape, b: Shape | None = None, stride: Any = 1, pad: Any = 0
+    ) -> tuple[int, int]:
+        """Zero rows and zero columns added on each side of x (they differ only for "same")."""
+        g = self._grid(x, w, stride, pad)
+        return g.ph, g.pw
+
+
+@register
+class Conv2d(_Sliding):
+    """Cross-correlation of x with F filters, exactly torch.nn.functional.conv2d (no flip).
+
+    Output (F, Ho, Wo), or (N, F, Ho, Wo) for a batch, with
+    Ho = (H + 2·pad − kh) // stride + 1. Each output is Wᵀx + b over one window,
+    so ∂out/∂window = w and ∂out/∂w = the window; w's gradient sums over every
+    window it was applied to.
+    """
+
+    name = "conv2d"
+    w_layout = "(F, C, kh, kw)"
+
+    def shape(
+        self, x: Shape, w: Shape, b: Shape | None = None, stride: Any = 1, pad: Any = 0
+    ) -> Shape:
+        g = self._grid(x, w, stride, pad)
+        if b is not None and tuple(b) != (w[0],):
+            raise OpError(
+                f"b must be one bias per filter, shape [{w[0]}], got {list(b)}",
+                hint="w is (F, C, kh, kw) and b is (F,)",
+            )
+        return (*x[:-3], w[0], g.ho, g.wo)
+
+    def forward(
+        self,
+        x: np.ndarray,
+        w: np.ndarray,
+        b: np.ndarray | None = None,
+        stride: Any = 1,
+        pad: Any = 0,
+    ) -> np.ndarray:
+        grid = self._grid(x.shape, w.shape, stride, pad)
+        cols = _im2col(grid, grid.pad(x))
+        out = (w.reshape(w.shape[0], -1) @ cols).reshape(*x.shape[:-3], -1, grid.ho, grid.wo)
+        return out if b is None else out + b[:, None, None]
+
+    def backward(
+        self,
+        g: np.ndarray,
+        out: np.ndarray,
+        x: np.ndarray,
+        w: np.ndarray,
+        b: np.ndarray | None = None,
+        stride: Any = 1,
+        pad: Any = 0,
+    ) -> tuple[np.ndarray, ...]:
+        grid = self._grid(x.shape, w.shape, stride, pad)
+        xp = grid.pad(x)
+        f = w.shape[0]
+        gmat = np.ascontiguousarray(g).reshape(
+            *g.shape[:-2], grid.ho * grid.wo
+        )  # (..., F, windows)
+        cols = _im2col(grid, xp)
+        gw = gmat @ np.swapaxes(cols, -1, -2)
+        gw = (gw if gw.ndim == 2 else gw.sum(axis=0)).reshape(w.shape)
+        gcols = w.reshape(f, -1).T @ gmat  # (..., C·kh·kw, windows)
+        gcols = gcols.reshape(*x.shape[:-2], grid.kh, grid.kw, grid.ho, grid.wo)
+        gx = grid.unpad(grid.fold(np.moveaxis(gcols, (-4, -3), (-2, -1)), xp.shape))
+        if b is None:
+            return gx, gw
+        return gx, gw, g.reshape(-1, *g.shape[-3:]).sum(axis=(0, 2, 3))
+
+    def local(self, i: int, names: Sequence[str], out: str, stride: Any = 1, pad: Any = 0) -> str:
+        return (f"{names[1]} (window)", f"{names[0]} (window)", "1")[i]
+
+
+@register
+class Local2d(_Sliding):
+    """A locally connected layer: conv2d with a different filter at every output position.
+
+    w is (F, Ho, Wo, C, kh, kw), b is (F, Ho, Wo): nothing is shared, which is
+    why the seed's 200×200 example needs millions of parameters. Padding,
+    stride and windows are those of conv2d.
+    """
+
+    name = "local2d"
+    w_layout = "(F, Ho, Wo, C, kh, kw)"
+
+    def shape(
+        self, x: Shape, w: Shape, b: Shape | None = None, stride: Any = 1, pad: Any = 0
+    ) -> Shape:
+        g = self._grid(x, w, stride, pad)
+        if (w[1], w[2]) != (g.ho, g.wo):
+            raise OpError(
+                f"w has filters for a {w[1]}×{w[2]} output, but x of shape {list(x)} "
+                f"with stride {stride} and pad {pad!r} gives {g.ho}×{g.wo}",
+                hint="w is (F, Ho, Wo, C, kh, kw): one filter per output position",
+            )
+        if b is not None and tuple(b) != tuple(w[:3]):
+            raise OpError(
+                f"b must be one bias per output, shape {list(w[:3])}, got {list(b)}",
+                hint="b is (F, Ho, Wo)",
+            )
+        return (*x[:-3], w[0], g.ho, g.wo)
+
+    def forward(
+        self,
+        x: np.ndarray,
+        w: np.ndarray,
+        b: np.ndarray | None = None,
+        stride: Any = 1,
+        pad: Any = 0,
+    ) -> np.ndarray:
+        grid = self._grid(x.shape, w.shape, stride, pad)
+        cols = grid.unfold(grid.pad(x))
+        out = np.einsum("...chwij,fhwcij->...fhw", cols, w, optimize=True)
+        return out if b is None else out + b
+
+    def backward(
+        self,
+        g: np.ndarray,
+        out: np.ndarray,
+        x: np.ndarray,
+        w: np.ndarray,
+        b: np.ndarray | None = None,
+        stride: Any = 1,
+        pad: Any = 0,
+    ) -> tuple[np.ndarray, ...]:
+        grid = self._grid(x.shape, w.shape, stride, pad)
+        xp = grid.pad(x)
+        gw = np.einsum("...fhw,...chwij->fhwcij", g, grid.unfold(xp), optimize=True)
+        gcols = np.einsum("...fhw,fhwcij->...chwij", g, w, optimize=True)
+        gx = grid.unpad(grid.fold(gcols, xp.shape))
+        if b is None:
+            return gx, gw
+        return gx, gw, g.reshape(-1, *g.shape[-3:]).sum(axis=0)
+
+    def local(self, i: int, names: Sequence[str], out: str, stride: Any = 1, pad: Any = 0) -> str:
+        return (
+            f"{names[1]} at this position (window)",
+            f"{names[0]} (window)",
+            "1",
+        )[i]
