@@ -20,7 +20,7 @@ import numpy as np
 from .errors import GraphstepError, Loc, did_you_mean
 from .expr import Call, Const, Expr, Name
 from .ops import OPS, Op, OpError
-from .spec import EntrySpec, GraphSpec, LeafSpec, leaf_shape
+from .spec import BlockSpec, EntrySpec, GraphSpec, LeafSpec, leaf_shape
 
 if TYPE_CHECKING:
     from .trace import Trace
@@ -94,6 +94,7 @@ class Graph:
     leaf_values: dict[str, Any]  # the spec's literal values / initializers, not yet numpy
     train: dict[str, float] = field(default_factory=dict)
     leaves: dict[str, LeafSpec] = field(default_factory=dict)
+    groups: dict[str, tuple[str, ...]] = field(default_factory=dict)  # block call → its nodes
     _leaf_arrays: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def __iter__(self) -> Iterator[Node]:
@@ -238,122 +239,199 @@ def materialize(leaf: LeafSpec) -> np.ndarray:
     raise GraphstepError.at(f"unknown init '{leaf.init}'", leaf.loc)
 
 
+@dataclass(frozen=True)
+class _Scope:
+    """How names resolve while lowering entries: at the top, or inside one block call."""
+
+    local: Mapping[str, str]  # a block's args and entries → the nodes they name
+    visible: frozenset[
+        str
+    ]  # names that stand for themselves (the file's leaves, at the top its entries)
+    prefix: str = ""  # "f1/" for the nodes of block call f1
+    call: str | None = None  # the block call's node, which is its output
+    calls: tuple[str, ...] = ()  # the block calls being inlined, outermost first
+    stack: tuple[str, ...] = ()  # their blocks' names
+
+    @property
+    def group(self) -> str | None:
+        return self.calls[-1] if self.calls else None
+
+    def node_name(self, entry: str, output: str | None) -> str:
+        if self.call is not None and entry == output:
+            return self.call
+        return self.prefix + entry
+
+
 class _Builder:
     def __init__(self, spec: GraphSpec) -> None:
         self.spec = spec
         self.nodes: dict[str, Node] = {}
         self.leaf_values: dict[str, Any] = {}
-        self.known = set(spec.leaves) | set(spec.entries)
+        self.shapes: dict[str, tuple[int, ...]] = {}
+        self.groups: dict[str, list[str]] = {}
+        self.enclosing: dict[
+            str, tuple[str, ...]
+        ] = {}  # a block call → the calls around it, itself
 
     def add(self, node: Node) -> str:
         if len(self.nodes) >= MAX_NODES:
             raise GraphstepError.at(f"more than {MAX_NODES:,} nodes", node.loc)
+        if node.name in self.nodes:
+            raise GraphstepError.at(f"'{node.name}' is defined twice", node.loc)
         self.nodes[node.name] = node
+        self.shapes[node.name] = node.shape
+        for group in self.enclosing.get(node.group or "", ()):
+            self.groups.setdefault(group, []).append(node.name)
         return node.name
 
     def build(self) -> Graph:
         spec = self.spec
         for leaf in spec.leaves.values():
             self.leaf_values[leaf.name] = leaf.value
-        pending = dict(spec.entries)
-        shapes: dict[str, tuple[int, ...]] = {n: leaf_shape(lf) for n, lf in spec.leaves.items()}
-        for leaf in spec.leaves.values():
-            self.add(Node(leaf.name, leaf.kind, (), {}, shapes[leaf.name], leaf.loc, leaf.name))
-        # Declare entries in file order; a node's shape needs its inputs', so resolve
-        # in dependency order but keep declaration order for the DAG's tie-breaking.
-        self.check_references()
-        self.check_cycles()
-        placed: dict[str, list[Node]] = {}
-        for name in self.dependency_order():
-            entry = pending[name]
-            placed[name] = self.lower(entry, shapes)
+            shape = leaf_shape(leaf)
+            self.add(Node(leaf.name, leaf.kind, (), {}, shape, leaf.loc, leaf.name))
+        self.check_block_recursion()
+        known = frozenset(spec.leaves) | frozenset(spec.entries)
+        if spec.output not in known:
+            raise GraphstepError.at(
+                f"output '{spec.output}' is not defined",
+                spec.output_loc,
+                hint=did_you_mean(spec.output, known),
+            )
+        # Entries are lowered in dependency order (a shape needs its inputs' shapes) but
+        # added in file order, which breaks the ties of the topological sort.
+        top = _Scope({}, known)
+        lowered = {
+            name: self.lower(spec.entries[name], top, spec.output)
+            for name in _dependency_order(list(spec.entries.values()), set(spec.entries))
+        }
         for name in spec.entries:
-            for node in placed[name]:
+            for node in lowered[name]:
                 self.add(node)
         return self.finish()
 
-    def check_references(self) -> None:
-        for entry in self.spec.entries.values():
-            for ref in _names(entry.expr):
-                if ref.id not in self.known:
-                    raise GraphstepError.at(
-                        f"undefined name '{ref.id}' in '{entry.name}'",
-                        ref.loc,
-                        hint=did_you_mean(ref.id, self.known)
-                        or "declare it under inputs:, params: or graph:",
-                    )
-        if self.spec.output not in self.known:
-            raise GraphstepError.at(
-                f"output '{self.spec.output}' is not defined",
-                self.spec.output_loc,
-                hint=did_you_mean(self.spec.output, self.known),
-            )
-
-    def entry_deps(self, entry: EntrySpec) -> list[str]:
-        return [r.id for r in _names(entry.expr) if r.id in self.spec.entries]
-
-    def check_cycles(self) -> None:
-        deps = nx.DiGraph()
-        deps.add_nodes_from(self.spec.entries)
-        for entry in self.spec.entries.values():
-            deps.add_edges_from((d, entry.name) for d in self.entry_deps(entry))
+    def check_block_recursion(self) -> None:
+        calls = nx.DiGraph()
+        for block in self.spec.blocks.values():
+            calls.add_node(block.name)
+            for entry in block.entries:
+                calls.add_edges_from(
+                    (block.name, c.func) for c in _calls(entry.expr) if c.func in self.spec.blocks
+                )
         try:
-            cycle = nx.find_cycle(deps)
+            cycle = nx.find_cycle(calls)
         except nx.NetworkXNoCycle:
             return
         names = [u for u, _ in cycle] + [cycle[0][0]]
-        first = min(names, key=lambda n: self.spec.entries[n].loc.line or 0)
         raise GraphstepError.at(
-            f"cycle: {' → '.join(names)}",
-            self.spec.entries[first].loc,
-            hint="a graph is acyclic: every name may use only names not depending on it",
+            f"block recursion: {' → '.join(names)}",
+            self.spec.blocks[names[0]].loc,
+            hint="a block may call other blocks, never itself (directly or not)",
         )
 
-    def dependency_order(self) -> list[str]:
-        deps = nx.DiGraph()
-        decl = {n: i for i, n in enumerate(self.spec.entries)}
-        deps.add_nodes_from(self.spec.entries)
-        for entry in self.spec.entries.values():
-            deps.add_edges_from((d, entry.name) for d in self.entry_deps(entry))
-        return list(nx.lexicographical_topological_sort(deps, key=decl.__getitem__))
+    def resolve(self, ref: Name, scope: _Scope, where: str) -> str:
+        if ref.id in scope.local:
+            return scope.local[ref.id]
+        if ref.id in scope.visible:
+            return ref.id
+        choices = set(scope.local) | set(scope.visible)
+        inside = f"block '{scope.stack[-1]}'" if scope.stack else f"'{where}'"
+        raise GraphstepError.at(
+            f"undefined name '{ref.id}' in {inside}",
+            ref.loc,
+            hint=did_you_mean(ref.id, choices)
+            or (
+                "inside a block, names are its args, its entries, and the file's inputs and params"
+                if scope.stack
+                else "declare it under inputs:, params: or graph:"
+            ),
+        )
 
-    def lower(self, entry: EntrySpec, shapes: dict[str, tuple[int, ...]]) -> list[Node]:
+    def lower(self, entry: EntrySpec, scope: _Scope, output: str | None) -> list[Node]:
         """One entry → its nodes: generated sub-expressions (post-order), then the entry."""
         made: list[Node] = []
+        entry_name = scope.node_name(entry.name, output)
         counter = iter(range(1, 1 << 30))
+
+        def fresh(top: bool) -> str:
+            return entry_name if top else f"{entry_name}.{next(counter)}"
 
         def visit(expr: Expr, top: bool) -> str:
             match expr:
-                case Name(id=ref):
-                    if top:
-                        return self.alias(entry, expr, shapes, made)
-                    return ref
+                case Name():
+                    ref = self.resolve(expr, scope, entry.name)
+                    if not top:
+                        return ref
+                    node = Node(
+                        entry_name,
+                        "identity",
+                        (ref,),
+                        {},
+                        self.shapes[ref],
+                        expr.loc,
+                        entry_name,
+                        False,
+                        scope.group,
+                    )
                 case Const(value=v):
-                    name = entry.name if top else f"{entry.name}.{next(counter)}"
+                    name = fresh(top)
                     self.leaf_values[name] = v
-                    node = Node(name, "const", (), {}, (), expr.loc, entry.name, not top)
+                    node = Node(
+                        name, "const", (), {}, (), expr.loc, entry_name, not top, scope.group
+                    )
+                case Call(func=func) if func in self.spec.blocks:
+                    ins = tuple(visit(a, False) for a in expr.args)
+                    return self.inline(self.spec.blocks[func], expr, ins, fresh(top), scope, made)
                 case Call(func=func, args=args, attrs=attrs):
                     ins = tuple(visit(a, False) for a in args)
-                    name = entry.name if top else f"{entry.name}.{next(counter)}"
+                    name = fresh(top)
                     op = OPS[func]
                     full = self.attrs(op, dict(attrs), expr, ins)
-                    shape = self.shape(op, ins, full, shapes, expr.loc)
-                    node = Node(name, func, ins, full, shape, expr.loc, entry.name, not top)
-            shapes[name] = node.shape
+                    shape = self.shape(op, ins, full, expr.loc)
+                    node = Node(
+                        name, func, ins, full, shape, expr.loc, entry_name, not top, scope.group
+                    )
+            self.shapes[node.name] = node.shape
             made.append(node)
-            return name
+            return node.name
 
         visit(entry.expr, True)
         return made
 
-    def alias(self, entry: EntrySpec, expr: Name, shapes: dict, made: list[Node]) -> str:
-        """`b: a` — an entry that only renames: kept as a node of its own (identity)."""
-        node = Node(
-            entry.name, "identity", (expr.id,), {}, shapes[expr.id], expr.loc, entry.name, False
+    def inline(
+        self,
+        block: BlockSpec,
+        call: Call,
+        args: tuple[str, ...],
+        name: str,
+        outer: _Scope,
+        made: list[Node],
+    ) -> str:
+        """A block call: the block's entries become nodes `name/entry`; its output is `name`."""
+        if call.attrs:
+            raise GraphstepError.at(f"block '{block.name}' takes no keywords", call.loc)
+        if len(args) != len(block.args):
+            raise GraphstepError.at(
+                f"block '{block.name}' takes {len(block.args)} argument"
+                f"{'s' if len(block.args) != 1 else ''} ({', '.join(block.args)}), got {len(args)}",
+                call.loc,
+            )
+        local = dict(zip(block.args, args, strict=True))
+        scope = _Scope(
+            local,
+            frozenset(self.spec.leaves),
+            prefix=f"{name}/",
+            call=name,
+            calls=(*outer.calls, name),
+            stack=(*outer.stack, block.name),
         )
-        shapes[entry.name] = node.shape
-        made.append(node)
-        return entry.name
+        self.enclosing[name] = scope.calls
+        for entry in block.entries:
+            local[entry.name] = scope.node_name(entry.name, block.output)
+        for entry_name in _dependency_order(list(block.entries), {e.name for e in block.entries}):
+            entry = next(e for e in block.entries if e.name == entry_name)
+            made.extend(self.lower(entry, scope, block.output))
+        return name
 
     def attrs(self, op: Op, given: dict[str, Any], call: Call, ins: tuple[str, ...]) -> dict:
         n_min = len(op.args) - op.optional
@@ -374,15 +452,10 @@ class _Builder:
         return {**op.attrs, **given}
 
     def shape(
-        self,
-        op: Op,
-        ins: tuple[str, ...],
-        attrs: dict[str, Any],
-        shapes: dict[str, tuple[int, ...]],
-        loc: Loc,
+        self, op: Op, ins: tuple[str, ...], attrs: dict[str, Any], loc: Loc
     ) -> tuple[int, ...]:
         try:
-            shape = op.shape(*(shapes[i] for i in ins), **attrs)
+            shape = op.shape(*(self.shapes[i] for i in ins), **attrs)
         except OpError as e:
             raise GraphstepError.at(f"{op.name}: {e}", loc, hint=e.hint) from None
         except (TypeError, ValueError) as e:
@@ -418,7 +491,36 @@ class _Builder:
             leaf_values=self.leaf_values,
             train=spec.train,
             leaves=dict(spec.leaves),
+            groups={g: tuple(names) for g, names in self.groups.items()},
         )
+
+
+def _calls(expr: Expr) -> Iterator[Call]:
+    if isinstance(expr, Call):
+        yield expr
+        for a in expr.args:
+            yield from _calls(a)
+
+
+def _dependency_order(entries: list[EntrySpec], local: set[str]) -> list[str]:
+    """Entries sorted so that each comes after those it uses; a cycle is an error."""
+    deps = nx.DiGraph()
+    decl = {e.name: i for i, e in enumerate(entries)}
+    deps.add_nodes_from(decl)
+    for entry in entries:
+        deps.add_edges_from((r.id, entry.name) for r in _names(entry.expr) if r.id in local)
+    try:
+        cycle = nx.find_cycle(deps)
+    except nx.NetworkXNoCycle:
+        return list(nx.lexicographical_topological_sort(deps, key=decl.__getitem__))
+    names = [u for u, _ in cycle] + [cycle[0][0]]
+    by_name = {e.name: e for e in entries}
+    first = min(names, key=lambda n: by_name[n].loc.line or 0)
+    raise GraphstepError.at(
+        f"cycle: {' → '.join(names)}",
+        by_name[first].loc,
+        hint="a graph is acyclic: every name may use only names not depending on it",
+    )
 
 
 def _names(expr: Expr) -> Iterator[Name]:
