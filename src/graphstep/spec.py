@@ -247,6 +247,20 @@ def _check_name(name: Any, loc: Loc, taken: dict[str, Loc]) -> str:
     return name
 
 
+def _check_block_name(
+    name: Any, loc: Loc, inner: dict[str, Loc], taken: dict[str, Loc], block: str
+) -> None:
+    """A block's arg or entry: a valid name, once in the block, and no file-level name."""
+    if isinstance(name, str) and name in taken:
+        raise GraphstepError.at(
+            f"'{name}' in block '{block}' clashes with the file's '{name}' "
+            f"(line {taken[name].line})",
+            loc,
+            hint="inside a block, the file's inputs and params are visible; rename one of them",
+        )
+    _check_name(name, loc, inner)
+
+
 def _mapping(data: Located, key: str) -> Located:
     value = data.get(key)
     if value is None:
@@ -479,13 +493,13 @@ def _blocks(data: Located, taken: dict[str, Loc]) -> dict[str, BlockSpec]:
         block = blocks[block_name]
         inner: dict[str, Loc] = {}
         for a in block.args:
-            _check_name(a, raw.value_loc("args"), inner)
+            _check_block_name(a, raw.value_loc("args"), inner, taken, block_name)
         body = _mapping(raw, "graph")
         if not body:
             raise GraphstepError.at(f"block '{block_name}' has no 'graph'", block.loc)
         entries = []
         for entry_name in body:
-            _check_name(entry_name, body.key_loc(entry_name), inner)
+            _check_block_name(entry_name, body.key_loc(entry_name), inner, taken, block_name)
             entries.append(_entry(entry_name, body, entry_name, fns))
         output = raw.get("output", entries[-1].name)
         if output not in body:
