@@ -23,7 +23,7 @@ class Case:
     shapes: tuple[Shape, ...]
     attrs: dict[str, Any] = field(default_factory=dict)
     positive: bool = False  # every input > 0 (log, fractional powers)
-    fixed: dict[int, list[Any] | float] = field(default_factory=dict)  # class indices
+    fixed: dict[int, list[Any] | float] = field(default_factory=dict)  # class indices, boxes
 
     @property
     def id(self) -> str:
@@ -99,6 +99,26 @@ CASES = [
     Case("avgpool", ((2, 5, 5),), {"size": 3, "stride": 1}),
     Case("avgpool", ((2, 3, 6, 6),)),
     Case("avgpool", ((3, 7, 7),), {"size": 3, "stride": 2}),
+    Case("crop_resize", ((2, 5, 6), (4,)), {"size": [3, 4]}, fixed={1: [0.3, 0.7, 3.1, 4.4]}),
+    Case("crop_resize", ((4, 4), (4,)), {"size": [5, 3]}, fixed={1: [-1.3, 0.6, 3.2, 5.7]}),
+    Case("hinge", ((4,), ()), fixed={0: [0.2, 1.9, -0.6, 1.1], 1: 1.0}),  # margins -0.7 -1.5 0.2
+    Case(
+        "hinge",
+        ((3, 4), (3,)),
+        fixed={
+            0: [[1.3, 0.1, 0.9, -0.4], [0.5, 2.0, -1.0, 0.8], [-0.3, 0.4, 0.6, 0.2]],
+            1: [0.0, 3.0, 2.0],  # every margin at least 0.1 from the kink at 0
+        },
+    ),
+    Case("smooth_l1", ((), ()), fixed={0: 0.4, 1: -1.1}),  # d = 1.5
+    Case(
+        "smooth_l1",
+        ((2, 3), (2, 3)),
+        fixed={
+            0: [[0.9, -0.2, 2.5], [-1.0, 0.35, 0.6]],
+            1: [[0.4, 0.1, 0.5], [0.7, 0.3, -0.8]],  # d = 0.5 -0.3 2 -1.7 0.05 1.4
+        },
+    ),
 ]
 
 
@@ -265,6 +285,21 @@ BAD_SHAPES = [
     ("cross_entropy", ((4, 3), (3,)), {}, "4 class indices"),
     ("cross_entropy", ((2, 3, 4), (2, 3)), {}, "logits must be"),
     ("add", ((2, 3), (4,)), {}, "do not broadcast"),
+    ("crop_resize", ((2, 3, 4, 4), (4,)), {"size": [2, 2]}, "img must be"),
+    ("crop_resize", ((3, 0, 4), (4,)), {"size": [2, 2]}, "is empty"),
+    ("crop_resize", ((3, 4, 4), (2, 2)), {"size": [2, 2]}, "box must be 4 numbers"),
+    ("crop_resize", ((3, 4, 4), (5,)), {"size": [2, 2]}, "box must be 4 numbers"),
+    ("crop_resize", ((3, 4, 4), (4,)), {}, "size is missing"),
+    ("crop_resize", ((3, 4, 4), (4,)), {"size": [2]}, "two positive integers"),
+    ("crop_resize", ((3, 4, 4), (4,)), {"size": [0, 2]}, "two positive integers"),
+    ("crop_resize", ((3, 4, 4), (4,)), {"size": [2.5, 2]}, "two positive integers"),
+    ("crop_resize", ((3, 4, 4), (4,)), {"size": 7}, "two positive integers"),
+    ("hinge", ((3,), (3,)), {}, "single class index"),
+    ("hinge", ((4, 3), (3,)), {}, "4 class indices"),
+    ("hinge", ((2, 3, 4), (2, 3)), {}, "scores must be"),
+    ("smooth_l1", ((2, 3), (3,)), {}, "same shape"),
+    ("smooth_l1", ((2, 3), (3, 2)), {}, "same shape"),
+    ("smooth_l1", ((0, 3), (0, 3)), {}, "empty"),
 ]
 
 
@@ -291,6 +326,10 @@ HOSTILE = [
     ("local2d", ((1, HUGE, HUGE), (1, HUGE, HUGE, 1, 1, 1)), {}, (1, HUGE, HUGE)),
     ("maxpool", ((HUGE, HUGE),), {}, (HUGE // 2, HUGE // 2)),
     ("avgpool", ((HUGE, HUGE),), {"size": 3, "stride": 1}, (HUGE - 2, HUGE - 2)),
+    ("crop_resize", ((3, HUGE, HUGE), (4,)), {"size": [7, 7]}, (3, 7, 7)),
+    ("crop_resize", ((HUGE, HUGE), (4,)), {"size": [HUGE, HUGE]}, (HUGE, HUGE)),
+    ("hinge", ((HUGE, HUGE), (HUGE,)), {}, ()),
+    ("smooth_l1", ((HUGE, HUGE), (HUGE, HUGE)), {}, ()),
 ]
 
 

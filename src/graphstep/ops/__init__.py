@@ -1,6 +1,6 @@
 """All ops, registered by name in OPS when this package is imported."""
 
-from . import activations, arith, conv, losses, pool, tensor
+from . import activations, arith, conv, losses, pool, tensor, vision
 from .registry import OPS, Op, OpError, Shape, broadcast_shape, register, unbroadcast
 
 __all__ = [
@@ -17,4 +17,5 @@ __all__ = [
     "register",
     "tensor",
     "unbroadcast",
+    "vision",
 ]
