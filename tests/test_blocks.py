@@ -115,3 +115,68 @@ graph:
 """
     with pytest.raises(GraphstepError, match=r"block recursion: a → b → a"):
         graphstep.load(text)
+
+
+def test_block_call_is_one_step_when_stepped_over() -> None:
+    s = graphstep.load(SHARED).session()
+    s.step()
+    assert s.current.node == "f1"
+    assert s.current.text.startswith("f1 = lin(r1) = ")
+    assert "(block call: 3 nodes inside)" in s.current.text
+    s.step_over()
+    assert s.current.node == "f2"
+    assert s.value_known("f1/h") and s.value_known("f1.1")
+
+
+def test_stepping_into_a_block_call_walks_its_nodes() -> None:
+    s = graphstep.load(SHARED).session()
+    s.step()
+    inner = [s.step_into().node]
+    while s.inner is not None:
+        inner.append(s.step().node)
+    assert inner[:-1] == ["f1/h", "f1.1", "f1"]
+    assert inner[-1] == "f2"
+
+
+def test_states_inside_a_block_call_follow_the_inner_cursor() -> None:
+    s = graphstep.load(SHARED).session()
+    s.step()
+    s.step_into()
+    assert s.state("f1/h") == "current"
+    assert s.state("f1.1") == "pending" and not s.value_known("f1")
+    s.step()
+    assert s.state("f1/h") == "computed" and s.state("f1.1") == "current"
+    assert s.current.text == (
+        "f1.1 = tanh(f1/h) = tanh([[0.5, -2], [6, 4]])"
+        " = [[0.462117, -0.964028], [0.999988, 0.999329]]"
+    )
+
+
+def test_block_call_backward_step_and_its_inner_gradients() -> None:
+    g = graphstep.load(SHARED)
+    s = g.session()
+    index = s.timeline.backward_index["f1"]
+    s.goto(index)
+    assert s.current.node == "f1" and s.current.phase == "backward"
+    nodes = [step.node for step in s.timeline.inner_steps(index)]
+    assert nodes == ["f1", "f1.1", "f1/h"]
+    assert s.timeline.backward_index["f1/h"] == index
+
+
+def test_breakpoint_on_a_node_inside_a_block_call_stops_inside_it() -> None:
+    s = graphstep.load(SHARED).session()
+    s.add_breakpoint("f2.2/h", phase="forward")
+    step = s.continue_()
+    assert step.node == "f2.2/h"
+    assert s.position == s.timeline.forward_index["f2"] and s.inner is not None
+
+
+def test_block_transcript_lists_inner_nodes_with_into() -> None:
+    from graphstep.steps import transcript
+
+    lines = transcript(graphstep.load(SHARED).session().timeline, into=True)
+    assert lines[0].startswith("1 forward f1: f1 = lin(r1) = ")
+    assert lines[1] == (
+        "  1.1 forward f1/h: f1/h = w * r1 = [[0.5, -1], [2, 1]] * [[1, 2], [3, 4]]"
+        " = [[0.5, -2], [6, 4]]"
+    )

@@ -95,6 +95,7 @@ class Graph:
     train: dict[str, float] = field(default_factory=dict)
     leaves: dict[str, LeafSpec] = field(default_factory=dict)
     groups: dict[str, tuple[str, ...]] = field(default_factory=dict)  # block call → its nodes
+    calls: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)  # → block, args
     _leaf_arrays: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def __iter__(self) -> Iterator[Node]:
@@ -269,9 +270,9 @@ class _Builder:
         self.leaf_values: dict[str, Any] = {}
         self.shapes: dict[str, tuple[int, ...]] = {}
         self.groups: dict[str, list[str]] = {}
-        self.enclosing: dict[
-            str, tuple[str, ...]
-        ] = {}  # a block call → the calls around it, itself
+        # a block call → the calls it is nested in, outermost first, and itself
+        self.enclosing: dict[str, tuple[str, ...]] = {}
+        self.calls: dict[str, tuple[str, tuple[str, ...]]] = {}  # a block call → block, args
 
     def add(self, node: Node) -> str:
         if len(self.nodes) >= MAX_NODES:
@@ -426,6 +427,7 @@ class _Builder:
             stack=(*outer.stack, block.name),
         )
         self.enclosing[name] = scope.calls
+        self.calls[name] = (block.name, args)
         for entry in block.entries:
             local[entry.name] = scope.node_name(entry.name, block.output)
         for entry_name in _dependency_order(list(block.entries), {e.name for e in block.entries}):
@@ -492,6 +494,7 @@ class _Builder:
             train=spec.train,
             leaves=dict(spec.leaves),
             groups={g: tuple(names) for g, names in self.groups.items()},
+            calls=self.calls,
         )
 
 

@@ -1,0 +1,92 @@
+"""Gradient descent on a graph's params, with its loss history and, for classifiers, accuracy.
+
+The update itself, W ← W − lr·∂L/∂W, is `Session.train_step`: one place
+decides it, whether a user trains from the command line, from Python or in the
+TUI. This module is the loop around it and the measure of how well it went.
+
+Accuracy is defined where the loss is a classification loss: the output is
+`cross_entropy(logits, target)` or `hinge(scores, target)`, or is built from
+such nodes (`loss: ce + 0.01 * norm(W)`, or one loss per region of an R-CNN).
+It is the fraction of examples whose largest logit is at the target class
+(`argmax(logits) == target`, a tie going to the first largest, as numpy's
+argmax), counted over the rows of every such node's batch, with the params
+as they stand after the last step. Elsewhere accuracy is None.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .errors import GraphstepError
+
+if TYPE_CHECKING:
+    from .graph import Graph
+    from .trace import Trace
+
+DEFAULT_LR = 0.1
+CLASSIFICATION_LOSSES = ("cross_entropy", "hinge")
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """How training went.
+
+    `losses` holds one loss per step, the one that step computed and descended
+    from (so `losses[0]` is the loss before any training), as a training log
+    shows it; `final_loss` is the loss after the last step, and `accuracy` is
+    measured there too.
+    """
+
+    losses: tuple[float, ...]
+    accuracy: float | None
+    final_loss: float
+
+
+def train(
+    graph: Graph,
+    steps: int,
+    lr: float | None = None,
+    on_step: Callable[[int, float], None] | None = None,
+) -> TrainResult:
+    """`steps` steps of gradient descent with rate `lr` (default: the file's train.lr, else 0.1).
+
+    `on_step(step, loss)` is called after every step with the loss after it, for a progress bar.
+    """
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+        raise GraphstepError(f"the number of steps must be a whole number ≥ 0, got {steps!r}")
+    rate = float(graph.train.get("lr", DEFAULT_LR) if lr is None else lr)
+    if not math.isfinite(rate) or rate <= 0:
+        raise GraphstepError(f"the learning rate must be a positive number, got {rate:g}")
+    session = graph.session()
+    for k in range(1, steps + 1):
+        loss = session.train_step(rate)
+        if on_step is not None:
+            on_step(k, loss)
+    return TrainResult(tuple(session.losses[:-1]), accuracy(session.trace), session.trace.loss)
+
+
+def classifiers(graph: Graph) -> list[str]:
+    """The classification loss nodes the output is built from, in topological order."""
+    return [
+        n
+        for n in graph.order
+        if n in graph.ancestors_of_output and graph.nodes[n].op in CLASSIFICATION_LOSSES
+    ]
+
+
+def accuracy(trace: Trace) -> float | None:
+    """The share of examples whose largest logit is the target class; None if not a classifier."""
+    graph = trace.graph
+    right = total = 0
+    for node in classifiers(graph):
+        logits_name, target_name = graph.nodes[node].inputs[:2]
+        predicted = np.argmax(trace.value(logits_name), axis=-1)
+        hits = np.asarray(predicted == trace.value(target_name))
+        right += int(hits.sum())
+        total += hits.size
+    return right / total if total else None
