@@ -42,8 +42,35 @@ class Located(dict):
         return Loc(origin.line, origin.column) if origin else self.key_loc(key)
 
 
+MAX_YAML_DEPTH = 32
+
+
 class _Loader(yaml.SafeLoader):
-    """Safe YAML whose mappings are `Located` and refuse duplicate keys."""
+    """Safe YAML whose mappings are `Located` and refuse duplicate keys.
+
+    Aliases (`*name`) are refused: they can stand for exponentially much data
+    ("billion laughs"), and a graph file never needs them. Nesting is bounded,
+    so a hostile file cannot exhaust the recursion of the composer.
+    """
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            raise GraphstepError.at(
+                f"YAML alias '*{event.anchor}' refused",
+                _mark_loc(event.start_mark),
+                hint="write the value out; graph files use no anchors or aliases",
+            )
+        self._depth = getattr(self, "_depth", 0) + 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                raise GraphstepError.at(
+                    f"YAML nested too deeply (more than {MAX_YAML_DEPTH} levels)",
+                    _mark_loc(event.start_mark),
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 def _mark_loc(mark: yaml.Mark) -> Loc:
