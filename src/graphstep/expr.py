@@ -153,7 +153,7 @@ class _Reader:
 
     def refuse(self, node: ast.AST) -> GraphstepError:
         what = {
-            ast.Attribute: "attribute access",
+            ast.Attribute: "attribute lookups",
             ast.Subscript: "subscripts",
             ast.Lambda: "lambdas",
             ast.ListComp: "comprehensions",
@@ -165,7 +165,7 @@ class _Reader:
             ast.Compare: "comparisons",
             ast.BoolOp: "'and' / 'or'",
             ast.IfExp: "conditional expressions",
-            ast.Await: "await",
+            ast.Await: "await expressions",
             ast.JoinedStr: "f-strings",
         }.get(type(node), f"'{type(node).__name__}' expressions")
         hint = "graph expressions use + - * / ** @, numbers, names and the ops' functions"

@@ -97,6 +97,7 @@ class Graph:
     groups: dict[str, tuple[str, ...]] = field(default_factory=dict)  # block call → its nodes
     calls: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)  # → block, args
     _leaf_arrays: dict[str, Any] = field(default_factory=dict, repr=False)
+    _size_checked: bool = field(default=False, repr=False)
 
     def __iter__(self) -> Iterator[Node]:
         return (self.nodes[n] for n in self.order)
@@ -169,10 +170,11 @@ class Graph:
     def parameter_count(self) -> int:
         return sum(self.nodes[n].size for n in self.params)
 
-    @cached_property
-    def _size_checked(self) -> bool:
-        self.check_size()
-        return True
+    def check_size_once(self) -> None:
+        """check_size, remembered: a graph's shapes never change."""
+        if not self._size_checked:
+            self.check_size()
+            self._size_checked = True
 
     def check_size(self) -> None:
         """Refuse, before allocating anything, a graph whose tensors would not fit."""
@@ -217,6 +219,15 @@ class Graph:
         from .session import Session
 
         return Session(self)
+
+    def _repr_svg_(self) -> str | None:
+        """Jupyter shows a graph as its diagram at the last step (else falls back to repr)."""
+        from .render.svg import to_svg
+
+        try:
+            return to_svg(self)
+        except GraphstepError:  # too big to trace, or no Graphviz
+            return None
 
 
 def materialize(leaf: LeafSpec) -> np.ndarray:

@@ -337,6 +337,9 @@ def _build(data: Located, file: str, name: str | None) -> GraphSpec:
             _check_name(entry_name, section.key_loc(entry_name), taken)
             entries[entry_name] = _entry(entry_name, section, entry_name, fns)
         output, output_loc = _output(data, entries)
+    for key in ("name", "description"):
+        if key in data and not isinstance(data[key], str):
+            raise GraphstepError.at(f"'{key}' must be text", data.value_loc(key))
     return GraphSpec(
         name=str(data.get("name") or name or Path(file).stem),
         description=str(data.get("description") or ""),

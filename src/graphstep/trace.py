@@ -72,7 +72,7 @@ class Trace:
 
     @classmethod
     def compute(cls, graph: Graph, overrides: Mapping[str, Any] | None = None) -> Trace:
-        assert graph._size_checked
+        graph.check_size_once()
         plan = graph.plan
         values: list[Any] = [None] * len(plan.names)
         for i, name in enumerate(plan.names):

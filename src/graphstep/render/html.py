@@ -1,0 +1,112 @@
+"""One self-contained HTML page that steps through every step of a trace.
+
+The page holds the diagram's pieces once, each in its variants (svg.py), and
+for every step a string choosing one variant per piece, with the step's
+explanation; player.js joins them. Nothing is fetched: the script, the styles
+and the data are inline, and the fonts are the reader's own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from importlib.resources import files
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .dot import escape
+from .svg import Pictures, pictures, write_atomic
+
+if TYPE_CHECKING:
+    from ..graph import Graph
+    from ..session import Session
+
+PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="graphstep">
+<title>{title} · graphstep</title>
+<style>
+{css}</style>
+</head>
+<body>
+<h1>{title}</h1>
+<p class="description">{description}</p>
+<div class="controls">
+<button id="prev" type="button" title="previous step (←)">←</button>
+<input id="slider" type="range" min="0" max="0" value="0" aria-label="step">
+<button id="next" type="button" title="next step (→)">→</button>
+<span id="counter"></span>
+<label><input id="fit" type="checkbox"> fit to width</label>
+</div>
+<div id="step-text" class="step-text"></div>
+<div class="legend">
+<span class="pending">pending</span><span class="current">current step</span>
+<span class="computed">value computed</span><span class="grad">gradient known</span>
+<span class="value">value (green, above)</span><span class="gradient">gradient (red, below)</span>
+</div>
+<div id="diagram" class="diagram"></div>
+<script type="application/json" id="graphstep-data">{data}</script>
+<script>
+{js}</script>
+</body>
+</html>
+"""
+
+
+def page(pics: Pictures) -> str:
+    """The player page for every top-level step of a trace."""
+    assert pics.timeline is not None
+    width, height = pics.size
+    steps = []
+    for i in range(len(pics.timeline)):
+        codes = "".join(str(c) for c in pics.codes(i))
+        step = pics.timeline.steps[i]
+        steps.append({"codes": codes, "text": pics.caption(i), "phase": str(step.phase)})
+    data = {
+        # no namespace attribute: the HTML parser puts <svg> in the SVG namespace itself
+        "open": f'<svg width="{width:.0f}pt" height="{height:.0f}pt" '
+        f'viewBox="0 0 {width:.2f} {height:.2f}">',
+        "head": pics.head,
+        "pieces": [list(p.variants) for p in pics.pieces],
+        "steps": steps,
+    }
+    graph = pics.graph
+    return PAGE.format(
+        title=escape(graph.name),
+        description=escape(graph.description.strip()),
+        css=_asset("player.css"),
+        js=_asset("player.js"),
+        data=script_json(data),
+    )
+
+
+def script_json(value: object) -> str:
+    """JSON that can sit inside a <script> element: no `</script>`, no `<!--`, no `&`."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return (
+        text.replace("&", "\\u0026")
+        .replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
+
+
+def _asset(name: str) -> str:
+    return files(__package__).joinpath(name).read_text(encoding="utf-8")
+
+
+def export_html(
+    subject: Session | Graph,
+    path: str | os.PathLike[str],
+    expanded: Iterable[str] = (),
+    rankdir: str = "TB",
+) -> Path:
+    """Write the player page: every step, ←/→ and a slider, no network. Whole or not at all."""
+    path = Path(path)
+    write_atomic(path, page(pictures(subject, expanded, rankdir)).encode())
+    return path
