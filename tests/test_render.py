@@ -10,6 +10,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import networkx as nx
+import numpy as np
 import pytest
 
 import graphstep
@@ -238,22 +239,40 @@ output: loss
 """
 
 
-def test_block_calls_are_drawn_as_nested_clusters() -> None:
+def test_block_calls_are_one_node_until_expanded() -> None:
     g = graphstep.load(BLOCKS)
-    groups = {n.group for n in g.nodes.values()} - {None}
-    root = ET.fromstring(to_svg(g))
+    source = to_dot(diagram(g))
+    assert "cluster_b" not in source
+    assert "f1 = outer(r1)" in source and "f2 = outer(r2)" in source
+    assert layout(g).boxes.keys() == set(g.nodes) - set(g.groups["f1"]) - set(g.groups["f2"]) | {
+        "f1",
+        "f2",
+    }
+    # one wire per source into a collapsed call, carrying back the sum of what it carries
+    wires = [w for w in diagram(g, g.trace()).wires if w.head_name == "f1"]
+    assert [w.tail_name for w in wires] == ["r1", "w"]
+    t = g.trace()
+    np.testing.assert_allclose(wires[1].grad, t.contribution("f1.1.1", 1))
+
+
+def test_expanded_block_calls_are_nested_clusters() -> None:
+    g = graphstep.load(BLOCKS)
+    expanded = frozenset({"f1", "f1.1", "f2"})
+    root = ET.fromstring(to_svg(g, expanded=expanded))
     clusters = {
-        "".join(t.itertext()): c
+        "".join(t.itertext())
         for c in root.iter(f"{SVG}g")
         if c.get("class") == "cluster"
         for t in c.iter(f"{SVG}text")
     }
-    assert groups <= set(clusters)
-    source = to_dot(diagram(g))
+    assert {"f1", "f1.1", "f2"} <= clusters
+    source = to_dot(diagram(g, expanded=expanded))
     outer = source.index("label=<f1>")
     assert source.index("label=<f1.1>") > outer  # inner(v) inside outer(r1)
     assert source.index("label=<f1.1>") < source.index("\n  }", outer)
-    assert layout(g).clusters == ()  # the layout's clusters are expanded composites only
+    frames = {c.name: c for c in layout(g, expanded).clusters}
+    assert set(frames) == {"f1", "f1.1", "f2"}
+    assert set(frames["f1.1"].nodes) == {"f1.1.1", "f1.1"}
 
 
 # --- escaping ------------------------------------------------------------------------------------

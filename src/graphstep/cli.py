@@ -589,10 +589,13 @@ def cmd_export(args: argparse.Namespace) -> int:
     graph = load_graph(args.file, args.set or ())
     expanded = frozenset(args.expand or ())
     for name in expanded:
-        if name not in graph.nodes or not graph.nodes[name].is_composite:
+        if name not in graph.groups and (
+            name not in graph.nodes or not graph.nodes[name].is_composite
+        ):
             composites = [n for n in graph.order if graph.nodes[n].is_composite]
+            composites += list(graph.groups)
             raise GraphstepError(
-                f"--expand {name}: not a composite node of {graph.name}",
+                f"--expand {name}: not a composite node or block call of {graph.name}",
                 hint=did_you_mean(name, composites)
                 or (f"its composites: {', '.join(composites)}" if composites else "it has none"),
             )

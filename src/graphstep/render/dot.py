@@ -15,7 +15,7 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import IntEnum
 from typing import TYPE_CHECKING
 
@@ -275,6 +275,22 @@ class Diagram:
     boxes: list[Box] = field(default_factory=list)
     ids: dict[str, str] = field(default_factory=dict)  # graph or expansion name -> part id
     expansions: dict[str, Expansion] = field(default_factory=dict)
+    shown_as: dict[str, str] = field(default_factory=dict)  # hidden node → its collapsed call
+    call_parents: dict[str, str | None] = field(default_factory=dict)  # expanded block calls
+    merged: dict[tuple[str, str], int] = field(default_factory=dict)  # wires into a call
+    enclosing: dict[str, str | None] = field(default_factory=dict)  # every block call's parent
+
+    def cluster_of(self, name: str) -> str | None:
+        """The innermost expanded block call a drawn node sits in (None: the top level)."""
+        call = self.graph.nodes[name].group
+        while call is not None and call not in self.call_parents:
+            call = self.enclosing[call]
+        return call
+
+    @property
+    def call_ids(self) -> dict[str, str]:
+        """Each expanded block call's cluster id."""
+        return {call: f"b{k}" for k, call in enumerate(self.call_parents)}
 
     @property
     def name_of(self) -> dict[str, str]:
@@ -291,29 +307,82 @@ def diagram(
     """
     expanded = frozenset(expanded)
     for name in sorted(expanded):
-        if name not in graph.nodes or not graph.nodes[name].is_composite:
-            composites = [n for n in graph.order if graph.nodes[n].is_composite]
+        if name not in graph.groups and (
+            name not in graph.nodes or not graph.nodes[name].is_composite
+        ):
+            composites = [n for n in graph.order if graph.nodes[n].is_composite] + list(
+                graph.groups
+            )
             raise GraphstepError(
-                f"'{name}' is not a composite node of {graph.name}; only composites expand",
+                f"'{name}' is not a composite node or a block call of {graph.name}; "
+                "only those expand",
                 hint=f"its composites: {', '.join(composites)}" if composites else "it has none",
             )
-    if trace is None and expanded:
+    windows = frozenset(n for n in expanded if n not in graph.groups)
+    if trace is None and windows:
         trace = graph.trace()
     read = trace if numbers else None
     d = Diagram(graph, expanded)
+    d.shown_as = shown_as(graph, expanded)
+    d.enclosing = _parents(graph)
+    d.call_parents = {call: parent for call, parent in d.enclosing.items() if call in expanded}
     for name in graph.order:
-        if name in expanded:
+        if d.shown_as.get(name, name) != name:
+            continue  # inside a collapsed block call, which is drawn as one node
+        if name in windows:
             assert trace is not None
             _expand(d, trace, read, name)
             continue
         pid = f"n{len(d.parts)}"
         kind = "const" if graph.nodes[name].op == "const" else "node"
-        d.parts[pid] = Part(pid, name, kind, _card(graph, read, name), name)
+        card = (
+            _call_card(graph, read, name)
+            if name in graph.groups and name not in expanded
+            else _card(graph, read, name)
+        )
+        d.parts[pid] = Part(pid, name, kind, card, name)
         d.ids[name] = pid
     for name in graph.order:
+        head = d.shown_as.get(name, name)
         for position, src in enumerate(graph.nodes[name].inputs):
-            _connect(d, read, src, name, position)
+            if d.shown_as.get(src, src) != head:
+                _connect(d, read, src, name, position)
     return d
+
+
+def shown_as(graph: Graph, expanded: frozenset[str]) -> dict[str, str]:
+    """Each node inside a collapsed block call → the outermost collapsed call, drawn in its
+    place as one node. Block calls are collapsed unless expanded."""
+    parents = _parents(graph)
+    out: dict[str, str] = {}
+    for name in graph.order:
+        chain = []  # the calls around the node, innermost first
+        call = graph.nodes[name].group
+        while call is not None:
+            chain.append(call)
+            call = parents[call]
+        for call in reversed(chain):
+            if call not in expanded:
+                out[name] = call
+                break
+    return out
+
+
+def _call_card(graph: Graph, trace: Trace | None, call: str) -> Card:
+    """A collapsed block call: `f1 = cnn(region1)`, the block's output value and gradient."""
+    block, args = graph.calls[call]
+    node = graph.nodes[call]
+    about = [f"block call · {len(graph.groups[call])} nodes"]
+    if node.shape:
+        about.append(fmt.shape(node.shape).strip("[]"))
+    return Card(
+        title=f"{call} = {block}({', '.join(args)})",
+        subtitle=" · ".join(about),
+        shape=node.shape,
+        value=None if trace is None else trace.value(call),
+        grad=None if trace is None else trace.grad(call),
+        grad_label=f"∂{graph.output}/∂{call}" if call in graph.ancestors_of_output else "",
+    )
 
 
 def _card(graph: Graph, trace: Trace | None, name: str) -> Card:
@@ -439,18 +508,30 @@ def _endpoint(d: Diagram, name: str, reads: str | None) -> tuple[str, str | None
 
 
 def _connect(d: Diagram, trace: Trace | None, src: str, dst: str, position: int) -> None:
+    """The wire from `src` into `dst`'s input `position`. Into a collapsed block call, the
+    wires from one source are one wire, carrying back the sum of what they carry."""
+    src, shown = d.shown_as.get(src, src), d.shown_as.get(dst, dst)
+    grad = None if trace is None else trace.contribution(dst, position)
+    if shown != dst:
+        merged = d.merged.get((src, shown))
+        if merged is not None:
+            wire = d.wires[merged]
+            total = grad if wire.grad is None else wire.grad if grad is None else wire.grad + grad
+            d.wires[merged] = replace(wire, grad=total)
+            return
+        d.merged[src, shown] = len(d.wires)
     tail, ltail = _endpoint(d, src, None)
-    head, lhead = _endpoint(d, dst, src)
+    head, lhead = _endpoint(d, shown, src)
     d.wires.append(
         Wire(
             f"e{len(d.wires)}",
             tail,
             head,
             src,
-            dst,
+            shown,
             position,
             value=None if trace is None else trace.value(src),
-            grad=None if trace is None else trace.contribution(dst, position),
+            grad=grad,
             labelled=d.graph.nodes[src].op != "const",
             ltail=ltail,
             lhead=lhead,
@@ -513,15 +594,14 @@ def to_dot(d: Diagram, paint: Paint = TEMPLATE, rankdir: str = "TB") -> str:
         f'  edge [fontname="{FONT}" fontsize="{EDGE_SIZE}" arrowsize="0.7"];',
     ]
     boxed = {pid for b in d.boxes for pid in b.parts}
-    # what each block call (nested ones inside) and the top level hold: nodes and expansions
+    # what each expanded block call (nested ones inside) and the top level hold
     held: dict[str | None, list[str]] = {}
     for pid, part in d.parts.items():
         if pid not in boxed:
-            held.setdefault(d.graph.nodes[part.name].group, []).append(_node(part, paint))
+            held.setdefault(d.cluster_of(part.name), []).append(_node(part, paint))
     for box in d.boxes:
-        group = d.graph.nodes[box.name].group
-        held.setdefault(group, []).extend(_box(d, box, paint, rankdir))
-    lines.extend(_calls(held, None, _parents(d.graph), "  "))
+        held.setdefault(d.cluster_of(box.name), []).extend(_box(d, box, paint, rankdir))
+    lines.extend(_calls(held, None, d.call_parents, "  "))
     lines.extend("  " + _edge(w, paint) for w in d.wires)
     lines.append("}")
     return "\n".join(lines) + "\n"
@@ -552,7 +632,7 @@ def _calls(
     for k, child in enumerate(parents):
         if parents[child] != group:
             continue
-        cid = f"b{k}"
+        cid = f"b{k}"  # as Diagram.call_ids
         lines.append(f"{indent}subgraph cluster_{cid} {{")
         lines.append(
             f'{indent}  graph [id="{cid}" label=<{escape(child)}> labeljust="l" '

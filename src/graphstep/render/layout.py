@@ -165,22 +165,24 @@ def parse_json(text: str, d: Diagram, rankdir: str, seconds: float = 0.0) -> Lay
     boxes: dict[str, Box] = {}
     clusters: list[Cluster] = []
     box_of = {b.id: b for b in d.boxes}
+    call_of = {cid: call for call, cid in d.call_ids.items()}
     subgraphs = int(data.get("_subgraph_cnt", 0))  # json0 lists subgraphs first, then nodes
     for obj in data.get("objects", []):
         if obj["_gvid"] < subgraphs:  # a cluster (an expansion's, a block call's) or a rank
             cid = obj["name"].removeprefix("cluster_")
-            if cid in box_of and "bb" in obj:
+            if (cid in box_of or cid in call_of) and "bb" in obj:
                 x0, y0, x1, y1 = (float(v) for v in obj["bb"].split(","))
                 (ax, ay), (bx, by) = point(f"{x0},{y1}"), point(f"{x1},{y0}")
-                b = box_of[cid]
-                clusters.append(
-                    Cluster(
-                        b.name,
-                        Box(ax, ay, bx - ax, by - ay),
-                        b.label,
-                        tuple(names[p] for p in b.parts),
+                frame = Box(ax, ay, bx - ax, by - ay)
+                if cid in box_of:
+                    b = box_of[cid]
+                    clusters.append(
+                        Cluster(b.name, frame, b.label, tuple(names[p] for p in b.parts))
                     )
-                )
+                else:
+                    call = call_of[cid]
+                    inside = tuple(n for n in d.graph.groups[call] if n in d.ids)
+                    clusters.append(Cluster(call, frame, call, inside))
             continue
         pid = obj["name"]
         by_gvid[obj["_gvid"]] = pid

@@ -110,24 +110,20 @@ class Pictures:
 
         by_node: dict[str, Look] = {}
         out: dict[str, Look] = {}
+        in_call = inner is not None and bool(self.timeline.members(position))
         for pid, part in self.diagram.parts.items():
             if part.source not in by_node:
                 by_node[part.source] = look(part.source)
             base = by_node[part.source]
-            if part.window is not None and inner is not None:
-                base = self._window_look(part.source, part.window, base, inner)
+            if inner is not None and part.window is not None and not in_call:
+                wins = self.timeline.windows(part.source)
+                base = _inner_look(base, wins.ordinal(part.window) if wins else 0, inner)
+            elif in_call:
+                k = self.timeline.member_index(position, part.source)
+                if k is not None:
+                    base = _inner_look(base, k, inner)
             out[pid] = base
         return out
-
-    def _window_look(self, node: str, window: tuple[int, ...], base: Look, inner: int) -> Look:
-        """Stepped into, a composite's windows before the current one are done, those after not."""
-        wins = self.timeline.windows(node)
-        k = wins.ordinal(window) if wins is not None else 0
-        if base == Look.FORWARD:
-            return Look.COMPUTED if k < inner else Look.FORWARD if k == inner else Look.PENDING
-        if base == Look.BACKWARD:
-            return Look.GRAD if k < inner else Look.BACKWARD if k == inner else Look.COMPUTED
-        return base
 
     def codes(self, position: int, inner: int | None = None) -> list[int]:
         """The variant of every piece at a step."""
@@ -189,6 +185,16 @@ class Pictures:
         if step.index == 0:
             return f"{number}/{self.last} start: {step.text}"
         return f"{number}/{self.last} {step.phase} {step.node}: {step.text}"
+
+
+def _inner_look(base: Look, k: int, inner: int) -> Look:
+    """Stepped into a composite (or a block call): the parts before the current one are
+    done, those after it not yet."""
+    if base == Look.FORWARD:
+        return Look.COMPUTED if k < inner else Look.FORWARD if k == inner else Look.PENDING
+    if base == Look.BACKWARD:
+        return Look.GRAD if k < inner else Look.BACKWARD if k == inner else Look.COMPUTED
+    return base
 
 
 def wrap(text: str, width: float) -> list[str]:
