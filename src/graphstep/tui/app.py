@@ -1,0 +1,429 @@
+"""The Textual app: the keys of a debugger over one Session, and the widgets that show it.
+
+State flows down: the session is the one source of truth; the app's reactive
+attributes (`cursor`, `selected`, `expanded`, `version`) mirror what changed,
+and their watchers hand the new state to the widgets. Messages flow up: a
+click on a node or on a step bubbles to the app, which moves the session.
+The graph view lays the graph out (Graphviz, then rasterizing) in a thread
+worker and says so with messages, so a big graph never blocks the keys.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import ClassVar
+
+import yaml
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Container, Horizontal
+from textual.reactive import var
+from textual.widgets import Footer
+
+from ..errors import GraphstepError
+from ..format import index, number, tensor
+from ..graph import Graph
+from ..render.svg import export_all_steps, export_svg
+from ..session import Breakpoint, Session
+from ..steps import Step
+from .dialogs import FindScreen, GotoScreen, HelpScreen, SetInputScreen
+from .graph_view import GraphView
+from .inspector import Inspector
+from .status import StatusBar
+from .timeline import TimelineView
+
+DEFAULT_LR = 0.1
+# Keys not in BINDINGS that the help screen lists too: the widgets' own, and the mouse.
+MORE_KEYS = (
+    ("h j k l  ⇧← ⇧↓ ⇧↑ ⇧→", "pan the graph (↑ ↓ too, when the graph has focus)"),
+    ("tab", "move the focus between the graph and the timeline"),
+    ("↑ ↓ Enter", "on the timeline: move its cursor, jump to that step"),
+    ("click", "a node: select it (in the overview: zoom back to it); a step: jump to it"),
+    ("drag, wheel", "pan the graph (shift+wheel: sideways)"),
+)
+
+
+class GraphstepApp(App[None]):
+    """Step through one graph's forward and backward pass."""
+
+    CSS_PATH: ClassVar[list[str | Path]] = ["app.tcss", "dialogs.tcss"]
+    TITLE = "graphstep"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("n,right", "step", "next", tooltip="next step (→ too)"),
+        Binding("p,left", "back", "back", tooltip="previous step (← too)"),
+        Binding("s", "step_into", "into", tooltip="step into a conv or pool: window by window"),
+        Binding("o", "step_out", "out", tooltip="step out of the conv or pool"),
+        Binding(
+            "c",
+            "continue",
+            "continue",
+            tooltip="continue to a breakpoint, an anomaly or the end of the phase",
+        ),
+        Binding(
+            "C",
+            "reverse_continue",
+            "reverse",
+            key_display="C",
+            show=False,
+            tooltip="reverse continue: back to a breakpoint or the start of the phase",
+        ),
+        Binding("b", "toggle_breakpoint", "break", tooltip="toggle a breakpoint on the node"),
+        Binding("g", "goto", "go to", show=False, tooltip="go to step N"),
+        Binding("slash", "find", "find", key_display="/", tooltip="find a node and select it"),
+        Binding("x", "expand", "expand", tooltip="expand or collapse a conv or pool node"),
+        Binding("e", "export", "export", show=False, tooltip="export the current step as SVG"),
+        Binding(
+            "E",
+            "export_all",
+            "export all",
+            key_display="E",
+            show=False,
+            tooltip="export every step as SVG, numbered, into NAME-steps/",
+        ),
+        Binding("i", "set_input", "set", show=False, tooltip="set an input's (or param's) value"),
+        Binding(
+            "t",
+            "train",
+            "train",
+            show=False,
+            tooltip="one gradient-descent step on the params (loss sparkline on top)",
+        ),
+        Binding(
+            "left_square_bracket",
+            "select(-1)",
+            "previous node",
+            key_display="[",
+            show=False,
+            tooltip="select the previous node (topological order)",
+        ),
+        Binding(
+            "right_square_bracket",
+            "select(1)",
+            "next node",
+            key_display="]",
+            show=False,
+            tooltip="select the next node",
+        ),
+        Binding(
+            "escape",
+            "select_none",
+            "deselect",
+            show=False,
+            tooltip="clear the selection: b, x and i act on the current node again",
+        ),
+        Binding("h,shift+left", "pan(-8, 0)", "pan left", show=False),
+        Binding("l,shift+right", "pan(8, 0)", "pan right", show=False),
+        Binding("k,shift+up", "pan(0, -3)", "pan up", show=False),
+        Binding("j,shift+down", "pan(0, 3)", "pan down", show=False),
+        Binding("z", "overview", "overview", show=False, tooltip="overview: the whole graph"),
+        Binding("question_mark", "help", "help", key_display="?", tooltip="this help"),
+        Binding("q", "quit", "quit", tooltip="quit"),
+    ]
+
+    # The state the screen shows. `var`s: their watchers redraw just the widgets concerned,
+    # where a plain reactive on the app would repaint the whole screen on every step.
+    cursor: var[tuple[int, int | None]] = var((0, None), init=False)
+    selected: var[str | None] = var(None, init=False)
+    expanded: var[frozenset[str]] = var(frozenset(), init=False)
+    version: var[int] = var(0, init=False)
+
+    def __init__(self, graph: Graph, export_dir: Path | None = None) -> None:
+        # NO_COLOR: Textual's ANSI mode drops colours altogether (not just to greys);
+        # node states stay apart by weight (dim, plain, bold, reversed).
+        super().__init__(ansi_color=True if "NO_COLOR" in os.environ else None)
+        self.session = Session(graph)
+        self.export_dir = export_dir or Path.cwd()
+
+    # -- the screen
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status")
+        with Horizontal(id="main"):
+            with Container(id="graph-box"):
+                yield GraphView(self.session, id="graph")
+            yield Inspector(id="inspector")
+        yield TimelineView(self.session.timeline, self.breakpoint_at, id="timeline")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one(GraphView).focus()
+        self.query_one(GraphView).lay_out(self.expanded)
+        self.show_step()
+        self.query_one(StatusBar).show_losses(self.session.losses)
+
+    def on_resize(self) -> None:
+        self.screen.set_class(self.size.width < 100, "narrow")
+        self.screen.set_class(self.size.height < 30, "short")
+
+    @on(GraphView.LayoutStarted)
+    def layout_started(self) -> None:
+        self.query_one("#graph-box").loading = True
+
+    @on(GraphView.LayoutReady)
+    def layout_ready(self) -> None:
+        self.query_one("#graph-box").loading = False
+        self.show_step()
+
+    @on(GraphView.LayoutFailed)
+    def layout_failed(self, event: GraphView.LayoutFailed) -> None:
+        self.query_one("#graph-box").loading = False
+        self.notify(str(event.error), title="no layout", severity="error", timeout=10)
+
+    def breakpoint_at(self, position: int) -> bool:
+        node = self.session.timeline.node_at(position)
+        phase = self.session.timeline.phase(position)
+        return any(bp.node == node and bp.phase in (None, phase) for bp in self.session.breakpoints)
+
+    @property
+    def target(self) -> str | None:
+        """The node that b, x and i act on: the selected one, else the current step's."""
+        return self.selected or self.session.current.node
+
+    # -- state flows down
+
+    def show_step(self) -> None:
+        session = self.session
+        step = session.current
+        marks = frozenset(bp.node for bp in session.breakpoints)
+        self.query_one(GraphView).show_step(self.selected, marks)
+        self.query_one(Inspector).show(session, self.selected)
+        window = ""
+        if step.window is not None:
+            total = len(session.timeline.inner_steps(session.position))
+            window = f"· window {index(step.window)} ({(step.inner or 0) + 1}/{total})"
+        inner = step.text if step.window is not None else ""
+        self.query_one(TimelineView).show_position(session.position, inner)
+        anomaly = session.trace.anomaly
+        self.query_one(StatusBar).show(
+            session.graph.name,
+            str(session.phase),
+            session.position,
+            session.timeline.end,
+            window,
+            None if anomaly is None else str(anomaly),
+            self.selected,
+        )
+
+    def watch_cursor(self) -> None:
+        self.show_step()
+
+    def watch_selected(self) -> None:
+        self.show_step()
+        if self.selected is not None:
+            self.query_one(GraphView).scroll_to_node(self.selected)
+
+    def watch_expanded(self) -> None:
+        self.query_one(GraphView).lay_out(self.expanded)
+
+    def watch_version(self) -> None:
+        self.query_one(TimelineView).show_timeline(self.session.timeline)
+        self.query_one(StatusBar).show_losses(self.session.losses)
+        self.query_one(GraphView).lay_out(self.expanded)
+        self.show_step()
+
+    def sync(self) -> None:
+        """Mirror the session's cursor in the reactive state (the watchers redraw)."""
+        self.cursor = (self.session.position, self.session.inner)
+
+    def move(self, how: Callable[[], Step]) -> None:
+        before = self.cursor
+        how()
+        self.sync()
+        if self.cursor == before:
+            self.bell()
+
+    # -- the keys
+
+    def action_step(self) -> None:
+        self.move(self.session.step)
+
+    def action_back(self) -> None:
+        self.move(self.session.back)
+
+    def action_step_into(self) -> None:
+        self.move(self.session.step_into)
+
+    def action_step_out(self) -> None:
+        self.move(self.session.step_out)
+
+    def action_continue(self) -> None:
+        self.move(self.session.continue_)
+        self.report_stop()
+
+    def action_reverse_continue(self) -> None:
+        self.move(self.session.reverse_continue)
+        self.report_stop()
+
+    def report_stop(self) -> None:
+        reason = self.session.stopped_by
+        if isinstance(reason, Breakpoint):
+            self.notify(f"breakpoint: {reason}", timeout=3)
+        elif reason is not None:
+            self.notify(f"anomaly: {reason}", severity="warning", timeout=5)
+        else:
+            self.notify(f"end of the {self.session.phase} phase", timeout=2)
+
+    def action_toggle_breakpoint(self) -> None:
+        node = self.target
+        if node is None:
+            self.notify("select a node first (click it, or / to find it)", severity="warning")
+            return
+        on_now = self.session.toggle_breakpoint(node)
+        self.notify(f"breakpoint {'set on' if on_now else 'removed from'} {node}", timeout=2)
+        self.query_one(TimelineView).refresh()
+        self.show_step()
+
+    def action_goto(self) -> None:
+        def go(n: int | None) -> None:
+            if n is not None:
+                self.move(lambda: self.session.goto(n))
+
+        self.push_screen(GotoScreen(self.session.timeline.end), go)
+
+    def action_find(self) -> None:
+        def found(name: str | None) -> None:
+            if name is not None:
+                self.selected = name
+
+        self.push_screen(FindScreen(self.session.graph.order), found)
+
+    def action_select(self, delta: int) -> None:
+        order = self.session.graph.order
+        start = self.target
+        i = order.index(start) if start in order else (-1 if delta > 0 else 0)
+        self.selected = order[(i + delta) % len(order)]
+
+    def action_select_none(self) -> None:
+        self.selected = None
+
+    def action_expand(self) -> None:
+        node = self.target
+        graph = self.session.graph
+        view = self.query_one(GraphView)
+        node = view.hidden.get(node, node) if node is not None else None
+        if node is None or (node not in graph.groups and not graph.nodes[node].is_composite):
+            what = "nothing is selected" if node is None else f"{node} is {graph.nodes[node].op}"
+            self.notify(
+                f"x expands conv and pool nodes and block calls; {what}", severity="warning"
+            )
+            return
+        self.expanded = self.expanded ^ {node}
+
+    def action_pan(self, dx: int, dy: int) -> None:
+        self.query_one(GraphView).action_pan(dx, dy)
+
+    def action_overview(self) -> None:
+        self.query_one(GraphView).action_toggle_overview()
+
+    def action_help(self) -> None:
+        keys = [
+            (_key_names(b.key), b.tooltip or b.description)
+            for b in self.BINDINGS
+            if isinstance(b, Binding) and not b.action.startswith("pan")
+        ]
+        self.push_screen(HelpScreen([*keys, *MORE_KEYS]))
+
+    def action_set_input(self) -> None:
+        graph = self.session.graph
+        leaves = graph.inputs + graph.params
+        if not leaves:
+            self.notify(f"{graph.name} has no inputs to set", severity="warning")
+            return
+        name = self.target if self.target in leaves else leaves[0]
+        value = self.session.trace.value(name)
+        start = f"{name} = {tensor(value, limit=64)}" if value.size <= 64 else f"{name} = "
+        self.push_screen(SetInputScreen(leaves, start, self.set_input))
+
+    def set_input(self, name: str, text: str) -> str | None:
+        """Give a leaf the value written as YAML; an error message if it does not take."""
+        try:
+            value = yaml.safe_load(text)
+            self.session.set_input(name, value)
+        except yaml.YAMLError:
+            return f"not a number or a list: {text}"
+        except GraphstepError as error:
+            return error.message + (f" ({error.hint})" if error.hint else "")
+        self.version = self.session.version
+        self.notify(f"{name} = {text}; loss {number(self.session.trace.loss)}", timeout=3)
+        return None
+
+    def action_train(self) -> None:
+        graph = self.session.graph
+        if not graph.params:
+            self.notify(f"{graph.name} has no params to train", severity="warning")
+            return
+        lr = float(graph.train.get("lr", DEFAULT_LR))
+        before = self.session.trace.loss
+        loss = self.session.train_step(lr)
+        self.version = self.session.version
+        self.notify(
+            f"gradient step (lr {number(lr)}): loss {number(before)} → {number(loss)}", timeout=2
+        )
+
+    def action_export(self) -> None:
+        self.export(all_steps=False)
+
+    def action_export_all(self) -> None:
+        self.export(all_steps=True)
+
+    @work(thread=True, group="export")
+    def export(self, all_steps: bool) -> None:
+        """SVG files named after the graph, in the directory the app was started in."""
+        session = self.session
+        stem = session.graph.name
+        try:
+            if all_steps:
+                folder = self.export_dir / f"{stem}-steps"
+                paths = export_all_steps(session, folder, expanded=self.expanded)
+                message = f"wrote {len(paths)} diagrams to {folder}"
+            else:
+                inner = "" if session.inner is None else f".{session.inner + 1}"
+                path = self.export_dir / f"{stem}-step{session.position:03d}{inner}.svg"
+                export_svg(session, path, expanded=self.expanded)
+                message = f"wrote {path}"
+        except (GraphstepError, OSError) as error:
+            self.call_from_thread(self.notify, str(error), severity="error")
+            return
+        self.call_from_thread(self.notify, message, timeout=4)
+
+    # -- messages bubble up
+
+    @on(GraphView.NodeClicked)
+    def node_clicked(self, event: GraphView.NodeClicked) -> None:
+        self.selected = event.node
+
+    @on(TimelineView.Jump)
+    def jump(self, event: TimelineView.Jump) -> None:
+        self.move(lambda: self.session.goto(event.index))
+
+
+KEY_NAMES = {
+    "right": "→",
+    "left": "←",
+    "up": "↑",
+    "down": "↓",
+    "slash": "/",
+    "question_mark": "?",
+    "left_square_bracket": "[",
+    "right_square_bracket": "]",
+    "escape": "Esc",
+}
+
+
+def _key_names(keys: str) -> str:
+    """`n,right` as the help screen shows it: `n →`."""
+    names = []
+    for key in keys.split(","):
+        shift = key.startswith("shift+")
+        key = key.removeprefix("shift+")
+        names.append(("⇧" if shift else "") + KEY_NAMES.get(key, key))
+    return " ".join(names)
+
+
+def run_tui(graph: Graph) -> None:
+    """Open the terminal UI on an already loaded graph; returns when the user quits."""
+    GraphstepApp(graph).run()

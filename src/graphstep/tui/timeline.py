@@ -1,0 +1,143 @@
+"""The timeline: every step, forward then backward, one line each, on the Line API.
+
+The current step is marked, breakpoints carry a red dot; steps not reached
+yet say what they will compute, not its numbers. Only visible lines
+are drawn, and a step's text is built when its line is first shown, so a
+2,000-step timeline costs no more to move along than a 10-step one.
+Clicking a line, or Enter on the timeline's own cursor, asks to jump there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import ClassVar
+
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.geometry import Region, Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from ..steps import Phase, Timeline
+
+PHASE_TAG = {Phase.START: "start", Phase.FORWARD: "fwd", Phase.BACKWARD: "bwd"}
+PHASE_STYLE = {
+    Phase.START: Style(color="cyan"),
+    Phase.FORWARD: Style(color="green"),
+    Phase.BACKWARD: Style(color="red"),
+}
+CURRENT = Style(reverse=True, bold=True)
+CURSOR = Style(underline=True)
+BREAKPOINT = Style(color="bright_red", bold=True)
+
+PLAIN = Style()  # Textual's line filters (NO_COLOR) need a style on every segment
+
+
+class TimelineView(ScrollView, can_focus=True, inherit_bindings=False):
+    """All steps; the app tells it where the session is, it tells the app where to jump."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up", "cursor(-1)", "up", show=False),
+        Binding("down", "cursor(1)", "down", show=False),
+        Binding("pageup", "cursor(-10)", "page up", show=False),
+        Binding("pagedown", "cursor(10)", "page down", show=False),
+        Binding("home", "cursor_to(0)", "first", show=False),
+        Binding("end", "cursor_to(-1)", "last", show=False),
+        Binding("enter", "jump", "jump here"),
+    ]
+
+    class Jump(Message):
+        """The user chose a step: by clicking it or pressing Enter on it."""
+
+        def __init__(self, index: int) -> None:
+            super().__init__()
+            self.index = index
+
+    cursor: reactive[int] = reactive(0)
+
+    def __init__(self, timeline: Timeline, breakpoint_at: Callable[[int], bool], **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._timeline = timeline
+        self._breakpoint_at = breakpoint_at
+        self._position = 0
+        self._inner = ""
+        self.virtual_size = Size(0, len(timeline))
+
+    def show_timeline(self, timeline: Timeline) -> None:
+        """New values (an input set, a training step): the same steps, new texts."""
+        self._timeline = timeline
+        self.virtual_size = Size(0, len(timeline))
+        self.refresh()
+
+    def show_position(self, position: int, inner: str = "") -> None:
+        """The session moved: mark the new step and keep it in view; `inner` is a window's text."""
+        self._position = position
+        self._inner = inner
+        self.cursor = position
+        self.refresh()  # lines up to here show their numbers now: all visible ones may change
+        self._scroll_to_line(position)
+
+    def watch_cursor(self, old: int, new: int) -> None:
+        self.refresh_line(old)
+        self.refresh_line(new)
+        self._scroll_to_line(new)
+
+    def _scroll_to_line(self, line: int) -> None:
+        self.scroll_to_region(Region(0, line, 1, 1), animate=False, immediate=True)
+
+    def action_cursor(self, delta: int) -> None:
+        self.cursor = min(max(self.cursor + delta, 0), len(self._timeline) - 1)
+
+    def action_cursor_to(self, line: int) -> None:
+        self.cursor = line % len(self._timeline)
+
+    def action_jump(self) -> None:
+        self.post_message(self.Jump(self.cursor))
+
+    def on_click(self, event: events.Click) -> None:
+        line = event.y + self.scroll_offset.y
+        if 0 <= line < len(self._timeline):
+            self.cursor = line
+            self.post_message(self.Jump(line))
+
+    def _text(self, i: int) -> str:
+        """A step's explanation; a step not reached yet shows what it computes, not the numbers."""
+        timeline = self._timeline
+        if i == self._position and self._inner:
+            return self._inner
+        if i <= self._position:
+            return timeline.steps[i].text
+        node = timeline.node_at(i) or ""
+        graph = timeline.graph
+        if timeline.phase(i) is Phase.FORWARD:
+            return f"{node} = {graph.formula(node)}"
+        return f"∂{graph.output}/∂{node}"
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        i = y + self.scroll_offset.y
+        if i >= len(self._timeline):
+            return Strip.blank(width, PLAIN)
+        timeline = self._timeline
+        phase = timeline.phase(i)
+        mark = Segment("●", BREAKPOINT) if self._breakpoint_at(i) else Segment(" ", PLAIN)
+        pointer = "▶" if i == self._position else " "
+        text = self._text(i)
+        segments = [
+            mark,
+            Segment(f"{pointer}{i:>4} ", PLAIN),
+            Segment(f"{PHASE_TAG[phase]:<5}", PHASE_STYLE[phase]),
+            Segment(f" {timeline.node_at(i) or '':<10.10} ", Style(bold=True)),
+            Segment(text, PLAIN),
+        ]
+        strip = Strip(segments)
+        if i == self._position:
+            strip = strip.apply_style(CURRENT)
+        elif i == self.cursor and self.has_focus:
+            strip = strip.apply_style(CURSOR)
+        left = self.scroll_offset.x
+        return strip.crop(left, left + width).extend_cell_length(width, PLAIN)
