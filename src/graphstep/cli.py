@@ -688,7 +688,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all-steps", metavar="DIR", help="one numbered SVG per step, for slides")
     p.add_argument("--html", metavar="OUT", help="one self-contained page stepping with ←/→")
     p.add_argument(
-        "--expand", metavar="NODE", action="append", help="draw a composite expanded (repeatable)"
+        "--expand",
+        metavar="NODE",
+        action="append",
+        help="draw a composite or a block call expanded (repeatable)",
     )
     p.add_argument("--rankdir", choices=("LR", "TB"), default="TB", help="layout direction")
     p.set_defaults(handler=cmd_export, parser=p)
