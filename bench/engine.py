@@ -17,23 +17,14 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # numpy's BLAS on one thread, as torch
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import time
-from collections.abc import Callable
+
+from timing import best_of
 
 import graphstep
 
 WIDTH = 100
 LAYERS = 59
 KINDS = ("mul", "sub", "relu", "avg")  # mul: by a weight w_i near ±1
-
-
-def best_of(fn: Callable[[], object], repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def weight(i: int) -> float:

@@ -13,9 +13,9 @@ Run: .venv/bin/python bench/render.py
 from __future__ import annotations
 
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
+
+from timing import best_of
 
 import graphstep
 from graphstep.render import export_all_steps, export_svg
@@ -46,16 +46,6 @@ def layered_yaml(width: int, layers: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def timed(fn: Callable[[], object], repeats: int = 1) -> float:
-    """The best of `repeats` runs: the machine's noise only ever adds time."""
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def main() -> None:
     text = layered_yaml(width=10, layers=13)
     probe = graphstep.load(text)
@@ -67,10 +57,10 @@ def main() -> None:
         export_svg(
             graphstep.load("name: w\ninputs: {x: 1}\ngraph: {f: x + x}\noutput: f\n"), out / "w.svg"
         )
-        one = timed(
+        one = best_of(
             lambda: export_svg(graphstep.load(text), out / "one.svg", step=steps // 2), REPEATS
         )
-        every = timed(lambda: export_all_steps(graphstep.load(text), out / "all"), REPEATS)
+        every = best_of(lambda: export_all_steps(graphstep.load(text), out / "all"), REPEATS)
         files = len(list((out / "all").iterdir()))
     ratio = every / one
     verdict = "ok" if ratio <= TARGET else "TOO SLOW"
@@ -79,7 +69,7 @@ def main() -> None:
     print(f"ratio:      {ratio:8.2f}    (target ≤ {TARGET:g}: {verdict})")
 
     big = graphstep.load(layered_yaml(width=25, layers=39))
-    wall = timed(lambda: layout(big))
+    wall = best_of(lambda: layout(big))
     result = layout(big)
     print(
         f"layout of a {len(big.nodes):,}-node graph ({len(result.edges):,} edges): "

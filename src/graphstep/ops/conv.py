@@ -13,8 +13,10 @@ windows that overlap.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from math import prod
 from typing import Any, ClassVar
 
 import numpy as np
@@ -71,14 +73,21 @@ class Grid:
         view = sliding_window_view(xp, (self.kh, self.kw), axis=(-2, -1))
         return view[..., :: self.stride, :: self.stride, :, :]
 
-    def fold(self, cols: np.ndarray, padded: Shape) -> np.ndarray:
-        """The adjoint of unfold: windows (..., ho, wo, kh, kw) added back into the padded input."""
-        out = np.zeros(padded)
+    def offsets(self, xp: np.ndarray) -> Iterator[tuple[tuple[Any, ...], np.ndarray]]:
+        """For each kernel offset (i, j) in row-major order: where it sits in the padded input,
+        and the view of what every window reads there, shaped (..., ho, wo)."""
         s = self.stride
         rows, columns = s * (self.ho - 1) + 1, s * (self.wo - 1) + 1
         for i in range(self.kh):
             for j in range(self.kw):
-                out[..., i : i + rows : s, j : j + columns : s] += cols[..., i, j]
+                where = (..., slice(i, i + rows, s), slice(j, j + columns, s))
+                yield where, xp[where]
+
+    def fold(self, cols: np.ndarray, padded: Shape) -> np.ndarray:
+        """The adjoint of unfold: windows (..., ho, wo, kh, kw) added back into the padded input."""
+        out = np.zeros(padded)
+        for k, (where, _) in enumerate(self.offsets(out)):
+            out[where] += cols[..., k // self.kw, k % self.kw]
         return out
 
 
@@ -111,10 +120,34 @@ def _padding(pad: Any, kernel: tuple[int, int], stride: int) -> tuple[int, int]:
     return int(pad), int(pad)
 
 
+SCRATCH_LIMIT = 1 << 23  # numbers: temporaries up to 64 MiB are kept for the next call
+_scratch = threading.local()
+
+
+def scratch(shape: tuple[int, ...], slot: str) -> np.ndarray:
+    """An uninitialized array for a temporary that never leaves an op, kept for the next call.
+
+    A fresh multi-megabyte array costs its page faults on every call, which made
+    a conv's backward pass twice as slow as its arithmetic; the caller overwrites
+    all of it before reading. One per thread, so traces in two threads never share.
+    """
+    if prod(shape) > SCRATCH_LIMIT:
+        return np.empty(shape)
+    kept: dict[str, np.ndarray] = _scratch.__dict__.setdefault("arrays", {})
+    array = kept.get(slot)
+    if array is None or array.shape != shape:
+        array = kept[slot] = np.empty(shape)
+    return array
+
+
 def _im2col(grid: Grid, xp: np.ndarray) -> np.ndarray:
-    """Every window of the padded input as one row (C·kh·kw numbers), for one matrix product."""
+    """Every window of the padded input as one row (C·kh·kw numbers), for one matrix product.
+
+    The result is scratch space: read it before the next call."""
     cols = np.moveaxis(grid.unfold(xp), (-2, -1), (-4, -3))  # (..., C, kh, kw, ho, wo)
-    return cols.reshape(*xp.shape[:-3], -1, grid.ho * grid.wo)  # (..., C·kh·kw, windows)
+    out = scratch(cols.shape, "im2col")
+    np.copyto(out, cols)
+    return out.reshape(*xp.shape[:-3], -1, grid.ho * grid.wo)  # (..., C·kh·kw, windows)
 
 
 class _Sliding(Op):
@@ -232,7 +265,9 @@ class Conv2d(_Sliding):
         cols = _im2col(grid, xp)
         gw = gmat @ np.swapaxes(cols, -1, -2)
         gw = (gw if gw.ndim == 2 else gw.sum(axis=0)).reshape(w.shape)
-        gcols = w.reshape(f, -1).T @ gmat  # (..., C·kh·kw, windows)
+        gcols = np.matmul(  # (..., C·kh·kw, windows)
+            w.reshape(f, -1).T, gmat, out=scratch((*gmat.shape[:-2], *cols.shape[-2:]), "gcols")
+        )
         gcols = gcols.reshape(*x.shape[:-2], grid.kh, grid.kw, grid.ho, grid.wo)
         gx = grid.unpad(grid.fold(np.moveaxis(gcols, (-4, -3), (-2, -1)), xp.shape))
         if b is None:

@@ -10,6 +10,7 @@ is dropped: Ho = (H − size) // stride + 1. There is no padding.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import reduce
 from typing import Any, ClassVar
 
 import numpy as np
@@ -55,12 +56,6 @@ class _Pool(Op):
         g = self._grid(x, size, stride)
         return g.ph, g.pw
 
-    def _windows(self, x: np.ndarray, size: Any, stride: Any) -> tuple[Grid, np.ndarray]:
-        """The grid, and every window flattened in row-major order: (..., Ho, Wo, size·size)."""
-        grid = self._grid(np.shape(x), size, stride)
-        cols = grid.unfold(np.asarray(x))
-        return grid, cols.reshape(*cols.shape[:-2], grid.kh * grid.kw)
-
 
 @register
 class Maxpool(_Pool):
@@ -73,17 +68,20 @@ class Maxpool(_Pool):
     name = "maxpool"
 
     def forward(self, x: np.ndarray, size: Any = 2, stride: Any = None) -> np.ndarray:
-        _, flat = self._windows(x, size, stride)
-        return flat.max(axis=-1)
+        grid = self._grid(x.shape, size, stride)
+        return reduce(np.maximum, (view for _, view in grid.offsets(x)))
 
     def backward(
         self, g: np.ndarray, out: np.ndarray, x: np.ndarray, size: Any = 2, stride: Any = None
     ) -> tuple[np.ndarray]:
-        grid, flat = self._windows(x, size, stride)
-        first = np.argmax(flat, axis=-1)[..., None]
-        routed = np.where(np.arange(flat.shape[-1]) == first, g[..., None], 0.0)
-        cols = routed.reshape(*routed.shape[:-1], grid.kh, grid.kw)
-        return (grid.fold(cols, np.shape(x)),)
+        grid = self._grid(x.shape, size, stride)
+        gx = np.zeros(x.shape)
+        taken = np.zeros(out.shape, dtype=bool)  # windows whose first maximum has been found
+        for where, view in grid.offsets(x):  # in row-major window order
+            first = (view == out) & ~taken
+            taken |= first
+            gx[where] += np.where(first, g, 0.0)
+        return (gx,)
 
     def local(
         self, i: int, names: Sequence[str], out: str, size: Any = 2, stride: Any = None
@@ -98,16 +96,18 @@ class Avgpool(_Pool):
     name = "avgpool"
 
     def forward(self, x: np.ndarray, size: Any = 2, stride: Any = None) -> np.ndarray:
-        _, flat = self._windows(x, size, stride)
-        return flat.mean(axis=-1)
+        grid = self._grid(x.shape, size, stride)
+        return reduce(np.add, (view for _, view in grid.offsets(x))) / (grid.kh * grid.kw)
 
     def backward(
         self, g: np.ndarray, out: np.ndarray, x: np.ndarray, size: Any = 2, stride: Any = None
     ) -> tuple[np.ndarray]:
         grid = self._grid(np.shape(x), size, stride)
-        share = np.asarray(g)[..., None, None] / (grid.kh * grid.kw)
-        cols = np.broadcast_to(share, (*share.shape[:-2], grid.kh, grid.kw))
-        return (grid.fold(cols, np.shape(x)),)
+        share = np.asarray(g) / (grid.kh * grid.kw)
+        gx = np.zeros(np.shape(x))
+        for where, _ in grid.offsets(gx):
+            gx[where] += share
+        return (gx,)
 
     def local(
         self, i: int, names: Sequence[str], out: str, size: Any = 2, stride: Any = None
