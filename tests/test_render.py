@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import graphstep
+from graphstep.composite import Region
 from graphstep.graph import Graph
 from graphstep.render import GraphvizMissing, Layout, to_svg
 from graphstep.render import layout as layout_module
@@ -30,7 +31,7 @@ from graphstep.render.dot import (
     to_dot,
 )
 from graphstep.render.layout import layout
-from graphstep.render.svg import Pictures, pictures
+from graphstep.render.svg import Pictures, pictures, regions_at
 from graphstep.session import NodeState
 
 GRAPHS = Path(__file__).parent.parent / "graphs"
@@ -417,3 +418,29 @@ def test_pictures_of_one_trace_are_shared() -> None:
     s = load("add").session()
     assert pictures(s) is pictures(s)
     assert isinstance(pictures(s), Pictures)
+
+
+SLIDING = """
+inputs: {x: {shape: [1, 10, 10], init: arange}}
+params: {w: {shape: [1, 1, 3, 3], init: ones}}
+graph:
+  c: conv2d(x, w)
+  loss: sum(c)
+"""
+
+
+def test_an_expanded_conv_draws_the_region_of_the_window_being_stepped() -> None:
+    s = graphstep.load(SLIDING).session()
+    assert "c[0,0,0]" in to_svg(s, expanded=["c"])  # 64 windows: the top-left 4×4 by default
+    s.step()
+    s.step_into()
+    for _ in range(20):
+        s.step()
+    assert s.current.window == (0, 2, 4)
+    assert regions_at(s, ["c"]) == {"c": Region((0,), 0, 4, 4, 4)}
+    svg = to_svg(s, expanded=["c"])
+    assert "c[0,2,4]" in svg and "c[0,0,0]" not in svg
+    assert texts(svg)[-1].startswith("1.21/")  # the caption: the inner step drawn
+    frames = layout(s.graph, ["c"], regions=regions_at(s, ["c"])).clusters
+    assert [c.name for c in frames] == ["c"]
+    assert "c/c[0,3,7]" in frames[0].nodes

@@ -291,6 +291,35 @@ async def test_a_block_call_is_one_box_until_x_expands_it_into_a_frame() -> None
         assert view.state("f1/h") == "current" and view.state("f1.1") == "pending"
 
 
+SLIDING = """
+name: sliding
+inputs: {x: {shape: [1, 10, 10], init: arange}}
+params: {w: {shape: [1, 1, 3, 3], init: ones}}
+graph:
+  c: conv2d(x, w)
+  loss: sum(c)
+"""
+
+
+@drive
+async def test_an_expanded_conv_follows_the_window_into_the_next_region() -> None:
+    async with running(graphstep.load(SLIDING)) as pilot:
+        view = pilot.app.query_one(GraphView)
+        await pilot.press("n", "s", "x")
+        await settle(pilot)
+        assert "c/c[0,0,0]" in view.graph_layout.boxes
+        assert "c/c[0,0,4]" not in view.graph_layout.boxes
+        await pilot.press(*"nnnn")  # window [0,0,4]: past the first 4×4 region
+        await settle(pilot)
+        assert session(pilot).current.window == (0, 0, 4)
+        assert "c/c[0,0,4]" in view.graph_layout.boxes
+        assert "c/c[0,0,0]" not in view.graph_layout.boxes
+        assert view.drawn(session(pilot).current) == "c/c[0,0,4]"
+        await pilot.press("p")  # back into the first region
+        await settle(pilot)
+        assert "c/c[0,0,3]" in view.graph_layout.boxes
+
+
 @drive
 async def test_x_on_a_node_that_is_not_a_composite_changes_nothing() -> None:
     async with running(graphstep.load(CHAIN)) as pilot:

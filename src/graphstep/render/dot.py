@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .. import format as fmt
-from ..composite import Expansion, expansion
+from ..composite import Expansion, Region, expansion
 from ..errors import GraphstepError
 
 if TYPE_CHECKING:
@@ -298,7 +298,11 @@ class Diagram:
 
 
 def diagram(
-    graph: Graph, trace: Trace | None = None, expanded: Iterable[str] = (), numbers: bool = True
+    graph: Graph,
+    trace: Trace | None = None,
+    expanded: Iterable[str] = (),
+    numbers: bool = True,
+    regions: Mapping[str, Region] | None = None,
 ) -> Diagram:
     """The parts of a drawing; its cards carry numbers when there is a trace and `numbers`.
 
@@ -331,7 +335,7 @@ def diagram(
             continue  # inside a collapsed block call, which is drawn as one node
         if name in windows:
             assert trace is not None
-            _expand(d, trace, read, name)
+            _expand(d, trace, read, name, (regions or {}).get(name))
             continue
         pid = f"n{len(d.parts)}"
         kind = "const" if graph.nodes[name].op == "const" else "node"
@@ -410,10 +414,10 @@ READERS = ("pixel", "patch", "weight", "bias")  # the order they sit in, above t
 SHARED = ("weight", "bias")  # a conv's: read by every window
 
 
-def _expand(d: Diagram, trace: Trace, read: Trace | None, name: str) -> None:
+def _expand(d: Diagram, trace: Trace, read: Trace | None, name: str, region: Region | None) -> None:
     graph = d.graph
     node = graph.nodes[name]
-    exp = expansion(graph, trace, name)
+    exp = expansion(graph, trace, name, region)
     d.expansions[name] = exp
     cid = f"c{len(d.boxes)}"
     members = []

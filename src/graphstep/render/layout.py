@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import time
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +23,7 @@ from ..errors import GraphstepError
 from .dot import Diagram, diagram, to_dot
 
 if TYPE_CHECKING:
+    from ..composite import Region
     from ..graph import Graph
     from ..trace import Trace
 
@@ -247,7 +248,7 @@ def _label_box(edge: dict[str, Any], point: Any) -> Box | None:
 
 # --- the cache: one layout per (graph, expanded, rankdir)
 
-_cache: dict[tuple[int, frozenset[str], str], tuple[weakref.ref[Any], Layout]] = {}
+_cache: dict[tuple[object, ...], tuple[weakref.ref[Any], Layout]] = {}
 
 
 def layout(
@@ -255,25 +256,40 @@ def layout(
     expanded: Iterable[str] = frozenset(),
     rankdir: str = "TB",
     trace: Trace | None = None,
+    regions: Mapping[str, Region] | None = None,
 ) -> Layout:
-    """The drawing's layout, computed once per (graph, expanded, rankdir) and cached.
+    """The drawing's layout, computed once per (graph, expanded, rankdir, regions) and cached.
 
     `trace` is only read to build the expansions of expanded composites (their
     structure, not their numbers); without it the graph's own trace is used.
+    `regions` picks which windows of an expanded composite are drawn (default:
+    the top left of its first channel).
     """
-    key = (id(graph), frozenset(expanded), rankdir)
+    key = _key(graph, frozenset(expanded), rankdir, regions)
     hit = _cache.get(key)
     if hit is not None and hit[0]() is graph:
         return hit[1]
-    d = diagram(graph, trace, expanded, numbers=False)
+    d = diagram(graph, trace, expanded, numbers=False, regions=regions)
     started = time.perf_counter()
     (text,) = run_graphviz(to_dot(d, rankdir=rankdir), ["json0"])
     result = parse_json(text, d, rankdir, time.perf_counter() - started)
-    remember(graph, frozenset(expanded), rankdir, result)
+    remember(graph, frozenset(expanded), rankdir, result, regions)
     return result
 
 
-def remember(graph: Graph, expanded: frozenset[str], rankdir: str, result: Layout) -> None:
+def _key(
+    graph: Graph, expanded: frozenset[str], rankdir: str, regions: Mapping[str, Region] | None
+) -> tuple[object, ...]:
+    return (id(graph), expanded, rankdir, frozenset((regions or {}).items()))
+
+
+def remember(
+    graph: Graph,
+    expanded: frozenset[str],
+    rankdir: str,
+    result: Layout,
+    regions: Mapping[str, Region] | None = None,
+) -> None:
     """Keep a layout computed elsewhere (svg.py gets one with its template, from the same run)."""
-    key = (id(graph), expanded, rankdir)
+    key = _key(graph, expanded, rankdir, regions)
     _cache[key] = (weakref.ref(graph, lambda _: _cache.pop(key, None)), result)

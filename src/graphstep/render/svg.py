@@ -19,12 +19,13 @@ import subprocess
 import tempfile
 import textwrap
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..composite import Region
 from ..errors import GraphstepError
 from .dot import (
     FONT,
@@ -77,16 +78,22 @@ class Piece:
 class Pictures:
     """Every step of one trace as SVG. Graphviz runs once, here, for all of them."""
 
-    def __init__(self, session: Session, expanded: Iterable[str] = (), rankdir: str = "TB") -> None:
+    def __init__(
+        self,
+        session: Session,
+        expanded: Iterable[str] = (),
+        rankdir: str = "TB",
+        regions: Mapping[str, Region] | None = None,
+    ) -> None:
         self.graph: Graph = session.graph
         self.trace: Trace = session.trace
         self.timeline: Timeline = session.timeline
         self.expanded = frozenset(expanded)
         self.rankdir = rankdir
-        self.diagram: Diagram = diagram(self.graph, self.trace, self.expanded)
+        self.diagram: Diagram = diagram(self.graph, self.trace, self.expanded, regions=regions)
         svg, layout_json = run_graphviz(to_dot(self.diagram, TEMPLATE, rankdir), ["svg", "json0"])
         self.layout: Layout = parse_json(layout_json, self.diagram, rankdir)
-        remember(self.graph, self.expanded, rankdir, self.layout)
+        remember(self.graph, self.expanded, rankdir, self.layout, regions)
         self.head, self.pieces, self.size = _cut(svg, self.diagram, rankdir)
 
     @property
@@ -333,26 +340,47 @@ def _straddle(edge: ET.Element) -> None:
 # --- the public functions
 
 
-_cache: dict[tuple[int, frozenset[str], str], tuple[object, Pictures]] = {}
+_cache: dict[tuple[object, ...], tuple[object, Pictures]] = {}
 CACHE_SIZE = 4  # the pictures of the last few traces: a session's, before and after set_input
 
 
 def pictures(
-    subject: Session | Graph, expanded: Iterable[str] = (), rankdir: str = "TB"
+    subject: Session | Graph,
+    expanded: Iterable[str] = (),
+    rankdir: str = "TB",
+    regions: Mapping[str, Region] | None = None,
 ) -> Pictures:
     """The Pictures of a session's trace, or of a graph's own, kept for the next call."""
     owner: object = subject.trace if _is_session(subject) else subject  # type: ignore[union-attr]
-    key = (id(owner), frozenset(expanded), rankdir)
+    key = (id(owner), frozenset(expanded), rankdir, frozenset((regions or {}).items()))
     hit = _cache.pop(key, None)
     if hit is not None and hit[0] is owner:
         _cache[key] = hit  # the most recently used last
         return hit[1]
     session = subject if _is_session(subject) else subject.session()  # type: ignore[union-attr]
-    made = Pictures(session, expanded, rankdir)
+    made = Pictures(session, expanded, rankdir, regions)
     while len(_cache) >= CACHE_SIZE:
         _cache.pop(next(iter(_cache)))
     _cache[key] = (owner, made)  # holding the owner keeps its id from being reused
     return made
+
+
+def regions_at(session: Session, expanded: Iterable[str]) -> dict[str, Region]:
+    """Inside a window of an expanded composite, the region of windows around it, so the
+    drawing shows the window being stepped (one layout per region, not per step)."""
+    step = session.current
+    if step.window is None or step.node not in frozenset(expanded):
+        return {}
+    wins = session.timeline.windows(step.node)
+    return {} if wins is None else {step.node: Region.around(wins, step.window)}
+
+
+def _following(
+    subject: Session | Graph, expanded: Iterable[str], step: int | None
+) -> dict[str, Region]:
+    if step is not None or not _is_session(subject):
+        return {}
+    return regions_at(subject, expanded)  # type: ignore[arg-type]
 
 
 def _is_session(subject: Session | Graph) -> bool:
@@ -382,7 +410,7 @@ def to_svg(
     caption: bool = True,
 ) -> str:
     """The diagram as SVG text: a session at its cursor (or at `step`), a graph at its last step."""
-    pics = pictures(subject, expanded, rankdir)
+    pics = pictures(subject, expanded, rankdir, _following(subject, expanded, step))
     position, inner = _position(subject, pics, step)
     text = pics.caption(position, inner) if caption else None
     return pics.svg(position, inner, text)
@@ -401,7 +429,7 @@ def export_svg(
     if format not in ("svg", "png", "dot"):
         raise GraphstepError(f"unknown format '{format}'", hint="use svg, png or dot")
     path = Path(path)
-    pics = pictures(subject, expanded, rankdir)
+    pics = pictures(subject, expanded, rankdir, _following(subject, expanded, step))
     position, inner = _position(subject, pics, step)
     if format == "dot":
         data = pics.dot(position, inner).encode()

@@ -210,6 +210,7 @@ class GraphstepApp(App[None]):
 
     def watch_cursor(self) -> None:
         self.show_step()
+        self.query_one(GraphView).follow()
 
     def watch_selected(self) -> None:
         self.show_step()

@@ -29,11 +29,13 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from ..composite import Region as WindowRegion
 from ..composite import expansion
 from ..errors import GraphstepError
 from ..format import index, number, shape, tensor
 from ..render.dot import edge_text, inner_name, shown_as
 from ..render.layout import Layout, layout
+from ..render.svg import regions_at
 from ..session import NodeState, Session
 from ..steps import Phase, Step
 
@@ -107,8 +109,8 @@ class Raster:
     height: int
     rows: list[list[Run]]
     starts: list[list[int]] = field(default_factory=list)
-    boxes: dict[str, Region] = field(default_factory=dict)
-    frames: dict[str, Region] = field(default_factory=dict)  # expanded composites
+    boxes: dict[str, WindowRegion] = field(default_factory=dict)
+    frames: dict[str, WindowRegion] = field(default_factory=dict)  # expanded composites
 
     def __post_init__(self) -> None:
         self.starts = [[run.start for run in row] for row in self.rows]
@@ -184,7 +186,9 @@ class _Canvas:
         for k, char in enumerate(text):
             self.put(y, x + k, char, owner, role, masked[k])
 
-    def raster(self, boxes: dict[str, Region], frames: dict[str, Region] | None = None) -> Raster:
+    def raster(
+        self, boxes: dict[str, WindowRegion], frames: dict[str, WindowRegion] | None = None
+    ) -> Raster:
         height = max(self.cells, default=-1) + 2
         width = max((max(row) for row in self.cells.values() if row), default=-1) + 2
         rows: list[list[Run]] = [[] for _ in range(height)]
@@ -338,7 +342,7 @@ def rasterize(
     """
     widths = {name: _box_width(labels.get(name)) for name in layout.boxes}
     sx, sy = _scale(layout, widths)
-    boxes: dict[str, Region] = {}
+    boxes: dict[str, WindowRegion] = {}
     for name, box in layout.boxes.items():
         cx = round((box.x + box.width / 2) * sx)
         cy = round((box.y + box.height / 2) * sy)
@@ -550,7 +554,7 @@ def overview(layout: Layout, size: Size) -> Raster:
     canvas = _Canvas()
     for (row, col), (bits, tail, head) in dots.items():
         canvas.put_edge(row, col, chr(0x2800 + bits), tail, head, Role.EDGE)
-    boxes: dict[str, Region] = {}
+    boxes: dict[str, WindowRegion] = {}
     for name, box in layout.boxes.items():
         left, top = int(box.x * sx), int(box.y * sy)
         boxes[name] = Region(left, top, max(1, round(box.width * sx)), 1)
@@ -649,6 +653,9 @@ class GraphView(ScrollView, can_focus=True, inherit_bindings=False):
         self.graph_layout: Layout | None = None
         self.expanded: frozenset[str] = frozenset()
         self.hidden: dict[str, str] = {}  # a node inside a collapsed block call → the call
+        self.regions: dict[
+            str, WindowRegion
+        ] = {}  # which windows of each expanded composite are drawn
         self.parts: dict[str, Part] = {}
         self._detail: Raster | None = None
         self._overview: Raster | None = None
@@ -661,22 +668,35 @@ class GraphView(ScrollView, can_focus=True, inherit_bindings=False):
 
     def lay_out(self, expanded: frozenset[str]) -> None:
         """Lay the graph out again (new values, a composite expanded), in a thread."""
-        self._wanted = (expanded, self.session.version)
+        regions = {n: r for n, r in self.regions.items() if n in expanded}
+        regions.update(regions_at(self.session, expanded))
+        self._wanted = (expanded, self.session.version, frozenset(regions.items()))
         self.post_message(self.LayoutStarted())
-        self._lay_out(expanded, self.session.version)
+        self._lay_out(expanded, regions, self.session.version)
+
+    def follow(self) -> None:
+        """After a move: when the window stepped to lies outside the drawn region of its
+        expanded composite, lay out the region that holds it (one layout per region)."""
+        wanted = regions_at(self.session, self.expanded)
+        if any(self.regions.get(n) != r for n, r in wanted.items()):
+            self.lay_out(self.expanded)
 
     @work(thread=True, exclusive=True, group="layout")
-    def _lay_out(self, expanded: frozenset[str], version: int) -> None:
+    def _lay_out(
+        self, expanded: frozenset[str], regions: dict[str, WindowRegion], version: int
+    ) -> None:
         """Graphviz's layout (cached by the render layer), rasterized once for the terminal."""
         session = self.session
         try:
-            laid = layout(session.graph, expanded, trace=session.trace)
-            parts = _parts(session, laid)
-            raster = rasterize(laid, _labels(session, laid), _edge_labels(session, laid))
+            laid = layout(session.graph, expanded, trace=session.trace, regions=regions)
+            parts = _parts(session, laid, regions)
+            raster = rasterize(laid, _labels(session, laid, regions), _edge_labels(session, laid))
         except GraphstepError as error:
             self.post_message(self.LayoutFailed(error))
             return
-        self.app.call_from_thread(self._show_layout, laid, raster, parts, expanded, version)
+        self.app.call_from_thread(
+            self._show_layout, laid, raster, parts, expanded, regions, version
+        )
 
     def _show_layout(
         self,
@@ -684,11 +704,13 @@ class GraphView(ScrollView, can_focus=True, inherit_bindings=False):
         raster: Raster,
         parts: dict[str, Part],
         expanded: frozenset[str],
+        regions: dict[str, WindowRegion],
         version: int,
     ) -> None:
-        if (expanded, version) != self._wanted:
+        if (expanded, version, frozenset(regions.items())) != self._wanted:
             return  # asked for again meanwhile: a newer layout is on its way
         self.graph_layout, self.parts, self.expanded = laid, parts, expanded
+        self.regions = regions
         self.hidden = shown_as(self.session.graph, expanded)
         self._current = self.drawn(self.session.current)
         self._detail = raster
@@ -927,14 +949,14 @@ class Part:
     ordinal: int | None  # set for window nodes: the inner step that computes them
 
 
-def _parts(session: Session, laid: Layout) -> dict[str, Part]:
+def _parts(session: Session, laid: Layout, regions: dict[str, WindowRegion]) -> dict[str, Part]:
     """The expansions' nodes drawn in `laid`, each tied to what decides its state."""
     graph, trace = session.graph, session.trace
     parts: dict[str, Part] = {}
     for cluster in laid.clusters:
         if cluster.name in graph.groups:  # a block call's frame holds graph nodes
             continue
-        exp = expansion(graph, trace, cluster.name)
+        exp = expansion(graph, trace, cluster.name, regions.get(cluster.name))
         wins = session.timeline.windows(cluster.name)
         for sub, data in exp.graph.nodes(data=True):
             name = inner_name(cluster.name, sub)
@@ -945,7 +967,7 @@ def _parts(session: Session, laid: Layout) -> dict[str, Part]:
     return parts
 
 
-def _labels(session: Session, laid: Layout) -> dict[str, Label]:
+def _labels(session: Session, laid: Layout, regions: dict[str, WindowRegion]) -> dict[str, Label]:
     """The text of every box: name, formula, value and gradient (the view masks them)."""
     graph, trace = session.graph, session.trace
     out: dict[str, Label] = {}
@@ -953,7 +975,9 @@ def _labels(session: Session, laid: Layout) -> dict[str, Label]:
         inner_name(cluster.name, sub): (sub, attrs)
         for cluster in laid.clusters
         if cluster.name not in graph.groups  # a block call's frame holds graph nodes
-        for sub, attrs in expansion(graph, trace, cluster.name).graph.nodes(data=True)
+        for sub, attrs in expansion(
+            graph, trace, cluster.name, regions.get(cluster.name)
+        ).graph.nodes(data=True)
     }
     framed = {cluster.name for cluster in laid.clusters}
     for name in laid.boxes:
