@@ -444,3 +444,12 @@ def test_an_expanded_conv_draws_the_region_of_the_window_being_stepped() -> None
     frames = layout(s.graph, ["c"], regions=regions_at(s, ["c"])).clusters
     assert [c.name for c in frames] == ["c"]
     assert "c/c[0,3,7]" in frames[0].nodes
+
+
+def test_graphstep_to_svg_draws_a_session_at_its_cursor() -> None:
+    s = graphstep.load(GRAPHS / "chain_rule.yaml").session()
+    s.goto(2)
+    svg = graphstep.to_svg(s)
+    assert "-12" in texts(svg)
+    assert texts(svg)[-1].startswith("2/7 forward f: f = q * z = 3 * -4 = -12")
+    assert s._repr_svg_() == svg

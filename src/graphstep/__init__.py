@@ -10,7 +10,7 @@ from .graph import Graph, Node, build
 from .spec import expression_spec, load_spec, read_source
 from .trace import Anomaly, Trace
 
-__all__ = ["Anomaly", "Graph", "GraphstepError", "Node", "Trace", "load", "parse"]
+__all__ = ["Anomaly", "Graph", "GraphstepError", "Node", "Trace", "load", "parse", "to_svg"]
 __version__ = "0.1.0"
 
 
@@ -25,6 +25,16 @@ def load(source: str | Path) -> Graph:
 def parse(expression: str, **values: Any) -> Graph:
     """A graph from one expression; its free names are inputs, valued from `values` (else 0)."""
     return build(expression_spec(expression, values))
+
+
+def to_svg(subject: Any, **options: Any) -> str:
+    """The diagram of a session at its cursor (or of a graph at its last step), as SVG text.
+
+    Options as `graphstep.render.to_svg`: step, expanded, rankdir, caption.
+    """
+    from .render import to_svg as render
+
+    return render(subject, **options)
 
 
 def _is_file(path: str) -> bool:
