@@ -112,6 +112,13 @@ class Inspector(ScrollView, can_focus=False):
         return self._lines[y + sy].crop(sx, sx + width).extend_cell_length(width, PLAIN)
 
 
+def _call(session: Session, step: Step) -> tuple[str, tuple[str, ...]] | None:
+    """A collapsed block call's step: the block and the call's arguments."""
+    if step.inner is not None or not session.timeline.members(step.index):
+        return None
+    return session.graph.calls.get(step.node or "")
+
+
 def _step_text(session: Session, step: Step) -> Text:
     graph, trace = session.graph, session.trace
     text = Text()
@@ -123,11 +130,13 @@ def _step_text(session: Session, step: Step) -> Text:
         text.append("\n" + step.text + "\n")
         return text
     node = graph.nodes[step.node] if step.node else None
+    call = _call(session, step)
     colour = "green" if step.phase is Phase.FORWARD else "red"
     text.append(f"{step.phase}", f"bold {colour}")
     text.append(f" · {step.node}", "bold")
     if node is not None:
-        text.append(f"  {node.op} {shape(node.shape) if node.shape else ''}", "grey70")
+        what = f"block {call[0]}" if call else node.op
+        text.append(f"  {what} {shape(node.shape) if node.shape else ''}", "grey70")
     if step.window is not None:
         wins = session.timeline.windows(step.node) if step.node else None
         total = len(wins) if wins is not None else 0
@@ -143,7 +152,7 @@ def _step_text(session: Session, step: Step) -> Text:
         return text
     text.append("\n")
     if step.phase is Phase.FORWARD:
-        for name in graph.nodes[step.node].inputs:
+        for name in call[1] if call else graph.nodes[step.node].inputs:
             text.append(f"{graph.display(name)}", "bold")
             text.append(f" = {tensor(trace.value(name))}\n")
     else:
@@ -168,8 +177,9 @@ def _tensors(session: Session, step: Step) -> list[Shown]:
         if wins is not None:
             return _window_tensors(session, step, wins)
     shown: list[Shown] = []
+    call = _call(session, step)
     if step.phase is Phase.FORWARD:
-        for name in node.inputs:
+        for name in call[1] if call else node.inputs:
             value = trace.value(name)
             if value.size > 1:
                 shown.append(Shown(f"{name} {shape(value.shape)}", planes(value)))
