@@ -6,6 +6,7 @@ in-process; binary, empty and oversized files are generated in tmp_path.
 
 from __future__ import annotations
 
+import os
 import re
 import resource
 import subprocess
@@ -163,6 +164,20 @@ def test_directory_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     code, err = run(["run", str(tmp_path)], capsys)
     assert code == 2
     assert_one_error_line(err, str(tmp_path), "is a directory")
+
+
+@pytest.mark.parametrize("kind", ["device", "fifo"])
+def test_a_file_that_never_ends_is_refused_without_reading(
+    kind: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "endless.yaml"
+    if kind == "device":
+        path.symlink_to("/dev/zero")
+    else:
+        os.mkfifo(path)
+    code, err = run(["run", str(path)], capsys)
+    assert code == 2
+    assert err == f"graphstep: error: {path}: '{path}' is not a regular file\n"
 
 
 def test_missing_file_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -161,12 +161,17 @@ def read_source(path: str) -> str:
     try:
         if p.is_dir():
             raise GraphstepError(f"'{path}' is a directory, not a graph file")
+        if p.exists() and not p.is_file():  # a device, a fifo: reading could never end
+            raise GraphstepError(f"'{path}' is not a regular file")
         size = p.stat().st_size
         if size > MAX_FILE_BYTES:
             raise GraphstepError(
                 f"file is {size:,} bytes; graph files are limited to {MAX_FILE_BYTES:,}"
             )
-        data = p.read_bytes()
+        with p.open("rb") as f:  # read no more than the limit, whatever stat said
+            data = f.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
+            raise GraphstepError(f"file is larger than {MAX_FILE_BYTES:,} bytes, the limit")
     except FileNotFoundError:
         raise GraphstepError(f"no such file: {path}") from None
     except OSError as e:
