@@ -180,3 +180,17 @@ def test_block_transcript_lists_inner_nodes_with_into() -> None:
         "  1.1 forward f1/h: f1/h = w * r1 = [[0.5, -1], [2, 1]] * [[1, 2], [3, 4]]"
         " = [[0.5, -2], [6, 4]]"
     )
+
+
+def test_blocks_that_double_at_every_level_stop_at_the_node_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import graphstep.graph
+
+    monkeypatch.setattr(graphstep.graph, "MAX_NODES", 1000)
+    lines = ["inputs: {x: 1}", "blocks:"]
+    for k in range(30):  # 2**30 calls if nothing counted them on the way
+        lines += [f"  b{k}:", "    args: [a]", f"    graph: {{o: b{k + 1}(a) + b{k + 1}(a)}}"]
+    lines += ["  b30:", "    args: [a]", "    graph: {o: a * 2}", "graph:", "  f: b0(x)"]
+    with pytest.raises(GraphstepError, match="more than 1,000 nodes"):
+        graphstep.load("\n".join(lines) + "\n")

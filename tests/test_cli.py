@@ -136,12 +136,46 @@ def test_run_expression_with_set_gives_the_seeds_numbers(
     assert [nodes[n]["grad"] for n in ("x", "y", "z")] == [-4.0, -4.0, 3.0]
 
 
-def test_set_value_with_a_new_shape_reshapes_the_graph(
+def test_set_value_must_keep_the_shape_the_file_gives(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     code, _, err = run(["run", CHAIN_RULE, "--set", "z=[1, 2]"], capsys)
     assert code == 2
-    assert "output 'f' has shape [2]; backprop starts from a scalar" in err
+    assert err == (
+        "graphstep: error: --set z=[1, 2]: the value has shape [2]; z is [] "
+        "(hint: give z a value of its shape)\n"
+    )
+    mlp = str(Path(CHAIN_RULE).parent / "mlp_3_4_2.yaml")
+    code, _, err = run(["run", mlp, "--set", "W1=[[1, 2, 3]]"], capsys)
+    assert code == 2
+    assert "the value has shape [1, 3]; W1 is [4, 3]" in err
+
+
+def test_set_value_of_an_expression_gives_the_leaf_its_shape(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = run(["run", "sum(x * 2)", "--set", "x=[1, 2]", "--json"], capsys)
+    assert code == 0
+    assert json.loads(out)["nodes"]["x"]["grad"] == [2.0, 2.0]
+
+
+def test_usage_errors_are_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    for argv in (["run"], ["run", CHAIN_RULE, "--set", "x"], ["train", CHAIN_RULE, "--steps", "0"]):
+        code, _, err = run(argv, capsys)
+        assert code == 2
+        assert err.startswith("graphstep: error: ") and err.count("\n") == 1, err
+
+
+def test_a_bare_word_that_is_no_file_is_an_unknown_command(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, _, err = run(["rnu"], capsys)
+    assert (code, err) == (
+        2,
+        "graphstep: error: unknown command 'rnu' (did you mean 'run'?) (hint: graphstep --help)\n",
+    )
+    code, _, err = run(["frobnicate"], capsys)
+    assert code == 2 and "unknown command 'frobnicate' (and no such file)" in err
 
 
 def test_set_changes_a_value_in_a_file(capsys: pytest.CaptureFixture[str]) -> None:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 import networkx as nx
 import numpy as np
@@ -28,7 +28,7 @@ from . import format as fmt
 from .errors import GraphstepError, did_you_mean
 from .graph import Graph, build
 from .ops import OPS
-from .spec import GraphSpec, expression_spec, load_spec, read_source
+from .spec import GraphSpec, expression_spec, leaf_shape, load_spec, read_source
 from .trace import Trace
 
 OK, FAILED, BAD_INPUT, INTERRUPTED = 0, 1, 2, 130
@@ -113,6 +113,14 @@ def with_values(spec: GraphSpec, sets: Sequence[tuple[str, str]]) -> GraphSpec:
                 or (f"its leaves: {', '.join(leaves)}" if leaves else "it has no leaves"),
             )
         value = leaf_value(name, text)
+        declared = leaf_shape(leaves[name])
+        given = np.shape(value)
+        if spec.file != EXPRESSION_FILE and given != declared:
+            raise GraphstepError(
+                f"the value has shape {list(given)}; {name} is {list(declared)}",
+                file=f"--set {name}={text}",
+                hint=f"give {name} a value of its shape",
+            )
         leaves[name] = replace(leaves[name], value=value, shape=(), init=None, options=())
     return replace(spec, leaves=leaves)
 
@@ -650,8 +658,15 @@ def _set_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line like every other error (main prints it)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (hint: {self.prog} --help)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="graphstep",
         description="A step-through debugger and visualizer for computational graphs.",
         epilog="'graphstep FILE' opens FILE in the terminal UI; "
@@ -743,6 +758,11 @@ def with_command(argv: list[str]) -> list[str]:
         hint = did_you_mean(argv[0], COMMANDS)
         if hint and len(argv) > 1:
             raise UsageError(f"unknown command '{argv[0]}' ({hint})")
+        if argv[0].isidentifier():  # a bare word is no graph worth opening: a typo
+            what = f"({hint})" if hint else "(and no such file)"
+            raise UsageError(f"unknown command '{argv[0]}' {what}")
+        if not argv[0].strip():
+            raise UsageError("FILE is empty: give a graph file or an expression")
     return ["tui", *argv]
 
 
@@ -788,6 +808,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def usage_error(parser: argparse.ArgumentParser, error: UsageError) -> int:
-    parser.print_usage(sys.stderr)
-    print(f"graphstep: error: {error}", file=sys.stderr)
+    message = str(error)
+    if "(hint:" not in message:
+        message += f" (hint: {parser.prog} --help)"
+    print(f"graphstep: error: {message}", file=sys.stderr)
     return BAD_INPUT

@@ -117,10 +117,12 @@ class _Reader:
             if isinstance(arg, ast.Starred):
                 raise self.fail("starred arguments are not allowed", arg)
         args = tuple(self.read(a, depth + 1) for a in node.args)
-        attrs = []
+        attrs: list[tuple[str, Any]] = []
         for kw in node.keywords:
             if kw.arg is None:
                 raise self.fail("'**' arguments are not allowed", kw.value)
+            if any(kw.arg == k for k, _ in attrs):
+                raise self.fail(f"keyword '{kw.arg}' given twice", kw.value)
             attrs.append((kw.arg, self.attribute(kw.value)))
         return Call(func, args, tuple(attrs), self.loc(node))
 
@@ -128,7 +130,10 @@ class _Reader:
         value = node.value
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.fail(f"{type(value).__name__} constants are not allowed here", node)
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:
+            raise self.fail("number too large for float64", node) from None
 
     def constant(self, node: ast.AST, what: str) -> float:
         match node:

@@ -280,6 +280,7 @@ class _Builder:
         self.nodes: dict[str, Node] = {}
         self.leaf_values: dict[str, Any] = {}
         self.shapes: dict[str, tuple[int, ...]] = {}
+        self.lowered = 0  # nodes made so far, block calls expanded
         self.groups: dict[str, list[str]] = {}
         # a block call → the calls it is nested in, outermost first, and itself
         self.enclosing: dict[str, tuple[str, ...]] = {}
@@ -405,6 +406,9 @@ class _Builder:
                     )
             self.shapes[node.name] = node.shape
             made.append(node)
+            self.lowered += 1
+            if self.lowered > MAX_NODES:  # blocks calling blocks can multiply the nodes
+                raise GraphstepError.at(f"more than {MAX_NODES:,} nodes", node.loc)
             return node.name
 
         visit(entry.expr, True)

@@ -44,6 +44,7 @@ numpy, never by `eval`. Watches use the same language over node names, with
 from __future__ import annotations
 
 import ast
+import math
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -504,6 +505,8 @@ class Session:
         self, node: str, phase: Phase | str | None = None, condition: str | None = None
     ) -> Breakpoint:
         """A breakpoint on `node`; a bad node name, phase or condition is a GraphstepError."""
+        if not isinstance(node, str):
+            raise GraphstepError(f"a breakpoint is on a node's name, not {node!r}")
         self._forward_index(node)
         bp = Breakpoint(
             node,
@@ -599,7 +602,12 @@ class Session:
                 f"{self.graph.name} has no params to train",
                 hint="declare trainable leaves under params:",
             )
-        lr = float(lr)
+        try:
+            lr = float(lr)
+        except (TypeError, ValueError):
+            lr = math.nan
+        if not (math.isfinite(lr) and lr > 0):
+            raise GraphstepError("the learning rate must be a positive number", hint="e.g. 0.1")
         updates = {
             p: self.trace.value(p) - lr * grad
             for p in self.graph.params

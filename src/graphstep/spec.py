@@ -7,7 +7,10 @@ refuses duplicate keys, so every later error can point at a line and column.
 
 from __future__ import annotations
 
+import contextlib
 import keyword
+import math
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -206,6 +209,10 @@ def parse_yaml(text: str) -> Located:
         ) from None
     except yaml.YAMLError as e:
         raise GraphstepError(f"invalid YAML: {e}") from None
+    except (ValueError, OverflowError) as e:  # a number YAML reads but Python cannot hold
+        raise GraphstepError(
+            f"invalid number: too long or too large to read ({type(e).__name__})"
+        ) from None
     except RecursionError:
         raise GraphstepError("YAML nested too deeply") from None
     if data is None:
@@ -238,12 +245,30 @@ def expression_spec(text: str, values: dict[str, Any], file: str = "<expr>") -> 
     try:
         expr = parse_expression(text, functions())
         names = _free_names(expr)
-        out = "f" if "f" not in names else "out"
-        leaves = {n: LeafSpec(n, "input", Loc(1, 1), value=values.get(n, 0.0)) for n in names}
+        taken: dict[str, Loc] = {}
+        for n in names:
+            _check_name(n, Loc(1, 1), taken)
+        for n in values:
+            if n not in names:
+                raise GraphstepError(
+                    f"'{n}' is not a name of the expression",
+                    hint=did_you_mean(n, names) or f"its names: {', '.join(names) or 'none'}",
+                )
+        out = next(o for o in ("f", "out", "result", "output") if o not in names)
+        leaves = {
+            n: LeafSpec(n, "input", Loc(1, 1), value=_literal(_plain(values.get(n, 0.0)), Loc()))
+            for n in names
+        }
         entries = {out: EntrySpec(out, expr, text.strip(), Loc(1, 1))}
         return GraphSpec(out, text.strip(), file, leaves, entries, out, Loc(1, 1))
     except GraphstepError as e:
         raise e.in_file(file) from None
+
+
+def _plain(value: Any) -> Any:
+    """A value from Python (numpy arrays and scalars too) as plain numbers and lists."""
+    tolist = getattr(value, "tolist", None)
+    return tolist() if callable(tolist) else value
 
 
 def _free_names(expr: Expr) -> list[str]:
@@ -261,6 +286,12 @@ def _free_names(expr: Expr) -> list[str]:
 
 
 def _check_name(name: Any, loc: Loc, taken: dict[str, Loc]) -> str:
+    if isinstance(name, str) and name != unicodedata.normalize("NFKC", name):
+        raise GraphstepError.at(
+            f"'{name}' is not written in normal form",
+            loc,
+            hint=f"Python reads it as '{unicodedata.normalize('NFKC', name)}': write that",
+        )
     if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
         raise GraphstepError.at(
             f"'{name}' is not a valid name", loc, hint="names are identifiers such as x, W1, h_2"
@@ -416,11 +447,20 @@ def _leaf(name: str, kind: str, raw: Any, loc: Loc, value_loc: Loc) -> LeafSpec:
         for key in ("seed", "std", "low", "high"):
             if key in raw:
                 v = raw[key]
-                if isinstance(v, bool) or not isinstance(v, int | float):
-                    raise GraphstepError.at(f"'{key}' must be a number", raw.value_loc(key))
-                if key == "seed" and (not isinstance(v, int) or v < 0):
-                    raise GraphstepError.at("'seed' must be a whole number ≥ 0", raw.value_loc(key))
+                if key == "seed":
+                    if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < 2**63:
+                        raise GraphstepError.at(
+                            "'seed' must be a whole number ≥ 0", raw.value_loc(key)
+                        )
+                else:
+                    v = _number(v, f"'{key}'", raw.value_loc(key))
                 options.append((key, v))
+        chosen = dict(options)
+        if chosen.get("std", 0.0) < 0:
+            raise GraphstepError.at("'std' must not be negative", raw.value_loc("std"))
+        if chosen.get("low", -1.0) >= chosen.get("high", 1.0):
+            where = raw.value_loc("high" if "high" in raw else "low")
+            raise GraphstepError.at("'low' must be below 'high'", where)
         return LeafSpec(name, kind, loc, shape=shape, init=init, options=tuple(options))
     return LeafSpec(name, kind, loc, value=_literal(raw, value_loc))
 
@@ -444,7 +484,12 @@ def _literal(raw: Any, loc: Loc, depth: int = 0) -> Any:
     if isinstance(raw, bool) or raw is None:
         raise GraphstepError.at(f"expected a number or a list of numbers, got {raw!r}", loc)
     if isinstance(raw, int | float):
-        return float(raw)
+        try:
+            return float(raw)
+        except OverflowError:
+            raise GraphstepError.at(
+                "number too large for float64", loc, hint="the largest is about 1.8e308"
+            ) from None
     if isinstance(raw, str):
         try:
             return float(raw)  # .nan, inf written as strings
@@ -469,6 +514,22 @@ def _literal(raw: Any, loc: Loc, depth: int = 0) -> Any:
     raise GraphstepError.at(
         f"expected a number or a list of numbers, got {type(raw).__name__}", loc
     )
+
+
+def _number(raw: Any, what: str, loc: Loc) -> float:
+    """A finite number; YAML 1.1 reads `1e-3` (no dot) as text, which is taken as a number too."""
+    if isinstance(raw, str):
+        with contextlib.suppress(ValueError):
+            raw = float(raw)
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        raise GraphstepError.at(f"{what} must be a number", loc)
+    try:
+        number = float(raw)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise GraphstepError.at(f"{what} must be a finite number", loc)
+    return number
 
 
 def _nested_shape(value: Any) -> tuple[int, ...]:
@@ -497,9 +558,11 @@ def _train(data: Located) -> dict[str, float]:
                 raw.key_loc(key),
                 hint=did_you_mean(str(key), TRAIN_KEYS) or "train takes lr and steps",
             )
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-            raise GraphstepError.at(f"'{key}' must be a positive number", raw.value_loc(key))
-        out[key] = value
+        number = _number(value, f"'{key}'", raw.value_loc(key))
+        if number <= 0 or (key == "steps" and number != int(number)):
+            kind = "a positive whole number" if key == "steps" else "a positive number"
+            raise GraphstepError.at(f"'{key}' must be {kind}", raw.value_loc(key))
+        out[key] = int(number) if key == "steps" else number
     return out
 
 

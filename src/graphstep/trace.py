@@ -178,9 +178,11 @@ def leaf_override(graph: Graph, name: str, value: Any) -> np.ndarray:
             f"'{name}' is not an input or a param of {graph.name}",
             hint=did_you_mean(name, known) or f"its leaves: {', '.join(known)}",
         )
+    if value is None:
+        raise GraphstepError(f"no value given for '{name}'")
     try:
         array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise GraphstepError(f"the value for '{name}' is not numeric: {value!r}") from None
     if array.shape != node.shape:
         if array.size == 1 and node.shape == ():

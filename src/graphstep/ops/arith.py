@@ -113,6 +113,8 @@ class Pow(Op):
         return a**p
 
     def backward(self, g: np.ndarray, out: np.ndarray, a: np.ndarray, p: float = 2.0):
+        if p == 0:  # a ** 0 is 1 everywhere, 0 ** 0 included: no slope, not 0 · 0 ** -1
+            return (np.zeros_like(g * a),)
         return (g * p * a ** (p - 1),)
 
     def local(self, i: int, names: Sequence[str], out: str, p: float = 2.0) -> str:

@@ -44,7 +44,13 @@ class Grid:
         if kh < 1 or kw < 1:
             raise OpError(f"the kernel is {kh}×{kw}; it needs at least one row and column")
         if kh > h + 2 * ph or kw > w + 2 * pw:
-            padded = f" (padded by {ph})" if ph == pw else f" (padded by {ph}, {pw})"
+            padded = (
+                ""
+                if ph == pw == 0
+                else f" (padded by {ph})"
+                if ph == pw
+                else f" (padded by {ph}, {pw})"
+            )
             raise OpError(
                 f"the {kh}×{kw} window is larger than the {h}×{w} input{padded}",
                 hint="use a smaller window or more padding",

@@ -232,6 +232,8 @@ class Reshape(Op):
                 f"shape must be a list of integers, got {shape!r}",
                 hint="e.g. shape=[2, 3]",
             )
+        if len(dims) > 6:
+            raise OpError(f"shape {dims} has {len(dims)} dimensions; at most 6 are supported")
         if dims.count(-1) > 1:
             raise OpError(
                 f"shape {dims} has more than one -1", hint="only one dimension is inferred"
