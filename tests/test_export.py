@@ -295,3 +295,11 @@ def test_unwritable_targets_are_refused_with_their_path(tmp_path: Path) -> None:
     with pytest.raises(graphstep.GraphstepError, match=r"cannot write .*missing.*f\.svg"):
         export_svg(load("add"), tmp_path / "missing" / "f.svg")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+def test_all_steps_refuses_a_directory_in_the_way_before_writing_anything(tmp_path: Path) -> None:
+    target = tmp_path / "slides"
+    (target / "005.svg").mkdir(parents=True)
+    with pytest.raises(graphstep.GraphstepError, match="is in the way: it is not a file"):
+        export_all_steps(graphstep.load(GRAPHS / "chain_rule.yaml"), target)
+    assert sorted(p.name for p in target.iterdir()) == ["005.svg"]

@@ -154,6 +154,12 @@ class _Reader:
                 return -i
             case ast.List(elts=elts) | ast.Tuple(elts=elts):
                 return [self.attribute(e) for e in elts]
+            case ast.Name():
+                raise self.fail(
+                    "a keyword's value is a constant (a number, text or a list), not a name",
+                    node,
+                    hint="pass nodes as arguments: blocks and ops take them by position",
+                )
         return self.constant(node, "a keyword argument")
 
     def refuse(self, node: ast.AST) -> GraphstepError:

@@ -465,6 +465,12 @@ def export_all_steps(
     if directory.exists() and not directory.is_dir():
         raise GraphstepError(f"'{directory}' is not a directory", hint="name a directory to fill")
     fresh = not directory.exists() or not any(directory.iterdir())
+    for name in names:  # what would stop the move half-way is refused before anything is written
+        if (directory / name).exists() and not (directory / name).is_file():
+            raise GraphstepError(
+                f"'{directory / name}' is in the way: it is not a file",
+                hint="move it, or export into another directory",
+            )
     with writing(directory):
         (directory.parent if fresh else directory).mkdir(parents=True, exist_ok=True)
         stage = Path(
