@@ -194,3 +194,28 @@ def test_blocks_that_double_at_every_level_stop_at_the_node_limit(
     lines += ["  b30:", "    args: [a]", "    graph: {o: a * 2}", "graph:", "  f: b0(x)"]
     with pytest.raises(GraphstepError, match="more than 1,000 nodes"):
         graphstep.load("\n".join(lines) + "\n")
+
+
+def test_a_block_never_called_is_checked_too() -> None:
+    text = "inputs: {x: [1, 2]}\nblocks:\n  unused:\n    args: [v]\n    graph: {o: v * nope}\n"
+    with pytest.raises(GraphstepError, match="undefined name 'nope' in block 'unused'") as info:
+        graphstep.load(text + "graph:\n  f: sum(x)\n")
+    assert (info.value.line, info.value.column) == (5, 20)
+
+
+def test_a_shape_error_inside_a_block_names_the_call_that_caused_it() -> None:
+    text = """
+inputs: {x: [1, 2], m: [[1, 2], [3, 4], [5, 6]]}
+blocks:
+  lin:
+    args: [v]
+    graph: {o: sum(m @ v)}
+graph:
+  f: lin(x)
+  g: lin(m)
+  h: f + g
+"""
+    with pytest.raises(GraphstepError) as info:
+        graphstep.load(text)
+    assert info.value.message.endswith("inner dimensions 2 and 3 differ, in the call 'g' at line 9")
+    assert (info.value.line, info.value.column) == (6, 20)

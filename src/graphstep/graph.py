@@ -304,6 +304,7 @@ class _Builder:
             shape = leaf_shape(leaf)
             self.add(Node(leaf.name, leaf.kind, (), {}, shape, leaf.loc, leaf.name))
         self.check_block_recursion()
+        self.check_block_names()
         known = frozenset(spec.leaves) | frozenset(spec.entries)
         if spec.output not in known:
             raise GraphstepError.at(
@@ -322,6 +323,18 @@ class _Builder:
             for node in lowered[name]:
                 self.add(node)
         return self.finish()
+
+    def check_block_names(self) -> None:
+        """Every name in a block is one of its args, its entries, or the file's leaves, whether
+        or not the block is called."""
+        for block in self.spec.blocks.values():
+            known = set(block.args) | {e.name for e in block.entries}
+            scope = _Scope(
+                dict.fromkeys(known, ""), frozenset(self.spec.leaves), stack=(block.name,)
+            )
+            for entry in block.entries:
+                for ref in _names(entry.expr):
+                    self.resolve(ref, scope, entry.name)
 
     def check_block_recursion(self) -> None:
         calls = nx.DiGraph()
@@ -447,7 +460,11 @@ class _Builder:
             local[entry.name] = scope.node_name(entry.name, block.output)
         for entry_name in _dependency_order(list(block.entries), {e.name for e in block.entries}):
             entry = next(e for e in block.entries if e.name == entry_name)
-            made.extend(self.lower(entry, scope, block.output))
+            try:
+                made.extend(self.lower(entry, scope, block.output))
+            except GraphstepError as e:  # the body may be fine: say which call made it fail
+                e.message += f", in the call '{name}' at line {call.loc.line}"
+                raise
         return name
 
     def attrs(self, op: Op, given: dict[str, Any], call: Call, ins: tuple[str, ...]) -> dict:
