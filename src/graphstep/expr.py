@@ -11,9 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import GraphstepError, Loc, did_you_mean
-
-MAX_EXPRESSION_CHARS = 10_000
-MAX_DEPTH = 64
+from .limits import MAX_EXPRESSION_CHARS, MAX_EXPRESSION_DEPTH
 
 BINARY_OPS: dict[type[ast.operator], str] = {
     ast.Add: "add",
@@ -75,9 +73,9 @@ class _Reader:
         return GraphstepError.at(message, self.loc(node), hint=hint)
 
     def read(self, node: ast.AST, depth: int = 0) -> Expr:
-        if depth > MAX_DEPTH:
+        if depth > MAX_EXPRESSION_DEPTH:
             raise self.fail(
-                f"expression nested more than {MAX_DEPTH} deep",
+                f"expression nested more than {MAX_EXPRESSION_DEPTH} deep",
                 node,
                 hint="name intermediate results as entries of their own",
             )

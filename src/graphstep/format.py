@@ -69,3 +69,20 @@ def _nested(array: np.ndarray) -> str:
     if array.ndim == 0:
         return number(array)
     return "[" + ", ".join(_nested(row) for row in array) + "]"
+
+
+_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)]}
+_CONTROL.update({ord("\n"): "\\n", ord("\t"): "\\t", ord("\r"): "\\r"})
+_INVISIBLE = [0x200E, 0x200F, 0x2028, 0x2029, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+_CONTROL.update({c: f"\\u{c:04x}" for c in _INVISIBLE})
+
+
+def visible(text: str) -> str:
+    """`text` with control characters written out (`\\x1b`), safe to print to a terminal.
+
+    Every string that comes from a graph file passes through this before a
+    terminal sees it: an escape sequence in a node's name must not clear the
+    screen, set the window title or write to the clipboard. Bidirectional
+    overrides are written out too, so a name cannot read backwards.
+    """
+    return text.translate(_CONTROL)

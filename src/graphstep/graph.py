@@ -19,6 +19,7 @@ import numpy as np
 
 from .errors import GraphstepError, Loc, did_you_mean
 from .expr import Call, Const, Expr, Name
+from .limits import MAX_NODES, MAX_TENSOR_ELEMENTS, MAX_TOTAL_ELEMENTS
 from .ops import OPS, Op, OpError
 from .spec import BlockSpec, EntrySpec, GraphSpec, LeafSpec, leaf_shape
 
@@ -26,9 +27,6 @@ if TYPE_CHECKING:
     from .trace import Trace
 
 LEAF_OPS = ("input", "param", "const")
-MAX_TENSOR_ELEMENTS = 1 << 24  # 16.7 million float64 numbers, 128 MiB
-MAX_TOTAL_ELEMENTS = 1 << 26  # every value and gradient of one graph together
-MAX_NODES = 200_000
 
 
 @dataclass(frozen=True)

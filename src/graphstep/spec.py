@@ -19,8 +19,8 @@ import yaml
 
 from .errors import GraphstepError, Loc, did_you_mean
 from .expr import Call, Expr, Name, Origin, parse_expression
+from .limits import MAX_FILE_BYTES, MAX_YAML_DEPTH
 
-MAX_FILE_BYTES = 1_000_000
 TOP_LEVEL_KEYS = ("name", "description", "inputs", "params", "graph", "output", "expr", "train")
 TOP_LEVEL_KEYS += ("blocks",)
 LEAF_KEYS = ("value", "shape", "init", "seed", "std", "low", "high")
@@ -43,9 +43,6 @@ class Located(dict):
     def value_loc(self, key: Any) -> Loc:
         origin = self.value_origins.get(key)
         return Loc(origin.line, origin.column) if origin else self.key_loc(key)
-
-
-MAX_YAML_DEPTH = 32
 
 
 class _Loader(yaml.SafeLoader):
