@@ -25,7 +25,7 @@ import numpy as np
 
 from .errors import GraphstepError
 from .format import index, number
-from .ops import OPS, Op
+from .ops import OPS, Composite
 
 if TYPE_CHECKING:
     from .graph import Graph
@@ -54,7 +54,7 @@ class Windows:
     stride: int
     pad: tuple[int, int]
     image: tuple[int, int]  # the unpadded input's H, W
-    op: Op = field(compare=False, repr=False)
+    op: Composite = field(compare=False, repr=False)
     shapes: tuple[tuple[int, ...], ...] = field(compare=False, repr=False)
     attrs: Mapping[str, Any] = field(compare=False, repr=False)
 
@@ -142,9 +142,9 @@ class Windows:
 def windows(graph: Graph, name: str) -> Windows | None:
     """The windows of a composite node, from its op's grid/window/padding; None for other nodes."""
     node = graph.nodes[name]
-    if not node.is_composite:
+    op = None if node.is_leaf else OPS[node.op]
+    if not isinstance(op, Composite):
         return None
-    op = OPS[node.op]
     shapes = tuple(graph.nodes[i].shape for i in node.inputs)
     attrs = dict(node.attrs)
     ho, wo = op.grid(*shapes, **attrs)

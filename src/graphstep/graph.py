@@ -20,7 +20,7 @@ import numpy as np
 from .errors import GraphstepError, Loc, did_you_mean
 from .expr import Call, Const, Expr, Name
 from .limits import MAX_NODES, MAX_TENSOR_ELEMENTS, MAX_TOTAL_ELEMENTS
-from .ops import OPS, Op, OpError
+from .ops import OPS, Composite, Op, OpError
 from .spec import BlockSpec, EntrySpec, GraphSpec, LeafSpec, leaf_shape
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ class Node:
 
     @property
     def is_composite(self) -> bool:
-        return not self.is_leaf and OPS[self.op].composite
+        return not self.is_leaf and isinstance(OPS[self.op], Composite)
 
     @property
     def size(self) -> int:

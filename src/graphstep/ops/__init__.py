@@ -1,10 +1,20 @@
 """All ops, registered by name in OPS when this package is imported."""
 
 from . import activations, arith, conv, losses, pool, tensor, vision
-from .registry import OPS, Op, OpError, Shape, broadcast_shape, register, unbroadcast
+from .registry import (
+    OPS,
+    Composite,
+    Op,
+    OpError,
+    Shape,
+    broadcast_shape,
+    register,
+    unbroadcast,
+)
 
 __all__ = [
     "OPS",
+    "Composite",
     "Op",
     "OpError",
     "Shape",

@@ -25,7 +25,9 @@ class Add(_Binary):
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return a + b
 
-    def backward(self, g: np.ndarray, out: np.ndarray, a: np.ndarray, b: np.ndarray):
+    def backward(
+        self, g: np.ndarray, out: np.ndarray, a: np.ndarray, b: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         return unbroadcast(g, a), unbroadcast(g, b)
 
     def local(self, i: int, names: Sequence[str], out: str) -> str:
@@ -40,7 +42,9 @@ class Sub(_Binary):
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return a - b
 
-    def backward(self, g: np.ndarray, out: np.ndarray, a: np.ndarray, b: np.ndarray):
+    def backward(
+        self, g: np.ndarray, out: np.ndarray, a: np.ndarray, b: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         return unbroadcast(g, a), unbroadcast(-g, b)
 
     def local(self, i: int, names: Sequence[str], out: str) -> str:
@@ -55,7 +59,9 @@ class Mul(_Binary):
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return a * b
 
-    def backward(self, g: np.ndarray, out: np.ndarray, a: np.ndarray, b: np.ndarray):
+    def backward(
+        self, g: np.ndarray, out: np.ndarray, a: np.ndarray, b: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         return unbroadcast(g * b, a), unbroadcast(g * a, b)
 
     def local(self, i: int, names: Sequence[str], out: str) -> str:
@@ -70,7 +76,9 @@ class Div(_Binary):
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return a / b
 
-    def backward(self, g: np.ndarray, out: np.ndarray, a: np.ndarray, b: np.ndarray):
+    def backward(
+        self, g: np.ndarray, out: np.ndarray, a: np.ndarray, b: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         return unbroadcast(g / b, a), unbroadcast(-g * a / (b * b), b)
 
     def local(self, i: int, names: Sequence[str], out: str) -> str:
@@ -89,7 +97,7 @@ class Neg(Op):
     def forward(self, a: np.ndarray) -> np.ndarray:
         return -a
 
-    def backward(self, g: np.ndarray, out: np.ndarray, a: np.ndarray):
+    def backward(self, g: np.ndarray, out: np.ndarray, a: np.ndarray) -> tuple[np.ndarray]:
         return (-g,)
 
     def local(self, i: int, names: Sequence[str], out: str) -> str:
@@ -112,7 +120,9 @@ class Pow(Op):
     def forward(self, a: np.ndarray, p: float = 2.0) -> np.ndarray:
         return a**p
 
-    def backward(self, g: np.ndarray, out: np.ndarray, a: np.ndarray, p: float = 2.0):
+    def backward(
+        self, g: np.ndarray, out: np.ndarray, a: np.ndarray, p: float = 2.0
+    ) -> tuple[np.ndarray]:
         if p == 0:  # a ** 0 is 1 everywhere, 0 ** 0 included: no slope, not 0 · 0 ** -1
             return (np.zeros_like(g * a),)
         return (g * p * a ** (p - 1),)
@@ -120,7 +130,7 @@ class Pow(Op):
     def local(self, i: int, names: Sequence[str], out: str, p: float = 2.0) -> str:
         return f"{_num(p)}·{names[0]}^{_num(p - 1)}"
 
-    def formula(self, names: Sequence[str], p: float = 2.0) -> str:
+    def formula(self, names: Sequence[str], p: float = 2.0, **attrs: Any) -> str:
         return f"{names[0]} ** {_num(p)}"
 
 
@@ -137,7 +147,9 @@ class Max(_Binary):
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.maximum(a, b)
 
-    def backward(self, g: np.ndarray, out: np.ndarray, a: np.ndarray, b: np.ndarray):
+    def backward(
+        self, g: np.ndarray, out: np.ndarray, a: np.ndarray, b: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         share = (a > b) + 0.5 * (a == b)
         return unbroadcast(g * share, a), unbroadcast(g * (1.0 - share), b)
 
@@ -155,7 +167,9 @@ class Min(_Binary):
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.minimum(a, b)
 
-    def backward(self, g: np.ndarray, out: np.ndarray, a: np.ndarray, b: np.ndarray):
+    def backward(
+        self, g: np.ndarray, out: np.ndarray, a: np.ndarray, b: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         share = (a < b) + 0.5 * (a == b)
         return unbroadcast(g * share, a), unbroadcast(g * (1.0 - share), b)
 
@@ -177,11 +191,11 @@ class Identity(Op):
     def forward(self, a: np.ndarray) -> np.ndarray:
         return a
 
-    def backward(self, g: np.ndarray, out: np.ndarray, a: np.ndarray):
+    def backward(self, g: np.ndarray, out: np.ndarray, a: np.ndarray) -> tuple[np.ndarray]:
         return (g,)
 
     def local(self, i: int, names: Sequence[str], out: str) -> str:
         return "1"
 
-    def formula(self, names: Sequence[str]) -> str:
+    def formula(self, names: Sequence[str], **attrs: Any) -> str:
         return names[0]

@@ -167,7 +167,6 @@ class _Sliding(Op):
     args = ("x", "w", "b")
     optional = 1
     attrs: ClassVar[Mapping[str, Any]] = {"stride": 1, "pad": 0}
-    composite = True
     w_layout: ClassVar[str]
 
     def _grid(self, x: Shape, w: Shape, stride: Any, pad: Any) -> Grid:

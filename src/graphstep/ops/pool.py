@@ -24,7 +24,6 @@ class _Pool(Op):
 
     args = ("x",)
     attrs: ClassVar[Mapping[str, Any]] = {"size": 2, "stride": None}
-    composite = True
 
     def _grid(self, x: Shape, size: Any, stride: Any) -> Grid:
         if len(x) not in (2, 3, 4):

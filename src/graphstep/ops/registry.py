@@ -7,8 +7,8 @@ product) and the text of its local gradient. Adding an op touches one file.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -25,12 +25,13 @@ class OpError(ValueError):
 
 
 class Op:
-    """One operation. Subclasses set the class attributes and override the methods.
+    """One operation. Subclasses set the class attributes and define the four methods below.
 
     `forward(*inputs, **attrs)` returns the output array; `backward(g, out, *inputs,
     **attrs)` returns one gradient per input (None for an input that carries no
     gradient, such as a class index); `shape(*shapes, **attrs)` gives the output
-    shape without computing anything.
+    shape without computing anything; `local(i, names, out, **attrs)` is the local
+    gradient ∂out/∂input_i as text over the inputs' names, e.g. 'z'.
     """
 
     name: ClassVar[str]
@@ -38,23 +39,15 @@ class Op:
     optional: ClassVar[int] = 0  # how many trailing inputs may be left out
     attrs: ClassVar[Mapping[str, Any]] = {}  # keyword attributes and their defaults
     symbol: ClassVar[str | None] = None  # infix operators: "+", "@", ...
-    composite: ClassVar[bool] = False  # conv and pool: steppable window by window
     grad_inputs: ClassVar[tuple[bool, ...] | None] = None  # which inputs carry gradient
 
-    def shape(self, *shapes: Shape, **attrs: Any) -> Shape:
-        raise NotImplementedError
-
-    def forward(self, *inputs: np.ndarray, **attrs: Any) -> np.ndarray:
-        raise NotImplementedError
-
-    def backward(
-        self, g: np.ndarray, out: np.ndarray, *inputs: np.ndarray, **attrs: Any
-    ) -> Sequence[np.ndarray | None]:
-        raise NotImplementedError
-
-    def local(self, i: int, names: Sequence[str], out: str, **attrs: Any) -> str:
-        """The local gradient ∂out/∂input_i as text over the inputs' names, e.g. 'z'."""
-        raise NotImplementedError
+    # Each op names its own inputs and keywords (`forward(self, a, b)`, `shape(self, x,
+    # size=2, stride=None)`), so here the arguments are `...`: the builder checks the
+    # number of inputs and the keywords against `args` and `attrs` before any call.
+    shape: Callable[..., Shape]
+    forward: Callable[..., np.ndarray]
+    backward: Callable[..., Sequence[np.ndarray | None]]
+    local: Callable[..., str]
 
     def formula(self, names: Sequence[str], **attrs: Any) -> str:
         """How the node is computed, over names or numbers: 'x + y', 'max(4, 2)'."""
@@ -67,6 +60,22 @@ class Op:
 
     def carries_grad(self, i: int) -> bool:
         return self.grad_inputs is None or self.grad_inputs[i]
+
+
+@runtime_checkable
+class Composite(Protocol):
+    """An op the debugger steps window by window (conv2d, local2d, the pools).
+
+    Output position (i, j) reads rows and columns `window(i, j, *shapes, **attrs)`
+    of its first input, padded by `padding(*shapes, **attrs)` zeros on each side;
+    `grid(*shapes, **attrs)` is (Ho, Wo), how many positions there are down and across.
+    """
+
+    def grid(self, *shapes: Any, **attrs: Any) -> tuple[int, int]: ...
+
+    def window(self, i: int, j: int, *shapes: Any, **attrs: Any) -> tuple[slice, slice]: ...
+
+    def padding(self, *shapes: Any, **attrs: Any) -> tuple[int, int]: ...
 
 
 def _attr_text(value: Any) -> str:
