@@ -21,7 +21,7 @@ from .errors import GraphstepError, Loc, did_you_mean
 from .expr import Call, Const, Expr, Name
 from .limits import MAX_NODES, MAX_TENSOR_ELEMENTS, MAX_TOTAL_ELEMENTS
 from .ops import OPS, Composite, Op, OpError
-from .spec import BlockSpec, EntrySpec, GraphSpec, LeafSpec, leaf_shape
+from .spec import BlockSpec, EntrySpec, GraphSpec, Init, LeafSpec, leaf_shape
 
 if TYPE_CHECKING:
     from .trace import Trace
@@ -87,14 +87,14 @@ class Graph:
     file: str
     output: str
     nodes: dict[str, Node]  # in declaration order
-    dag: nx.MultiDiGraph
+    dag: nx.MultiDiGraph[str]
     order: list[str]  # topological; declaration order breaks ties
     leaf_values: dict[str, Any]  # the spec's literal values / initializers, not yet numpy
     train: dict[str, float] = field(default_factory=dict)
     leaves: dict[str, LeafSpec] = field(default_factory=dict)
     groups: dict[str, tuple[str, ...]] = field(default_factory=dict)  # block call → its nodes
     calls: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)  # → block, args
-    _leaf_arrays: dict[str, Any] = field(default_factory=dict, repr=False)
+    _leaf_arrays: dict[str, np.ndarray | np.float64] = field(default_factory=dict, repr=False)
     _size_checked: bool = field(default=False, repr=False)
 
     def __iter__(self) -> Iterator[Node]:
@@ -194,7 +194,7 @@ class Graph:
                 hint="'graphstep summary' counts shapes and parameters without allocating",
             )
 
-    def leaf_array(self, name: str) -> np.ndarray:
+    def leaf_array(self, name: str) -> np.ndarray | np.float64:
         """The initial value of a leaf, as float64 numpy: made once, read-only, shared by traces."""
         array = self._leaf_arrays.get(name)
         if array is None:
@@ -236,17 +236,17 @@ def materialize(leaf: LeafSpec) -> np.ndarray:
     rng = np.random.default_rng(seed)
     shape = leaf.shape
     match leaf.init:
-        case "zeros":
+        case Init.ZEROS:
             return np.zeros(shape)
-        case "ones":
+        case Init.ONES:
             return np.ones(shape)
-        case "normal":
+        case Init.NORMAL:
             return rng.normal(0.0, float(opts.get("std", 0.1)), shape)
-        case "uniform":
+        case Init.UNIFORM:
             return rng.uniform(float(opts.get("low", -1.0)), float(opts.get("high", 1.0)), shape)
-        case "arange":
+        case Init.ARANGE:
             return np.arange(prod(shape), dtype=np.float64).reshape(shape)
-    raise GraphstepError.at(f"unknown init '{leaf.init}'", leaf.loc)
+    raise GraphstepError.at(f"'{leaf.name}' has neither a value nor an init", leaf.loc)
 
 
 @dataclass(frozen=True)
@@ -300,7 +300,7 @@ class _Builder:
         for leaf in spec.leaves.values():
             self.leaf_values[leaf.name] = leaf.value
             shape = leaf_shape(leaf)
-            self.add(Node(leaf.name, leaf.kind, (), {}, shape, leaf.loc, leaf.name))
+            self.add(Node(leaf.name, leaf.kind.value, (), {}, shape, leaf.loc, leaf.name))
         self.check_block_recursion()
         self.check_block_names()
         known = frozenset(spec.leaves) | frozenset(spec.entries)
@@ -335,7 +335,7 @@ class _Builder:
                     self.resolve(ref, scope, entry.name)
 
     def check_block_recursion(self) -> None:
-        calls = nx.DiGraph()
+        calls: nx.DiGraph[str] = nx.DiGraph()
         for block in self.spec.blocks.values():
             calls.add_node(block.name)
             for entry in block.entries:
@@ -465,7 +465,9 @@ class _Builder:
                 raise
         return name
 
-    def attrs(self, op: Op, given: dict[str, Any], call: Call, ins: tuple[str, ...]) -> dict:
+    def attrs(
+        self, op: Op, given: dict[str, Any], call: Call, ins: tuple[str, ...]
+    ) -> dict[str, Any]:
         n_min = len(op.args) - op.optional
         if not n_min <= len(ins) <= len(op.args):
             want = str(len(op.args)) if not op.optional else f"{n_min} to {len(op.args)}"
@@ -496,7 +498,7 @@ class _Builder:
 
     def finish(self) -> Graph:
         spec = self.spec
-        dag = nx.MultiDiGraph(name=spec.name)
+        dag: nx.MultiDiGraph[str] = nx.MultiDiGraph(name=spec.name)
         decl = {n: i for i, n in enumerate(self.nodes)}
         for node in self.nodes.values():
             dag.add_node(node.name, op=node.op, shape=node.shape, node=node)
@@ -537,7 +539,7 @@ def _calls(expr: Expr) -> Iterator[Call]:
 
 def _dependency_order(entries: list[EntrySpec], local: set[str]) -> list[str]:
     """Entries sorted so that each comes after those it uses; a cycle is an error."""
-    deps = nx.DiGraph()
+    deps: nx.DiGraph[str] = nx.DiGraph()
     decl = {e.name: i for i, e in enumerate(entries)}
     deps.add_nodes_from(decl)
     for entry in entries:

@@ -12,8 +12,9 @@ import keyword
 import math
 import unicodedata
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
@@ -21,15 +22,26 @@ from .errors import GraphstepError, Loc, did_you_mean
 from .expr import Call, Expr, Name, Origin, parse_expression
 from .limits import MAX_FILE_BYTES, MAX_YAML_DEPTH
 
-TOP_LEVEL_KEYS = ("name", "description", "inputs", "params", "graph", "output", "expr", "train")
-TOP_LEVEL_KEYS += ("blocks",)
+TOP_LEVEL_KEYS = (
+    "name",
+    "description",
+    "inputs",
+    "params",
+    "graph",
+    "output",
+    "expr",
+    "train",
+    "blocks",
+)
 LEAF_KEYS = ("value", "shape", "init", "seed", "std", "low", "high")
-INITS = ("zeros", "ones", "normal", "uniform", "arange")
 TRAIN_KEYS = ("lr", "steps")
 
 
-class Located(dict):
-    """A YAML mapping that remembers where each key and each value was written."""
+class Located(dict[Any, Any]):
+    """A YAML mapping that remembers where each key and each value was written.
+
+    Keys and values are whatever YAML read; the spec's builders check them.
+    """
 
     def __init__(self) -> None:
         super().__init__()
@@ -53,28 +65,39 @@ class _Loader(yaml.SafeLoader):
     so a hostile file cannot exhaust the recursion of the composer.
     """
 
+    _depth = 0  # how deeply the node being composed is nested
+
     def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
-        event = self.peek_event()
+        # types-PyYAML leaves peek_event unannotated
+        event: yaml.Event = self.peek_event()  # type: ignore[no-untyped-call]
         if isinstance(event, yaml.AliasEvent):
             raise GraphstepError.at(
                 f"YAML alias '*{event.anchor}' refused",
                 _mark_loc(event.start_mark),
                 hint="write the value out; graph files use no anchors or aliases",
             )
-        self._depth = getattr(self, "_depth", 0) + 1
+        self._depth += 1
         try:
             if self._depth > MAX_YAML_DEPTH:
                 raise GraphstepError.at(
                     f"YAML nested too deeply (more than {MAX_YAML_DEPTH} levels)",
                     _mark_loc(event.start_mark),
                 )
-            return super().compose_node(parent, index)
+            # pyyaml passes a mapping's key node or None as `index` too; its stubs say int
+            return super().compose_node(parent, index)  # type: ignore[arg-type]
         finally:
             self._depth -= 1
 
 
-def _mark_loc(mark: yaml.Mark) -> Loc:
-    return Loc(mark.line + 1, mark.column + 1)
+class _Mark(Protocol):
+    """Where YAML read something, 0-based (pyyaml's Mark, or its C extension's)."""
+
+    line: int
+    column: int
+
+
+def _mark_loc(mark: _Mark | None) -> Loc:
+    return Loc() if mark is None else Loc(mark.line + 1, mark.column + 1)
 
 
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> Located:
@@ -107,16 +130,34 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> Located:
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
+class LeafKind(StrEnum):
+    INPUT = "input"
+    PARAM = "param"
+
+
+class Init(StrEnum):
+    """How a leaf given by its shape is filled (`init:` in a graph file)."""
+
+    ZEROS = "zeros"
+    ONES = "ones"
+    NORMAL = "normal"
+    UNIFORM = "uniform"
+    ARANGE = "arange"
+
+
+INITS = tuple(Init)
+
+
 @dataclass(frozen=True)
 class LeafSpec:
     """An input or a parameter: a literal value, or a shape with an initializer."""
 
     name: str
-    kind: str  # "input" | "param"
+    kind: LeafKind
     loc: Loc
     value: Any = None  # a number or a nested list, when written out
     shape: tuple[int, ...] = ()
-    init: str | None = None
+    init: Init | None = None
     options: tuple[tuple[str, Any], ...] = ()  # seed, std, low, high
 
 
@@ -195,14 +236,14 @@ def parse_yaml(text: str) -> Located:
         finally:
             loader.dispose()
     except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
         message = (e.problem or e.context or "invalid YAML").strip()
         if "could not determine a constructor" in str(e):
             message = f"YAML tag refused: {e.problem.split('tag ')[-1] if e.problem else ''}"
             message = message.strip()
-        loc = _mark_loc(mark) if mark else Loc()
         raise GraphstepError.at(
-            f"invalid YAML: {message}", loc, hint="graph files are plain YAML"
+            f"invalid YAML: {message}",
+            _mark_loc(e.problem_mark or e.context_mark),
+            hint="graph files are plain YAML",
         ) from None
     except yaml.YAMLError as e:
         raise GraphstepError(f"invalid YAML: {e}") from None
@@ -253,7 +294,9 @@ def expression_spec(text: str, values: dict[str, Any], file: str = "<expr>") -> 
                 )
         out = next(o for o in ("f", "out", "result", "output") if o not in names)
         leaves = {
-            n: LeafSpec(n, "input", Loc(1, 1), value=_literal(_plain(values.get(n, 0.0)), Loc()))
+            n: LeafSpec(
+                n, LeafKind.INPUT, Loc(1, 1), value=_literal(_plain(values.get(n, 0.0)), Loc())
+            )
             for n in names
         }
         entries = {out: EntrySpec(out, expr, text.strip(), Loc(1, 1))}
@@ -341,7 +384,7 @@ def _build(data: Located, file: str, name: str | None) -> GraphSpec:
             )
     taken: dict[str, Loc] = {}
     leaves: dict[str, LeafSpec] = {}
-    for kind, key in (("input", "inputs"), ("param", "params")):
+    for kind, key in ((LeafKind.INPUT, "inputs"), (LeafKind.PARAM, "params")):
         section = _mapping(data, key)
         for leaf_name, raw in section.items():
             loc = section.key_loc(leaf_name)
@@ -411,7 +454,7 @@ def _entry(name: str, section: Located, key: str, fns: set[str]) -> EntrySpec:
     return EntrySpec(name, parse_expression(text, fns, origin), text.strip(), loc)
 
 
-def _leaf(name: str, kind: str, raw: Any, loc: Loc, value_loc: Loc) -> LeafSpec:
+def _leaf(name: str, kind: LeafKind, raw: Any, loc: Loc, value_loc: Loc) -> LeafSpec:
     if isinstance(raw, Located):
         for key in raw:
             if key not in LEAF_KEYS:
@@ -432,7 +475,7 @@ def _leaf(name: str, kind: str, raw: Any, loc: Loc, value_loc: Loc) -> LeafSpec:
                 f"{kind} '{name}' needs 'value' or 'shape'", value_loc, hint="e.g. {shape: [4, 3]}"
             )
         shape = _shape(raw["shape"], raw.value_loc("shape"))
-        default = "normal" if kind == "param" else "zeros"
+        default = Init.NORMAL if kind is LeafKind.PARAM else Init.ZEROS
         init = raw.get("init", default)
         if init not in INITS:
             raise GraphstepError.at(
@@ -458,7 +501,7 @@ def _leaf(name: str, kind: str, raw: Any, loc: Loc, value_loc: Loc) -> LeafSpec:
         if chosen.get("low", -1.0) >= chosen.get("high", 1.0):
             where = raw.value_loc("high" if "high" in raw else "low")
             raise GraphstepError.at("'low' must be below 'high'", where)
-        return LeafSpec(name, kind, loc, shape=shape, init=init, options=tuple(options))
+        return LeafSpec(name, kind, loc, shape=shape, init=Init(init), options=tuple(options))
     return LeafSpec(name, kind, loc, value=_literal(raw, value_loc))
 
 
