@@ -268,7 +268,7 @@ class Expansion:
     """
 
     node: str
-    graph: nx.DiGraph
+    graph: nx.DiGraph[str]
     region: Region
     windows: tuple[tuple[int, ...], ...]
     total: int  # windows of the whole node, of which `windows` are shown
@@ -320,7 +320,7 @@ def expansion(graph: Graph, trace: Trace, node: str, region: Region | None = Non
         for i in range(region.top, region.top + region.rows)
         for j in range(region.left, region.left + region.cols)
     )
-    dag = nx.DiGraph(name=node)
+    dag: nx.DiGraph[str] = nx.DiGraph(name=node)
     sources: dict[str, str] = {}
     for p in positions:
         body = forward_text(wins, trace, p)

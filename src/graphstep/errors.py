@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -59,7 +60,7 @@ class GraphstepError(Exception):
         return text
 
 
-def did_you_mean(name: str, choices: list[str] | set[str] | tuple[str, ...]) -> str | None:
+def did_you_mean(name: str, choices: Iterable[str]) -> str | None:
     """A hint naming the closest of `choices` to a misspelt `name`, if any is close."""
     import difflib
 

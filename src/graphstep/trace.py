@@ -101,7 +101,7 @@ class Trace:
         return cls(graph, values, grads, contributions)
 
     @staticmethod
-    def _backward(graph: Graph, values: list[Any]) -> tuple[list[Any], dict]:
+    def _backward(graph: Graph, values: list[Any]) -> tuple[list[Any], dict[tuple[int, int], Any]]:
         plan = graph.plan
         grads: list[Any] = [None] * len(values)
         out = plan.index[graph.output]
