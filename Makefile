@@ -16,6 +16,7 @@ test: $(STAMP) graphviz lint
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 bench: $(STAMP) graphviz
 	$(BIN)/pip install -q -e '.[bench]'
@@ -40,4 +41,4 @@ graphviz:
 	  fi; }
 
 clean:
-	rm -rf $(VENV) build src/*.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build src/*.egg-info .pytest_cache .ruff_cache .mypy_cache
