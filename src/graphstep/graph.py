@@ -20,7 +20,7 @@ import numpy as np
 from .errors import GraphstepError, Loc, did_you_mean
 from .expr import Call, Const, Expr, Name
 from .limits import MAX_NODES, MAX_TENSOR_ELEMENTS, MAX_TOTAL_ELEMENTS
-from .ops import OPS, Composite, Op, OpError
+from .ops import OPS, Array, Composite, Op, OpError
 from .spec import BlockSpec, EntrySpec, GraphSpec, Init, LeafSpec, leaf_shape
 
 if TYPE_CHECKING:
@@ -94,7 +94,7 @@ class Graph:
     leaves: dict[str, LeafSpec] = field(default_factory=dict)
     groups: dict[str, tuple[str, ...]] = field(default_factory=dict)  # block call → its nodes
     calls: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)  # → block, args
-    _leaf_arrays: dict[str, np.ndarray | np.float64] = field(default_factory=dict, repr=False)
+    _leaf_arrays: dict[str, Array] = field(default_factory=dict, repr=False)
     _size_checked: bool = field(default=False, repr=False)
 
     def __iter__(self) -> Iterator[Node]:
@@ -194,7 +194,7 @@ class Graph:
                 hint="'graphstep summary' counts shapes and parameters without allocating",
             )
 
-    def leaf_array(self, name: str) -> np.ndarray | np.float64:
+    def leaf_array(self, name: str) -> Array:
         """The initial value of a leaf, as float64 numpy: made once, read-only, shared by traces."""
         array = self._leaf_arrays.get(name)
         if array is None:

@@ -9,15 +9,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .errors import GraphstepError
-from .ops import OpError
+from .ops import Array, OpError
 
 if TYPE_CHECKING:
     from .graph import Graph
+
+
+class Pass(StrEnum):
+    """The two passes of a trace."""
+
+    FORWARD = "forward"
+    BACKWARD = "backward"
 
 
 @dataclass(frozen=True)
@@ -25,16 +33,16 @@ class Anomaly:
     """The node that first produced a non-finite value (forward) or gradient (backward)."""
 
     node: str
-    phase: str  # "forward" | "backward"
+    phase: Pass
     what: str  # "nan", "inf", "-inf" or a mix
 
     def __str__(self) -> str:
-        kind = "value" if self.phase == "forward" else "gradient"
+        kind = "value" if self.phase is Pass.FORWARD else "gradient"
         return f"'{self.node}' first produced a non-finite {kind} ({self.what})"
 
 
-def _nonfinite_kind(v: np.ndarray) -> str:
-    v = np.asarray(v)
+def _nonfinite_kind(number: Array) -> str:
+    v = np.asarray(number)
     kinds = []
     if np.isnan(v).any():
         kinds.append("nan")
@@ -45,12 +53,14 @@ def _nonfinite_kind(v: np.ndarray) -> str:
     return "/".join(kinds)
 
 
-def _all_finite(arrays: list[Any], scalars: tuple[int, ...], tensors: tuple[int, ...]) -> bool:
+def _all_finite(
+    arrays: list[Array | None], scalars: tuple[int, ...], tensors: tuple[int, ...]
+) -> bool:
     """One vectorized check over the scalars, one per tensor; no numpy call per scalar node."""
     values = [v for i in scalars if (v := arrays[i]) is not None]
     if values and not np.isfinite(np.array(values, dtype=np.float64)).all():
         return False
-    return all(arrays[i] is None or np.isfinite(arrays[i]).all() for i in tensors)
+    return all((a := arrays[i]) is None or np.isfinite(a).all() for i in tensors)
 
 
 class Trace:
@@ -59,9 +69,9 @@ class Trace:
     def __init__(
         self,
         graph: Graph,
-        values: list[Any],
-        grads: list[Any],
-        contributions: dict[tuple[int, int], Any],
+        values: list[Array | None],
+        grads: list[Array | None],
+        contributions: dict[tuple[int, int], Array],
     ) -> None:
         self.graph = graph
         self._values = values
@@ -74,7 +84,7 @@ class Trace:
     def compute(cls, graph: Graph, overrides: Mapping[str, Any] | None = None) -> Trace:
         graph.check_size_once()
         plan = graph.plan
-        values: list[Any] = [None] * len(plan.names)
+        values: list[Array | None] = [None] * len(plan.names)
         for i, name in enumerate(plan.names):
             if graph.nodes[name].is_leaf:
                 values[i] = graph.leaf_array(name)
@@ -101,12 +111,14 @@ class Trace:
         return cls(graph, values, grads, contributions)
 
     @staticmethod
-    def _backward(graph: Graph, values: list[Any]) -> tuple[list[Any], dict[tuple[int, int], Any]]:
+    def _backward(
+        graph: Graph, values: list[Array | None]
+    ) -> tuple[list[Array | None], dict[tuple[int, int], Array]]:
         plan = graph.plan
-        grads: list[Any] = [None] * len(values)
+        grads: list[Array | None] = [None] * len(values)
         out = plan.index[graph.output]
         grads[out] = np.ones_like(values[out])
-        contributions: dict[tuple[int, int], Any] = {}
+        contributions: dict[tuple[int, int], Array] = {}
         for step in reversed(plan.ops):
             i = step.index
             g = grads[i]
@@ -134,13 +146,13 @@ class Trace:
         ):
             return None
         names = self.graph.plan.names
-        for i, name in enumerate(names):
-            if not np.isfinite(self._values[i]).all():
-                return Anomaly(name, "forward", _nonfinite_kind(self._values[i]))
+        for name, v in zip(names, self._values, strict=True):
+            if v is not None and not np.isfinite(v).all():  # every value is known after forward
+                return Anomaly(name, Pass.FORWARD, _nonfinite_kind(v))
         for i in range(len(names) - 1, -1, -1):
             g = self._grads[i]
             if g is not None and not np.isfinite(g).all():
-                return Anomaly(names[i], "backward", _nonfinite_kind(g))
+                return Anomaly(names[i], Pass.BACKWARD, _nonfinite_kind(g))
         return None
 
     def value(self, name: str) -> np.ndarray:

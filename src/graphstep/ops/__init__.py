@@ -3,6 +3,7 @@
 from . import activations, arith, conv, losses, pool, tensor, vision
 from .registry import (
     OPS,
+    Array,
     Composite,
     Op,
     OpError,
@@ -14,6 +15,7 @@ from .registry import (
 
 __all__ = [
     "OPS",
+    "Array",
     "Composite",
     "Op",
     "OpError",

@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 import numpy as np
 
 Shape = tuple[int, ...]
-Attrs = Mapping[str, Any]
+Array = np.ndarray | np.float64  # a value or a gradient: numpy gives a scalar for shape ()
 
 
 class OpError(ValueError):
