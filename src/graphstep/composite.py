@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from math import prod
 from typing import TYPE_CHECKING, Any
 
@@ -256,13 +257,23 @@ class Region:
         return cls(tuple(position[:-2]), i - i % side, j - j % side, side, side)
 
 
+class InnerKind(StrEnum):
+    """What a node of an expansion stands for."""
+
+    WINDOW = "window"  # one output element
+    PIXEL = "pixel"  # one input element a window reads
+    PATCH = "patch"  # all a window reads, when pixels would be too many to draw
+    WEIGHT = "weight"  # a conv's filter (one per window for local2d)
+    BIAS = "bias"
+
+
 @dataclass(frozen=True)
 class Expansion:
     """A composite node's windows as a small networkx graph, for a view to draw as a cluster.
 
     Nodes are named like elements (`m[0,1]`, `x[1,3]`, `x[:, 0:5, 0:5]`,
     `w[2]`): brackets never occur in graph names, so they cannot collide. Each
-    node has `label`, `kind` (window, pixel, patch, weight, bias), `value` and
+    node has `label`, `kind` (an `InnerKind`), `value` and
     `grad` (None where not a single number or not known); `sources` maps every
     node that reads the outer graph to the outer node it reads.
     """
@@ -327,7 +338,7 @@ def expansion(graph: Graph, trace: Trace, node: str, region: Region | None = Non
         dag.add_node(
             f"{node}{index(p)}",
             label=f"{node}{index(p)}: {body}",
-            kind="window",
+            kind=InnerKind.WINDOW,
             position=p,
             value=float(out[p]),
             grad=None if grad is None else float(grad[p]),
@@ -347,7 +358,7 @@ def expansion(graph: Graph, trace: Trace, node: str, region: Region | None = Non
                     dag.add_node(
                         name,
                         label=f"{name} = {number(x[px])}",
-                        kind="pixel",
+                        kind=InnerKind.PIXEL,
                         position=px,
                         value=float(x[px]),
                         grad=None if x_grad is None else float(x_grad[px]),
@@ -357,11 +368,11 @@ def expansion(graph: Graph, trace: Trace, node: str, region: Region | None = Non
         else:
             name = wins.region(x_display, p)
             label = name + (" (zero-padded)" if wins.padded(p) else "")
-            dag.add_node(name, label=label, kind="patch", position=p, value=None, grad=None)
+            dag.add_node(name, label=label, kind=InnerKind.PATCH, position=p, value=None, grad=None)
             sources[name] = x_name
             dag.add_edge(name, target, value=None)
         if not wins.pooling:
-            for k, kind in ((1, "weight"), (2, "bias")):
+            for k, kind in ((1, InnerKind.WEIGHT), (2, InnerKind.BIAS)):
                 if k >= len(spec.inputs):
                     continue
                 fi = wins.filter_index(p)
