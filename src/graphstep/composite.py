@@ -26,7 +26,7 @@ import numpy as np
 
 from .errors import GraphstepError
 from .format import index, number
-from .ops import OPS, Composite
+from .ops import OPS, Composite, is_composite
 
 if TYPE_CHECKING:
     from .graph import Graph
@@ -144,7 +144,7 @@ def windows(graph: Graph, name: str) -> Windows | None:
     """The windows of a composite node, from its op's grid/window/padding; None for other nodes."""
     node = graph.nodes[name]
     op = None if node.is_leaf else OPS[node.op]
-    if not isinstance(op, Composite):
+    if op is None or not is_composite(op):
         return None
     shapes = tuple(graph.nodes[i].shape for i in node.inputs)
     attrs = dict(node.attrs)

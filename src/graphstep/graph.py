@@ -20,7 +20,7 @@ import numpy as np
 from .errors import GraphstepError, Loc, did_you_mean
 from .expr import Call, Const, Expr, Name
 from .limits import MAX_NODES, MAX_TENSOR_ELEMENTS, MAX_TOTAL_ELEMENTS
-from .ops import OPS, Array, Composite, Op, OpError
+from .ops import OPS, Array, Op, OpError, is_composite
 from .spec import BlockSpec, EntrySpec, GraphSpec, Init, LeafSpec, leaf_shape
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ class Node:
 
     @property
     def is_composite(self) -> bool:
-        return not self.is_leaf and isinstance(OPS[self.op], Composite)
+        return not self.is_leaf and is_composite(OPS[self.op])
 
     @property
     def size(self) -> int:

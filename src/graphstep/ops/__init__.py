@@ -9,6 +9,7 @@ from .registry import (
     OpError,
     Shape,
     broadcast_shape,
+    is_composite,
     register,
     unbroadcast,
 )
@@ -24,6 +25,7 @@ __all__ = [
     "arith",
     "broadcast_shape",
     "conv",
+    "is_composite",
     "losses",
     "pool",
     "register",

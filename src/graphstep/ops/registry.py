@@ -8,7 +8,7 @@ product) and the text of its local gradient. Adding an op touches one file.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, TypeGuard, runtime_checkable
 
 import numpy as np
 
@@ -76,6 +76,19 @@ class Composite(Protocol):
     def window(self, i: int, j: int, *shapes: Any, **attrs: Any) -> tuple[slice, slice]: ...
 
     def padding(self, *shapes: Any, **attrs: Any) -> tuple[int, int]: ...
+
+
+_COMPOSITE: dict[type[Op], bool] = {}
+
+
+def is_composite(op: Op) -> TypeGuard[Composite]:
+    """Whether `op` has the Composite protocol; asked once per op class, since an isinstance
+    check against a protocol costs tens of microseconds."""
+    cls = type(op)
+    known = _COMPOSITE.get(cls)
+    if known is None:
+        known = _COMPOSITE[cls] = issubclass(cls, Composite)
+    return known
 
 
 def _attr_text(value: Any) -> str:
