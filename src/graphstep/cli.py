@@ -27,7 +27,7 @@ from . import __version__
 from . import format as fmt
 from .errors import GraphstepError, did_you_mean
 from .graph import Graph, build
-from .ops import OPS
+from .ops import OPS, Array
 from .spec import GraphSpec, expression_spec, leaf_shape, load_spec, read_source
 from .trace import Trace
 
@@ -297,7 +297,7 @@ def recompute_loss(
     graph: Graph, values: dict[str, np.ndarray], name: str, value: np.ndarray, after: list[str]
 ) -> float:
     """The output's value when node `name` holds `value` and everything after it is recomputed."""
-    changed = {name: value}
+    changed: dict[str, Array] = {name: value}
     for n in after:
         node = graph.nodes[n]
         ins = [changed.get(i, values[i]) for i in node.inputs]

@@ -143,8 +143,10 @@ class Windows:
 def windows(graph: Graph, name: str) -> Windows | None:
     """The windows of a composite node, from its op's grid/window/padding; None for other nodes."""
     node = graph.nodes[name]
-    op = None if node.is_leaf else OPS[node.op]
-    if op is None or not is_composite(op):
+    if node.is_leaf:
+        return None
+    op = OPS[node.op]
+    if not is_composite(op):
         return None
     shapes = tuple(graph.nodes[i].shape for i in node.inputs)
     attrs = dict(node.attrs)

@@ -27,11 +27,12 @@ class OpError(ValueError):
 class Op:
     """One operation. Subclasses set the class attributes and define the four methods below.
 
-    `forward(*inputs, **attrs)` returns the output array; `backward(g, out, *inputs,
-    **attrs)` returns one gradient per input (None for an input that carries no
-    gradient, such as a class index); `shape(*shapes, **attrs)` gives the output
-    shape without computing anything; `local(i, names, out, **attrs)` is the local
-    gradient ∂out/∂input_i as text over the inputs' names, e.g. 'z'.
+    `forward(*inputs, **attrs)` returns the output (an array, or a float64 scalar where
+    numpy reduces to one); `backward(g, out, *inputs, **attrs)` returns one gradient per
+    input (None for an input that carries no gradient, such as a class index);
+    `shape(*shapes, **attrs)` gives the output shape without computing anything;
+    `local(i, names, out, **attrs)` is the local gradient ∂out/∂input_i as text over the
+    inputs' names, e.g. 'z'.
     """
 
     name: ClassVar[str]
@@ -45,8 +46,8 @@ class Op:
     # size=2, stride=None)`), so here the arguments are `...`: the builder checks the
     # number of inputs and the keywords against `args` and `attrs` before any call.
     shape: Callable[..., Shape]
-    forward: Callable[..., np.ndarray]
-    backward: Callable[..., Sequence[np.ndarray | None]]
+    forward: Callable[..., Array]
+    backward: Callable[..., Sequence[Array | None]]
     local: Callable[..., str]
 
     def formula(self, names: Sequence[str], **attrs: Any) -> str:
