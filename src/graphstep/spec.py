@@ -130,6 +130,9 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> Located:
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
+Numbers = float | list["Numbers"]  # a leaf's value as written: a number or nested lists of them
+
+
 class LeafKind(StrEnum):
     INPUT = "input"
     PARAM = "param"
@@ -155,7 +158,7 @@ class LeafSpec:
     name: str
     kind: LeafKind
     loc: Loc
-    value: Any = None  # a number or a nested list, when written out
+    value: Numbers | None = None  # when written out
     shape: tuple[int, ...] = ()
     init: Init | None = None
     options: tuple[tuple[str, Any], ...] = ()  # seed, std, low, high
@@ -519,7 +522,7 @@ def _shape(raw: Any, loc: Loc) -> tuple[int, ...]:
     return tuple(raw)
 
 
-def _literal(raw: Any, loc: Loc, depth: int = 0) -> Any:
+def _literal(raw: Any, loc: Loc, depth: int = 0) -> Numbers:
     """A number or a rectangular nested list of numbers, checked but not converted to numpy."""
     if isinstance(raw, bool) or raw is None:
         raise GraphstepError.at(f"expected a number or a list of numbers, got {raw!r}", loc)
@@ -572,7 +575,7 @@ def _number(raw: Any, what: str, loc: Loc) -> float:
     return number
 
 
-def _nested_shape(value: Any) -> tuple[int, ...]:
+def _nested_shape(value: Numbers) -> tuple[int, ...]:
     if isinstance(value, list):
         return (len(value), *_nested_shape(value[0]))
     return ()
