@@ -26,6 +26,7 @@ from . import format as fmt
 from .errors import GraphstepError, did_you_mean
 from .gradcheck import check_gradients
 from .graph import Graph, build
+from .limits import MAX_EXPORT_BYTES
 from .spec import GraphSpec, expression_spec, leaf_shape, load_spec, read_source
 from .trace import Trace
 
@@ -336,16 +337,9 @@ def cmd_summary(args: argparse.Namespace) -> int:
     parts = ", ".join(f"{p} {graph.nodes[p].size:,}" for p in params)
     print(f"\nparameters: {count(total)}" + (f" ({parts})" if parts else ""))
     numbers = 2 * sum(node.size for node in graph)
-    print(f"a trace holds {count(numbers)} numbers (values and gradients, {_bytes(8 * numbers)})")
+    size = fmt.data_size(8 * numbers)
+    print(f"a trace holds {count(numbers)} numbers (values and gradients, {size})")
     return OK
-
-
-def _bytes(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1000:
-            return f"{n:.3g} {unit}"
-        n /= 1000
-    return f"{n:,.3g} TB" if n < 1000 else f"{n:,.0f} TB"
 
 
 # ---------------------------------------------------------------------------
@@ -464,6 +458,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise UsageError("give one of -o OUT, --all-steps DIR or --html OUT.html")
     if args.output is None and (args.step is not None or args.format is not None):
         raise UsageError("--step and --format go with -o OUT")
+    if args.all_steps is None and (args.steps is not None or args.force):
+        raise UsageError("--steps and --force go with --all-steps DIR")
     graph = load_graph(args.file, args.set or ())
     expanded = frozenset(args.expand or ())
     for name in expanded:
@@ -479,7 +475,19 @@ def cmd_export(args: argparse.Namespace) -> int:
             )
     options = {"expanded": expanded, "rankdir": args.rankdir}
     if args.all_steps is not None:
-        paths = render.export_all_steps(graph, Path(args.all_steps), **options)
+        from .render.svg import ExportTooLarge
+
+        budget = None if args.force else MAX_EXPORT_BYTES
+        try:
+            paths = render.export_all_steps(
+                graph, Path(args.all_steps), steps=args.steps, budget=budget, **options
+            )
+        except ExportTooLarge as e:
+            e.hint = (
+                "pass --force to write it anyway, export one page with --html OUT.html, "
+                "or a range of steps such as --steps 10-40"
+            )
+            raise
         print(f"wrote {len(paths)} diagrams to {args.all_steps}")
     elif args.html is not None:
         render.export_html(graph, Path(args.html), **options)
@@ -571,6 +579,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--step", type=int, metavar="N", help="the step to draw (default: the last)")
     p.add_argument("--format", choices=("svg", "png", "dot"), help="default: from OUT's suffix")
     p.add_argument("--all-steps", metavar="DIR", help="one numbered SVG per step, for slides")
+    p.add_argument(
+        "--steps", type=_step_range, metavar="A-B", help="with --all-steps: steps A to B only"
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help=f"with --all-steps: write past {MAX_EXPORT_BYTES // 10**6:,} MB",
+    )
     p.add_argument("--html", metavar="OUT", help="one self-contained page stepping with ←/→")
     p.add_argument(
         "--expand",
@@ -598,6 +614,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", metavar="FILE", nargs="+", help="graph files or expressions")
     p.set_defaults(handler=cmd_validate, parser=p)
     return parser
+
+
+def _step_range(text: str) -> range:
+    """`10-40` (both included) or one step, `7`."""
+    first, dash, last = text.partition("-")
+    try:
+        a, b = int(first), int(last) if dash else int(first)
+    except ValueError:
+        a, b = -1, -1
+    if a < 0 or b < a:
+        raise argparse.ArgumentTypeError(f"expected a range of steps such as 10-40, got '{text}'")
+    return range(a, b + 1)
 
 
 def _positive_int(text: str) -> int:
