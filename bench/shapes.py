@@ -49,6 +49,16 @@ def shared_weight_yaml(ops: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+def own_weights_yaml(ops: int) -> str:
+    """The shared-weight chain's drawing without the sharing: each product reads a parameter
+    of its own, so one box beside each, as stubs draw the shared one."""
+    lines = ["name: own-weights", "inputs: {x: 1}", "params:"]
+    lines += [f"  k{i}: 0.99" for i in range(ops)]
+    lines += ["graph:", "  a0: x * k0"]
+    lines += [f"  a{i}: a{i - 1} * k{i}" for i in range(1, ops)]
+    return "\n".join(lines) + "\n"
+
+
 def doubling_blocks_yaml(depth: int) -> str:
     """Block `d0` called 2**depth times: `d{k}` calls `d{k-1}` twice, the top calls `d{depth}`."""
     lines = ["name: doubling", "inputs: {x: 0.5}", "params: {k: 0.9}", "blocks:"]

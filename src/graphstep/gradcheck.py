@@ -132,7 +132,7 @@ class Checker:
             changed[op.index] = op.op.forward(*ins, **op.attrs)
         total = 0.0
         for tail, grad in reach.edges:
-            total += float(np.sum(grad * (changed[tail] - values[tail])))
+            total += float((grad * (changed[tail] - values[tail])).sum())
         if reach.output:
             total += float(changed[self.output] - values[self.output])
         return total
