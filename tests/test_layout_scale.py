@@ -30,6 +30,8 @@ def test_a_weight_read_by_many_is_drawn_beside_each_use() -> None:
     assert to_dot(d).count('weight="0"') == 12
     laid = layout(graph)
     assert {laid.boxes[f"a{i}"].center[0] for i in range(12)} == {laid.boxes["a0"].center[0]}
+    assert laid.stubs == {f"k@a{i}": "k" for i in range(1, 12)}
+    assert set(laid.stubs) < set(laid.boxes)
 
 
 def test_a_leaf_read_by_a_few_is_drawn_once() -> None:

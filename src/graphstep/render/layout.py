@@ -16,7 +16,7 @@ import subprocess
 import time
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import GraphstepError
@@ -115,6 +115,9 @@ class Layout:
     rankdir: str = "TB"
     seconds: float = 0.0  # how long `dot` took
     fallback: str = ""  # why graphstep laid it out itself, in words for the screen; "" for dot
+    # a shared leaf's copies beside its readers (dot.py's stubs): box name `k@a5` → leaf `k`;
+    # a view draws each as its leaf, in the leaf's state, with the leaf's numbers
+    stubs: Mapping[str, str] = field(default_factory=dict)
 
 
 def run_graphviz(source: str, formats: Sequence[str]) -> list[str]:
@@ -241,7 +244,14 @@ def parse_json(text: str, d: Diagram, rankdir: str, seconds: float = 0.0) -> Lay
         clusters=tuple(clusters),
         rankdir=rankdir,
         seconds=seconds,
+        stubs=_stubs(d),
     )
+
+
+def _stubs(d: Diagram) -> dict[str, str]:
+    return {
+        d.parts[pid].name: leaf for (leaf, _), pid in d.stubs.items() if d.parts[pid].name != leaf
+    }
 
 
 def _spline(pos: str, point: Any) -> tuple[tuple[float, float], ...]:
@@ -401,6 +411,7 @@ def layered(d: Diagram, rankdir: str, why: str) -> Layout:
         clusters=_frames(d, boxes),
         rankdir=rankdir,
         fallback=f"graphstep's own layered layout: {why}",
+        stubs=_stubs(d),
     )
 
 
