@@ -105,3 +105,22 @@ def test_parents_of_8192_block_calls_are_the_enclosing_calls() -> None:
     assert parents["f/p13/p12"] == "f/p13"
     laid = layout(graph, expanded=["f", "f/p13"])
     assert sorted(c.name for c in laid.clusters) == ["f", "f/p13"]
+
+
+def test_export_warns_before_a_long_wait_for_dot(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from graphstep import cli
+
+    path = tmp_path / "chain.yaml"
+    path.write_text(shared_weight_yaml(30))
+    monkeypatch.setattr(layout_module, "DOT_PARTS", 50)
+    assert cli.main(["export", str(path), "-o", str(tmp_path / "out.svg")]) == 0
+    err = capsys.readouterr().err
+    assert err == (
+        "graphstep: 61 boxes: Graphviz's dot may take minutes to lay them out "
+        "(it is stopped after 300 s); the terminal UI lays out any size at once\n"
+    )
+    monkeypatch.setattr(layout_module, "DOT_PARTS", 4000)
+    assert cli.main(["export", str(path), "-o", str(tmp_path / "out.svg")]) == 0
+    assert capsys.readouterr().err == ""

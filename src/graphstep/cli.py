@@ -474,6 +474,11 @@ def cmd_export(args: argparse.Namespace) -> int:
                 or (f"its composites: {', '.join(composites)}" if composites else "it has none"),
             )
     options = {"expanded": expanded, "rankdir": args.rankdir}
+    from .render.layout import dot_warning
+
+    warning = dot_warning(graph, expanded)
+    if warning:
+        print(f"graphstep: {warning}", file=sys.stderr)
     if args.all_steps is not None:
         from .render.svg import ExportTooLarge
 

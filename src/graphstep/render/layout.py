@@ -321,6 +321,18 @@ def layout(
     return result
 
 
+def dot_warning(graph: Graph, expanded: Iterable[str] = frozenset()) -> str:
+    """What to tell someone about to wait for `dot` on a drawing past DOT_PARTS boxes
+    (pictures always come from `dot`); empty for a drawing `dot` lays out in seconds."""
+    parts = len(diagram(graph, None, expanded, numbers=False).parts)
+    if parts <= DOT_PARTS:
+        return ""
+    return (
+        f"{parts:,} boxes: Graphviz's dot may take minutes to lay them out "
+        f"(it is stopped after {TIMEOUT:.0f} s); the terminal UI lays out any size at once"
+    )
+
+
 def _key(
     graph: Graph, expanded: frozenset[str], rankdir: str, regions: Mapping[str, Region] | None
 ) -> tuple[object, ...]:
