@@ -281,6 +281,7 @@ class Diagram:
     enclosing: dict[str, str | None] = field(default_factory=dict)  # every block call's parent
     shared: frozenset[str] = frozenset()  # leaves read by more than STUB_USES nodes
     stubs: dict[tuple[str, str], str] = field(default_factory=dict)  # (leaf, reader) → part id
+    beside: dict[str, str] = field(default_factory=dict)  # a stub's name → its reader
 
     def cluster_of(self, name: str) -> str | None:
         """The innermost expanded block call a drawn node sits in (None: the top level);
@@ -290,11 +291,6 @@ class Diagram:
         while call is not None and call not in self.call_parents:
             call = self.enclosing[call]
         return call
-
-    @property
-    def beside(self) -> dict[str, str]:
-        """Each stub's name → the node it is drawn beside, its reader."""
-        return {self.parts[pid].name: reader for (_, reader), pid in self.stubs.items()}
 
     @property
     def call_ids(self) -> dict[str, str]:
@@ -384,13 +380,12 @@ def _stub(d: Diagram, leaf: str, reader: str) -> tuple[str, str]:
     first reader, a copy named `leaf@reader` for the others."""
     pid = d.stubs.get((leaf, reader))
     if pid is None:
-        first = d.ids[leaf]
-        if any(p == first for p in d.stubs.values()):
-            pid = f"n{len(d.parts)}"
+        pid = d.ids[leaf]
+        if leaf in d.beside:  # its own part is beside its first reader
+            first, pid = pid, f"n{len(d.parts)}"
             d.parts[pid] = replace(d.parts[first], id=pid, name=f"{leaf}@{reader}")
-        else:
-            pid = first
         d.stubs[leaf, reader] = pid
+        d.beside[d.parts[pid].name] = reader
     return pid, d.parts[pid].name
 
 
