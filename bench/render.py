@@ -15,6 +15,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+from shapes import layered_yaml
 from timing import best_of
 
 import graphstep
@@ -23,27 +24,6 @@ from graphstep.render.layout import layout
 
 TARGET = 3.0
 REPEATS = 5  # each from a freshly loaded graph: nothing is cached between runs
-KINDS = ("add", "mul", "tanh", "sub")
-
-
-def layered_yaml(width: int, layers: int) -> str:
-    """`width` inputs, then `layers` layers of `width` scalar ops, each reading two nodes
-    of the layer before; summed into one loss at the end."""
-    lines = ["name: layered", "inputs:"]
-    lines += [f"  a0_{i}: {((i * 7) % 11 - 5) / 4}" for i in range(width)]
-    lines.append("graph:")
-    for k in range(1, layers + 1):
-        kind = KINDS[k % len(KINDS)]
-        for i in range(width):
-            a, b = f"a{k - 1}_{i}", f"a{k - 1}_{(i + 1) % width}"
-            expr = {"add": f"{a} + {b}", "mul": f"{a} * {b}", "sub": f"{a} - {b}"}.get(
-                kind, f"tanh({a})"
-            )
-            lines.append(f"  a{k}_{i}: {expr}")
-    last = [f"a{layers}_{i}" for i in range(width)]
-    lines.append(f"  loss: {' + '.join(last)}")
-    lines.append("output: loss")
-    return "\n".join(lines) + "\n"
 
 
 def main() -> None:

@@ -26,6 +26,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("expr", "spec"),
     ("graph",),
     ("trace",),
+    ("gradcheck",),  # finite differences against a trace
     ("composite",),  # the windows of conv and pool, read from a trace
     ("steps",),
     ("session", "train"),
@@ -121,7 +122,7 @@ def test_every_exception_is_still_needed() -> None:
 
 def test_the_import_reader_resolves_relative_imports() -> None:
     cli = {name for _, name in imported(PACKAGE / "cli.py")}
-    assert {"graphstep", "graphstep.format", "graphstep.ops", "graphstep.tui"} <= cli
+    assert {"graphstep", "graphstep.format", "graphstep.graph", "graphstep.tui"} <= cli
     ops = {name for _, name in imported(PACKAGE / "ops" / "__init__.py")}
     assert {"graphstep.ops.conv", "graphstep.ops.registry"} <= ops
     assert unit("graphstep.ops.conv") == "ops"

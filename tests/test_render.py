@@ -87,9 +87,9 @@ def dot_runs(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     runs: list[list[str]] = []
     real = layout_module._run
 
-    def counted(source: str, formats: list[str], *options: str) -> bytes:
+    def counted(source: str, formats: list[str], *options: str, **budget: float) -> bytes:
         runs.append(list(formats))
-        return real(source, formats, *options)
+        return real(source, formats, *options, **budget)
 
     monkeypatch.setattr(layout_module, "_run", counted)
     svg_module._cache.clear()

@@ -13,21 +13,20 @@ import math
 import re
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
-from functools import partial
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
-import networkx as nx
 import numpy as np
 import yaml
 
 from . import __version__
 from . import format as fmt
 from .errors import GraphstepError, did_you_mean
+from .gradcheck import check_gradients
 from .graph import Graph, build
-from .ops import OPS, Array
+from .limits import MAX_EXPORT_BYTES
 from .spec import GraphSpec, expression_spec, leaf_shape, load_spec, read_source
 from .trace import Trace
 
@@ -35,13 +34,6 @@ OK, FAILED, BAD_INPUT, INTERRUPTED = 0, 1, 2, 130
 COMMANDS = ("tui", "run", "check", "export", "train", "summary", "validate")
 EXPRESSION_FILE = "<expr>"
 BUNDLED_EXAMPLE = Path(__file__).parent / "examples" / "chain_rule.yaml"
-
-# Central finite differences: step h·max(1, |x|); a gradient matches when
-# |analytic − numeric| ≤ ATOL·max(1, |L|) + RTOL·|numeric|.
-FD_STEP = 1e-5
-FD_ATOL = 1e-7
-FD_RTOL = 1e-4
-FD_MAX_INTERMEDIATE = 64  # elements checked per intermediate node (every leaf element is)
 
 
 class UsageError(Exception):
@@ -270,127 +262,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 # check: gradients against central finite differences
 
 
-@dataclass(frozen=True)
-class GradientCheck:
-    """One node's gradient against finite differences, over the elements checked."""
-
-    node: str
-    checked: int
-    of: int
-    abs_error: float  # the worst |backprop − central difference| where the loss is smooth
-    rel_error: float
-    kinks: int  # no derivative there: the left and right differences disagree
-    mismatches: int
-
-    @property
-    def ok(self) -> bool:
-        return self.mismatches == 0
-
-
-def downstream(graph: Graph, name: str) -> list[str]:
-    """The op nodes whose values depend on `name`, in topological order."""
-    below = nx.descendants(graph.dag, name)
-    return [n for n in graph.forward_order if n in below]
-
-
-def recompute_loss(
-    graph: Graph, values: dict[str, np.ndarray], name: str, value: np.ndarray, after: list[str]
-) -> float:
-    """The output's value when node `name` holds `value` and everything after it is recomputed."""
-    changed: dict[str, Array] = {name: value}
-    for n in after:
-        node = graph.nodes[n]
-        ins = [changed.get(i, values[i]) for i in node.inputs]
-        changed[n] = OPS[node.op].forward(*ins, **node.attrs)
-    return float(changed.get(graph.output, values[graph.output]))
-
-
-def loss_at(
-    graph: Graph,
-    values: dict[str, np.ndarray],
-    name: str,
-    after: list[str],
-    base: np.ndarray,
-    element: int,
-    v: float,
-) -> float:
-    """The output's value when element `element` of node `name` is set to `v`."""
-    changed = base.copy()
-    changed.flat[element] = v
-    return recompute_loss(graph, values, name, changed, after)
-
-
-def elements_to_check(graph: Graph, name: str) -> np.ndarray:
-    """Every element of a leaf; up to FD_MAX_INTERMEDIATE spread over an intermediate."""
-    size = graph.nodes[name].size
-    if graph.nodes[name].is_leaf or size <= FD_MAX_INTERMEDIATE:
-        return np.arange(size)
-    return np.unique(np.linspace(0, size - 1, FD_MAX_INTERMEDIATE).astype(int))
-
-
-@dataclass(frozen=True)
-class Differences:
-    """Central, left and right finite differences of the loss along one element."""
-
-    central: float
-    left: float
-    right: float
-
-    @property
-    def jump(self) -> float:
-        return abs(self.right - self.left)
-
-
-def differences(f: Callable[[float], float], x: float, h: float, fx: float) -> Differences:
-    above, below = f(x + h), f(x - h)
-    return Differences((above - below) / (2 * h), (fx - below) / h, (above - fx) / h)
-
-
-def check_gradients(graph: Graph, trace: Trace) -> Iterator[GradientCheck]:
-    """Each gradient against central differences, telling kinks from mismatches.
-
-    Where the central difference disagrees, it is taken again with a step 100
-    times smaller: near a kink or a sharp curve that agrees. If it still does
-    not, and the left and right differences still differ by as much, the loss
-    has a kink right there (relu at 0, a tie of max): no derivative exists to
-    compare with, and the element counts as a kink. Otherwise it is a mismatch.
-    """
-    values = {n: trace.value(n) for n in graph.order}
-    loss = trace.loss
-    scale = max(1.0, abs(loss))
-    with np.errstate(all="ignore"):
-        for name in graph.order:
-            grad = trace.grad(name)
-            if grad is None:
-                continue
-            after = downstream(graph, name)
-            base = np.array(values[name], dtype=np.float64)
-            analytic = np.broadcast_to(grad, base.shape)
-            worst_abs = worst_rel = 0.0
-            kinks = mismatches = 0
-            picked = elements_to_check(graph, name)
-            for e in picked:
-                f = partial(loss_at, graph, values, name, after, base, int(e))
-                x, a = float(base.flat[e]), float(analytic.flat[e])
-                h = FD_STEP * max(1.0, abs(x))
-                coarse = differences(f, x, h, loss)
-                d = coarse
-                if not abs(a - d.central) <= FD_ATOL * scale + FD_RTOL * abs(d.central):
-                    d = differences(f, x, h / 100, loss)
-                    tol = FD_ATOL * scale + FD_RTOL * abs(d.central)
-                    if not abs(a - d.central) <= tol:
-                        if coarse.jump > tol and d.jump > coarse.jump / 2:
-                            kinks += 1
-                            continue
-                        mismatches += 1
-                err = abs(a - d.central)
-                worst_abs = max(worst_abs, err)
-                worst_rel = max(worst_rel, err / max(abs(a), abs(d.central)) if err else 0.0)
-            yield GradientCheck(
-                name, len(picked), base.size, worst_abs, worst_rel, kinks, mismatches
-            )
-
-
 def cmd_check(args: argparse.Namespace) -> int:
     graph = load_graph(args.file, args.set or ())
     trace = graph.trace()
@@ -466,16 +337,9 @@ def cmd_summary(args: argparse.Namespace) -> int:
     parts = ", ".join(f"{p} {graph.nodes[p].size:,}" for p in params)
     print(f"\nparameters: {count(total)}" + (f" ({parts})" if parts else ""))
     numbers = 2 * sum(node.size for node in graph)
-    print(f"a trace holds {count(numbers)} numbers (values and gradients, {_bytes(8 * numbers)})")
+    size = fmt.data_size(8 * numbers)
+    print(f"a trace holds {count(numbers)} numbers (values and gradients, {size})")
     return OK
-
-
-def _bytes(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1000:
-            return f"{n:.3g} {unit}"
-        n /= 1000
-    return f"{n:,.3g} TB" if n < 1000 else f"{n:,.0f} TB"
 
 
 # ---------------------------------------------------------------------------
@@ -594,6 +458,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise UsageError("give one of -o OUT, --all-steps DIR or --html OUT.html")
     if args.output is None and (args.step is not None or args.format is not None):
         raise UsageError("--step and --format go with -o OUT")
+    if args.all_steps is None and (args.steps is not None or args.force):
+        raise UsageError("--steps and --force go with --all-steps DIR")
     graph = load_graph(args.file, args.set or ())
     expanded = frozenset(args.expand or ())
     for name in expanded:
@@ -608,8 +474,25 @@ def cmd_export(args: argparse.Namespace) -> int:
                 or (f"its composites: {', '.join(composites)}" if composites else "it has none"),
             )
     options = {"expanded": expanded, "rankdir": args.rankdir}
+    from .render.layout import dot_warning
+
+    warning = dot_warning(graph, expanded)
+    if warning:
+        print(f"graphstep: {warning}", file=sys.stderr)
     if args.all_steps is not None:
-        paths = render.export_all_steps(graph, Path(args.all_steps), **options)
+        from .render.svg import ExportTooLarge
+
+        budget = None if args.force else MAX_EXPORT_BYTES
+        try:
+            paths = render.export_all_steps(
+                graph, Path(args.all_steps), steps=args.steps, budget=budget, **options
+            )
+        except ExportTooLarge as e:
+            e.hint = (
+                "pass --force to write it anyway, export one page with --html OUT.html, "
+                "or a range of steps such as --steps 10-40"
+            )
+            raise
         print(f"wrote {len(paths)} diagrams to {args.all_steps}")
     elif args.html is not None:
         render.export_html(graph, Path(args.html), **options)
@@ -701,6 +584,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--step", type=int, metavar="N", help="the step to draw (default: the last)")
     p.add_argument("--format", choices=("svg", "png", "dot"), help="default: from OUT's suffix")
     p.add_argument("--all-steps", metavar="DIR", help="one numbered SVG per step, for slides")
+    p.add_argument(
+        "--steps", type=_step_range, metavar="A-B", help="with --all-steps: steps A to B only"
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help=f"with --all-steps: write past {MAX_EXPORT_BYTES // 10**6:,} MB",
+    )
     p.add_argument("--html", metavar="OUT", help="one self-contained page stepping with ←/→")
     p.add_argument(
         "--expand",
@@ -728,6 +619,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", metavar="FILE", nargs="+", help="graph files or expressions")
     p.set_defaults(handler=cmd_validate, parser=p)
     return parser
+
+
+def _step_range(text: str) -> range:
+    """`10-40` (both included) or one step, `7`."""
+    first, dash, last = text.partition("-")
+    try:
+        a, b = int(first), int(last) if dash else int(first)
+    except ValueError:
+        a, b = -1, -1
+    if a < 0 or b < a:
+        raise argparse.ArgumentTypeError(f"expected a range of steps such as 10-40, got '{text}'")
+    return range(a, b + 1)
 
 
 def _positive_int(text: str) -> int:

@@ -7,6 +7,7 @@ ops by name, names, numeric constants) that the graph layer turns into nodes.
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,13 +81,8 @@ class _Reader:
                 hint="name intermediate results as entries of their own",
             )
         match node:
-            case ast.BinOp(op=op, left=left, right=right) if type(op) in BINARY_OPS:
-                name = BINARY_OPS[type(op)]
-                if name == "pow":
-                    p = self.constant(right, "the exponent of **")
-                    return Call("pow", (self.read(left, depth + 1),), (("p", p),), self.loc(node))
-                args = (self.read(left, depth + 1), self.read(right, depth + 1))
-                return Call(name, args, (), self.loc(node))
+            case ast.BinOp(op=op) if type(op) in BINARY_OPS:
+                return self.chain(node, depth)
             case ast.UnaryOp(op=ast.USub(), operand=ast.Constant() as c):
                 return Const(-self.number(c), self.loc(node))
             case ast.UnaryOp(op=ast.USub(), operand=operand):
@@ -100,6 +96,29 @@ class _Reader:
             case ast.Call():
                 return self.call(node, depth)
         raise self.refuse(node)
+
+    def chain(self, node: ast.BinOp, depth: int) -> Expr:
+        """`a + b - c * d …`: Python nests it to the left, one level per operator; read
+        without recursion, as one level. Only a left operand in parentheses (it starts
+        after its parent does) is nested for real, and read as such."""
+        spine = [node]
+        while (
+            isinstance(left := spine[-1].left, ast.BinOp)
+            and type(left.op) in BINARY_OPS
+            and (left.lineno, left.col_offset) == (node.lineno, node.col_offset)
+        ):
+            spine.append(left)
+        result = self.read(spine[-1].left, depth + 1)
+        for binop in reversed(spine):
+            name = BINARY_OPS[type(binop.op)]
+            if name == "pow":
+                p = self.constant(binop.right, "the exponent of **")
+                result = Call("pow", (result,), (("p", p),), self.loc(binop))
+            else:
+                result = Call(
+                    name, (result, self.read(binop.right, depth + 1)), (), self.loc(binop)
+                )
+        return result
 
     def call(self, node: ast.Call, depth: int) -> Call:
         if not isinstance(node.func, ast.Name):
@@ -207,6 +226,19 @@ def parse_expression(text: str, functions: set[str], origin: Origin = Origin()) 
     offset = len(text) - len(text.lstrip())
     origin = Origin(origin.line, origin.column + offset)
     return _Reader(text, origin, functions).read(tree.body)
+
+
+def walk(expr: Expr) -> Iterator[Expr]:
+    """Every sub-expression after its arguments (left to right), the whole one last; without
+    recursion, so a chain of thousands of terms is no deeper than one of two."""
+    stack: list[tuple[Expr, bool]] = [(expr, False)]
+    while stack:
+        e, ready = stack.pop()
+        if ready or not isinstance(e, Call):
+            yield e
+            continue
+        stack.append((e, True))
+        stack.extend((a, False) for a in reversed(e.args))
 
 
 def unparse(expr: Expr) -> str:

@@ -17,6 +17,15 @@ import numpy as np
 SMALL = 16  # tensors with at most this many elements are shown number by number
 
 
+def data_size(n: float) -> str:
+    """`1.6 GB`: a count of bytes, three significant digits."""
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1000:
+            return f"{n:.3g} {unit}"
+        n /= 1000
+    return f"{n:,.3g} TB" if n < 1000 else f"{n:,.0f} TB"
+
+
 def number(x: Any) -> str:
     """`-4`, `3.25`, `0.333333`, `nan`, `inf`: six significant digits, no trailing zeros."""
     x = float(x)

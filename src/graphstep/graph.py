@@ -7,8 +7,9 @@ gradient. Shapes are inferred here, from shapes alone, without allocating.
 
 from __future__ import annotations
 
+import heapq
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from math import prod
@@ -18,7 +19,7 @@ import networkx as nx
 import numpy as np
 
 from .errors import GraphstepError, Loc, did_you_mean
-from .expr import Call, Const, Expr, Name
+from .expr import Call, Const, Expr, Name, walk
 from .limits import MAX_NODES, MAX_TENSOR_ELEMENTS, MAX_TOTAL_ELEMENTS
 from .ops import OPS, Array, Op, OpError, is_composite
 from .spec import BlockSpec, EntrySpec, GraphSpec, Init, LeafSpec, leaf_shape
@@ -335,23 +336,21 @@ class _Builder:
                     self.resolve(ref, scope, entry.name)
 
     def check_block_recursion(self) -> None:
-        calls: nx.DiGraph[str] = nx.DiGraph()
-        for block in self.spec.blocks.values():
-            calls.add_node(block.name)
-            for entry in block.entries:
-                calls.add_edges_from(
-                    (block.name, c.func) for c in _calls(entry.expr) if c.func in self.spec.blocks
-                )
+        calls = {
+            block.name: [
+                c.func for e in block.entries for c in _calls(e.expr) if c.func in self.spec.blocks
+            ]
+            for block in self.spec.blocks.values()
+        }
         try:
-            cycle = nx.find_cycle(calls)
-        except nx.NetworkXNoCycle:
-            return
-        names = [u for u, _ in cycle] + [cycle[0][0]]
-        raise GraphstepError.at(
-            f"block recursion: {' → '.join(names)}",
-            self.spec.blocks[names[0]].loc,
-            hint="a block may call other blocks, never itself (directly or not)",
-        )
+            topological(calls)
+        except Cycle as e:
+            names = e.names
+            raise GraphstepError.at(
+                f"block recursion: {' → '.join(names)}",
+                self.spec.blocks[names[0]].loc,
+                hint="a block may call other blocks, never itself (directly or not)",
+            ) from None
 
     def resolve(self, ref: Name, scope: _Scope, where: str) -> str:
         if ref.id in scope.local:
@@ -380,7 +379,7 @@ class _Builder:
         def fresh(top: bool) -> str:
             return entry_name if top else f"{entry_name}.{next(counter)}"
 
-        def visit(expr: Expr, top: bool) -> str:
+        def visit(expr: Expr, top: bool, ins: tuple[str, ...]) -> str:
             match expr:
                 case Name():
                     ref = self.resolve(expr, scope, entry.name)
@@ -404,10 +403,8 @@ class _Builder:
                         name, "const", (), {}, (), expr.loc, entry_name, not top, scope.group
                     )
                 case Call(func=func) if func in self.spec.blocks:
-                    ins = tuple(visit(a, False) for a in expr.args)
                     return self.inline(self.spec.blocks[func], expr, ins, fresh(top), scope, made)
-                case Call(func=func, args=args, attrs=attrs):
-                    ins = tuple(visit(a, False) for a in args)
+                case Call(func=func, attrs=attrs):
                     name = fresh(top)
                     op = OPS[func]
                     full = self.attrs(op, dict(attrs), expr, ins)
@@ -422,7 +419,11 @@ class _Builder:
                 raise GraphstepError.at(f"more than {MAX_NODES:,} nodes", node.loc)
             return node.name
 
-        visit(entry.expr, True)
+        made_of: dict[int, str] = {}  # a sub-expression (by id) → the node it became
+        for expr in walk(entry.expr):  # post-order without recursion: a long chain is flat
+            args = expr.args if isinstance(expr, Call) else ()
+            ins = tuple(made_of.pop(id(a)) for a in args)
+            made_of[id(expr)] = visit(expr, expr is entry.expr, ins)
         return made
 
     def inline(
@@ -456,8 +457,9 @@ class _Builder:
         self.calls[name] = (block.name, args)
         for entry in block.entries:
             local[entry.name] = scope.node_name(entry.name, block.output)
-        for entry_name in _dependency_order(list(block.entries), {e.name for e in block.entries}):
-            entry = next(e for e in block.entries if e.name == entry_name)
+        entries = {e.name: e for e in block.entries}
+        for entry_name in _dependency_order(list(block.entries), set(entries)):
+            entry = entries[entry_name]
             try:
                 made.extend(self.lower(entry, scope, block.output))
             except GraphstepError as e:  # the body may be fine: say which call made it fail
@@ -499,13 +501,12 @@ class _Builder:
     def finish(self) -> Graph:
         spec = self.spec
         dag: nx.MultiDiGraph[str] = nx.MultiDiGraph(name=spec.name)
-        decl = {n: i for i, n in enumerate(self.nodes)}
         for node in self.nodes.values():
             dag.add_node(node.name, op=node.op, shape=node.shape, node=node)
         for node in self.nodes.values():
             for i, src in enumerate(node.inputs):
                 dag.add_edge(src, node.name, key=i)
-        order = list(nx.lexicographical_topological_sort(dag, key=decl.__getitem__))
+        order = topological({name: node.inputs for name, node in self.nodes.items()})
         out = self.nodes[spec.output]
         if out.shape != ():
             raise GraphstepError.at(
@@ -531,40 +532,78 @@ class _Builder:
 
 
 def _calls(expr: Expr) -> Iterator[Call]:
-    if isinstance(expr, Call):
-        yield expr
-        for a in expr.args:
-            yield from _calls(a)
+    return (e for e in walk(expr) if isinstance(e, Call))
+
+
+class Cycle(Exception):
+    """A dependency cycle, as the names along it: each reads the next; the last is the first."""
+
+    def __init__(self, names: list[str]) -> None:
+        super().__init__(" → ".join(names))
+        self.names = names
+
+
+def topological(reads: Mapping[str, Iterable[str]]) -> list[str]:
+    """The names of `reads` (each → the names it reads; others are ignored) so that each comes
+    after what it reads, ties broken by the order of `reads`: networkx's
+    lexicographical_topological_sort with the declaration order as key, in linear time.
+
+    Only when the sort is stuck is a cycle looked for: among the names left, each reads another
+    one left, so walking from one to what it reads must come back to a name already seen.
+    """
+    names = list(reads)
+    rank = {n: i for i, n in enumerate(names)}
+    waiting = [0] * len(names)
+    readers: list[list[int]] = [[] for _ in names]
+    for i, n in enumerate(names):
+        for dep in reads[n]:
+            j = rank.get(dep)
+            if j is not None:
+                waiting[i] += 1
+                readers[j].append(i)
+    ready = [i for i, w in enumerate(waiting) if w == 0]
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        i = heapq.heappop(ready)
+        order.append(names[i])
+        for r in readers[i]:
+            waiting[r] -= 1
+            if waiting[r] == 0:
+                heapq.heappush(ready, r)
+    if len(order) == len(names):
+        return order
+    seen: dict[int, int] = {}  # a name left → where the walk met it
+    walk: list[int] = []
+    i = next(k for k, w in enumerate(waiting) if w)
+    while i not in seen:
+        seen[i] = len(walk)
+        walk.append(i)
+        i = next(rank[d] for d in reads[names[i]] if d in rank and waiting[rank[d]])
+    loop = walk[seen[i] :]
+    start = loop.index(min(loop))  # from its first-declared name: the same cycle, the same text
+    loop = loop[start:] + loop[:start]
+    raise Cycle([names[k] for k in [*loop, loop[0]]])
 
 
 def _dependency_order(entries: list[EntrySpec], local: set[str]) -> list[str]:
     """Entries sorted so that each comes after those it uses; a cycle is an error."""
-    deps: nx.DiGraph[str] = nx.DiGraph()
-    decl = {e.name: i for i, e in enumerate(entries)}
-    deps.add_nodes_from(decl)
-    for entry in entries:
-        deps.add_edges_from((r.id, entry.name) for r in _names(entry.expr) if r.id in local)
+    reads = {e.name: [r.id for r in _names(e.expr) if r.id in local] for e in entries}
     try:
-        cycle = nx.find_cycle(deps)
-    except nx.NetworkXNoCycle:
-        return list(nx.lexicographical_topological_sort(deps, key=decl.__getitem__))
-    names = [u for u, _ in cycle] + [cycle[0][0]]
-    by_name = {e.name: e for e in entries}
-    first = min(names, key=lambda n: by_name[n].loc.line or 0)
-    raise GraphstepError.at(
-        f"cycle: {' → '.join(names)}",
-        by_name[first].loc,
-        hint="a graph is acyclic: every name may use only names not depending on it",
-    )
+        return topological(reads)
+    except Cycle as e:
+        names = [e.names[0], *reversed(e.names[:-1])]  # each used by the next
+        by_name = {e.name: e for e in entries}
+        first = min(names, key=lambda n: by_name[n].loc.line or 0)
+        raise GraphstepError.at(
+            f"cycle: {' → '.join(names)}",
+            by_name[first].loc,
+            hint="a graph is acyclic: every name may use only names not depending on it",
+        ) from None
 
 
 def _names(expr: Expr) -> Iterator[Name]:
-    match expr:
-        case Name():
-            yield expr
-        case Call(args=args):
-            for a in args:
-                yield from _names(a)
+    return (e for e in walk(expr) if isinstance(e, Name))
 
 
 def build(spec: GraphSpec) -> Graph:

@@ -14,3 +14,4 @@ MAX_EXPRESSION_DEPTH = 64  # nesting inside one expression
 MAX_NODES = 200_000  # nodes of a graph, counted while blocks expand
 MAX_TENSOR_ELEMENTS = 1 << 24  # 16.7 million float64 numbers, 128 MiB
 MAX_TOTAL_ELEMENTS = 1 << 26  # every value and gradient of one graph together
+MAX_EXPORT_BYTES = 500_000_000  # export --all-steps writes no more, unless --force

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import yaml
 
 from .errors import GraphstepError, Loc, did_you_mean
-from .expr import Call, Expr, Name, Origin, parse_expression
+from .expr import Expr, Name, Origin, parse_expression, walk
 from .limits import MAX_FILE_BYTES, MAX_YAML_DEPTH
 
 TOP_LEVEL_KEYS = (
@@ -57,7 +57,7 @@ class Located(dict[Any, Any]):
         return Loc(origin.line, origin.column) if origin else self.key_loc(key)
 
 
-class _Loader(yaml.SafeLoader):
+class _Refusals:
     """Safe YAML whose mappings are `Located` and refuse duplicate keys.
 
     Aliases (`*name`) are refused: they can stand for exponentially much data
@@ -68,8 +68,8 @@ class _Loader(yaml.SafeLoader):
     _depth = 0  # how deeply the node being composed is nested
 
     def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
-        # types-PyYAML leaves peek_event unannotated
-        event: yaml.Event = self.peek_event()  # type: ignore[no-untyped-call]
+        # a mixin: the parser it is mixed with (pyyaml's or libyaml's) has peek_event
+        event: yaml.Event = self.peek_event()  # type: ignore[attr-defined]
         if isinstance(event, yaml.AliasEvent):
             raise GraphstepError.at(
                 f"YAML alias '*{event.anchor}' refused",
@@ -83,10 +83,35 @@ class _Loader(yaml.SafeLoader):
                     f"YAML nested too deeply (more than {MAX_YAML_DEPTH} levels)",
                     _mark_loc(event.start_mark),
                 )
-            # pyyaml passes a mapping's key node or None as `index` too; its stubs say int
-            return super().compose_node(parent, index)  # type: ignore[arg-type]
+            # a mixin: the Composer it is mixed with has compose_node
+            return super().compose_node(parent, index)  # type: ignore[misc]
         finally:
             self._depth -= 1
+
+
+class _Loader(_Refusals, yaml.SafeLoader):
+    """In pure Python: slower, but its messages and marks name a problem best."""
+
+
+_Fast: type[_Loader] = _Loader
+try:  # libyaml's scanner and parser, in C: most of the time of reading a big file
+    from yaml._yaml import CParser
+    from yaml.composer import Composer
+    from yaml.constructor import SafeConstructor
+    from yaml.resolver import Resolver
+
+    class _CLoader(_Refusals, Composer, SafeConstructor, Resolver, CParser):
+        """_Loader on libyaml's events: composed in Python, so the refusals see every node."""
+
+        def __init__(self, stream: str) -> None:
+            CParser.__init__(self, stream)
+            Composer.__init__(self)
+            SafeConstructor.__init__(self)
+            Resolver.__init__(self)
+
+    _Fast = _CLoader  # type: ignore[assignment]
+except ImportError:  # PyYAML built without libyaml
+    pass
 
 
 class _Mark(Protocol):
@@ -127,7 +152,8 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> Located:
     return mapping
 
 
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+for _loader in (_Loader, _Fast):
+    _loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
 Numbers = float | list["Numbers"]  # a leaf's value as written: a number or nested lists of them
@@ -233,11 +259,10 @@ def parse_yaml(text: str) -> Located:
     if len(text.encode("utf-8", "replace")) > MAX_FILE_BYTES:
         raise GraphstepError(f"graph text longer than {MAX_FILE_BYTES:,} bytes")
     try:
-        loader = _Loader(text)  # a SafeLoader: no Python tags, no arbitrary objects
         try:
-            data = loader.get_single_data()
-        finally:
-            loader.dispose()
+            data = _load(_Fast, text)
+        except yaml.YAMLError:  # libyaml says less about where and what: ask PyYAML's parser
+            data = _load(_Loader, text)
     except yaml.MarkedYAMLError as e:
         message = (e.problem or e.context or "invalid YAML").strip()
         if "could not determine a constructor" in str(e):
@@ -265,6 +290,14 @@ def parse_yaml(text: str) -> Located:
             "a graph file is a YAML mapping", line=1, column=1, hint="see graphs/chain_rule.yaml"
         )
     return data
+
+
+def _load(loader_class: type[_Loader], text: str) -> Any:
+    loader = loader_class(text)  # a SafeLoader: no Python tags, no arbitrary objects
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
 
 
 def functions() -> set[str]:
@@ -315,17 +348,7 @@ def _plain(value: Any) -> Any:
 
 
 def _free_names(expr: Expr) -> list[str]:
-    seen: list[str] = []
-
-    def walk(e: Expr) -> None:
-        if isinstance(e, Name) and e.id not in seen:
-            seen.append(e.id)
-        elif isinstance(e, Call):
-            for a in e.args:
-                walk(a)
-
-    walk(expr)
-    return seen
+    return list(dict.fromkeys(e.id for e in walk(expr) if isinstance(e, Name)))
 
 
 def _check_name(name: Any, loc: Loc, taken: dict[str, Loc]) -> str:

@@ -279,9 +279,14 @@ class Diagram:
     call_parents: dict[str, str | None] = field(default_factory=dict)  # expanded block calls
     merged: dict[tuple[str, str], int] = field(default_factory=dict)  # wires into a call
     enclosing: dict[str, str | None] = field(default_factory=dict)  # every block call's parent
+    shared: frozenset[str] = frozenset()  # leaves read by more than STUB_USES nodes
+    stubs: dict[tuple[str, str], str] = field(default_factory=dict)  # (leaf, reader) → part id
+    beside: dict[str, str] = field(default_factory=dict)  # a stub's name → its reader
 
     def cluster_of(self, name: str) -> str | None:
-        """The innermost expanded block call a drawn node sits in (None: the top level)."""
+        """The innermost expanded block call a drawn node sits in (None: the top level);
+        a leaf's stub sits beside its reader."""
+        name = self.beside.get(name, name)
         call = self.graph.nodes[name].group
         while call is not None and call not in self.call_parents:
             call = self.enclosing[call]
@@ -330,6 +335,7 @@ def diagram(
     d.shown_as = shown_as(graph, expanded)
     d.enclosing = _parents(graph)
     d.call_parents = {call: parent for call, parent in d.enclosing.items() if call in expanded}
+    d.shared = shared_leaves(graph, d.shown_as)
     for name in graph.order:
         if d.shown_as.get(name, name) != name:
             continue  # inside a collapsed block call, which is drawn as one node
@@ -352,6 +358,35 @@ def diagram(
             if d.shown_as.get(src, src) != head:
                 _connect(d, read, src, name, position)
     return d
+
+
+STUB_USES = 4  # a leaf read by more nodes is drawn beside each of them, not once
+
+
+def shared_leaves(graph: Graph, shown: Mapping[str, str]) -> frozenset[str]:
+    """The leaves (a shared weight, a constant) read by more than STUB_USES drawn nodes: each
+    use gets a stub of its own, the same name and colour, as TensorBoard pulls such nodes
+    aside; one node with hundreds of long edges is what Graphviz cannot lay out."""
+    readers: dict[str, set[str]] = {}
+    for name in graph.order:
+        for src in graph.nodes[name].inputs:
+            if graph.nodes[src].is_leaf and src not in shown:
+                readers.setdefault(src, set()).add(shown.get(name, name))
+    return frozenset(leaf for leaf, heads in readers.items() if len(heads) > STUB_USES)
+
+
+def _stub(d: Diagram, leaf: str, reader: str) -> tuple[str, str]:
+    """The part that draws `leaf` beside `reader`, and its name: the leaf's own part for its
+    first reader, a copy named `leaf@reader` for the others."""
+    pid = d.stubs.get((leaf, reader))
+    if pid is None:
+        pid = d.ids[leaf]
+        if leaf in d.beside:  # its own part is beside its first reader
+            first, pid = pid, f"n{len(d.parts)}"
+            d.parts[pid] = replace(d.parts[first], id=pid, name=f"{leaf}@{reader}")
+        d.stubs[leaf, reader] = pid
+        d.beside[d.parts[pid].name] = reader
+    return pid, d.parts[pid].name
 
 
 def shown_as(graph: Graph, expanded: frozenset[str]) -> dict[str, str]:
@@ -526,12 +561,15 @@ def _connect(d: Diagram, trace: Trace | None, src: str, dst: str, position: int)
         d.merged[src, shown] = len(d.wires)
     tail, ltail = _endpoint(d, src, None)
     head, lhead = _endpoint(d, shown, src)
+    tail_name = src
+    if src in d.shared:
+        tail, tail_name = _stub(d, src, shown)
     d.wires.append(
         Wire(
             f"e{len(d.wires)}",
             tail,
             head,
-            src,
+            tail_name,
             shown,
             position,
             value=None if trace is None else trace.value(src),
@@ -589,10 +627,14 @@ def to_dot(d: Diagram, paint: Paint = TEMPLATE, rankdir: str = "TB") -> str:
     """The drawing as DOT: a template (sentinel colours, every number shown) or one step."""
     if rankdir not in ("TB", "LR"):
         raise GraphstepError(f"unknown rankdir '{rankdir}'", hint="use TB (top to bottom) or LR")
+    # Past XLABEL_WIRES edges, edge labels are xlabels, placed after the layout: as labels,
+    # each would be a node of its own to place, and dot takes minutes for a few hundred.
+    xlabels = len(d.wires) > XLABEL_WIRES
+    ranksep = "0.65" if xlabels else "0.4"  # room between ranks for the two rows of numbers
     lines = [
         "digraph graphstep {",
         f'  graph [rankdir="{rankdir}" fontname="{FONT}" bgcolor="white" pad="0.15" '
-        'nodesep="0.3" ranksep="0.4" compound="true" newrank="true" remincross="false"];',
+        f'nodesep="0.3" ranksep="{ranksep}" compound="true" newrank="true" remincross="false"];',
         f'  node [shape="box" margin="0.1,0.05" fontname="{FONT}" fontsize="{TITLE_SIZE}" '
         f'fontcolor="{INK}"];',
         f'  edge [fontname="{FONT}" fontsize="{EDGE_SIZE}" arrowsize="0.7"];',
@@ -606,23 +648,28 @@ def to_dot(d: Diagram, paint: Paint = TEMPLATE, rankdir: str = "TB") -> str:
     for box in d.boxes:
         held.setdefault(d.cluster_of(box.name), []).extend(_box(d, box, paint, rankdir))
     lines.extend(_calls(held, None, d.call_parents, "  "))
-    lines.extend("  " + _edge(w, paint) for w in d.wires)
+    label_attr = "xlabel" if xlabels else "label"
+    stubs = set(d.stubs.values())
+    lines.extend("  " + _edge(w, paint, label_attr, w.tail in stubs) for w in d.wires)
     lines.append("}")
     return "\n".join(lines) + "\n"
 
 
 def _parents(graph: Graph) -> dict[str, str | None]:
     """Each block call's innermost enclosing call (None at the top): the smallest other call
-    that holds all of its nodes."""
-    calls = {g: set(nodes) for g, nodes in graph.groups.items()}
-    return {
-        g: min(
-            (o for o in calls if o != g and calls[g] <= calls[o]),
-            key=lambda o: len(calls[o]),
-            default=None,
-        )
-        for g in calls
-    }
+    that holds all of its nodes. Calls nest or are apart, so only the calls holding its first
+    node are candidates: a few per call, not every other call."""
+    calls = {g: frozenset(nodes) for g, nodes in graph.groups.items()}
+    holding: dict[str, list[str]] = {}
+    for g, nodes in graph.groups.items():
+        for n in nodes:
+            holding.setdefault(n, []).append(g)
+    out: dict[str, str | None] = {}
+    for g, nodes in graph.groups.items():
+        around = [o for o in holding[nodes[0]] if o != g and len(calls[o]) >= len(nodes)]
+        around.sort(key=lambda o: len(calls[o]))
+        out[g] = next((o for o in around if calls[g] <= calls[o]), None)
+    return out
 
 
 def _calls(
@@ -814,8 +861,13 @@ def _body(card: Card, a: np.ndarray | None, color: str) -> list[Cell]:
     ]
 
 
-def _edge(w: Wire, paint: Paint) -> str:
+XLABEL_WIRES = 150
+
+
+def _edge(w: Wire, paint: Paint, label_attr: str = "label", stub: bool = False) -> str:
     attrs = [f'id="{w.id}"']
+    if stub:  # weightless: the reader stays in line with its other inputs, the stub beside it
+        attrs.append('weight="0"')
     if w.ltail:
         attrs.append(f'ltail="cluster_{w.ltail}"')
     if w.lhead:
@@ -845,5 +897,5 @@ def _edge(w: Wire, paint: Paint) -> str:
         f"<TR>{Cell(grad, EDGE_CHARS, EDGE_SIZE, grad_color, pad=3).dot()}</TR>"
         "</TABLE>"
     )
-    attrs.append(f"label=<{label}>")
+    attrs.append(f"{label_attr}=<{label}>")
     return f"{w.tail} -> {w.head} [{' '.join(attrs)}];"

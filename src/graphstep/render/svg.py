@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from ..composite import Region
 from ..errors import GraphstepError
+from ..format import data_size
 from .dot import (
     FONT,
     GRAD_COLOR,
@@ -442,13 +443,29 @@ def export_svg(
     return path
 
 
+class ExportTooLarge(GraphstepError):
+    """Every step's SVG together would pass the budget (pictures grow as steps × nodes)."""
+
+    def __init__(self, total: int, count: int, budget: int) -> None:
+        each = data_size(total / count)
+        super().__init__(
+            f"{count:,} SVGs of about {each} each would write {data_size(total)}, "
+            f"more than the budget of {data_size(budget)}"
+        )
+        self.total = total
+
+
 def export_all_steps(
     subject: Session | Graph,
     directory: str | os.PathLike[str],
     expanded: Iterable[str] = (),
     rankdir: str = "TB",
+    steps: range | None = None,
+    budget: int | None = None,
 ) -> list[Path]:
-    """One SVG per step into `directory`, `000.svg` (the start) to the last, for slide builds.
+    """One SVG per step into `directory`, `000.svg` (the start) to the last, for slide builds;
+    `steps` picks a range of them. Past `budget` bytes (estimated from the first, middle and
+    last picture before anything is written), ExportTooLarge.
 
     Every picture has the same size, so the graph stays put from slide to slide.
     The pictures are written to a temporary directory and moved in when all are
@@ -456,11 +473,20 @@ def export_all_steps(
     earlier export that this one does not overwrite are removed.
     """
     pics = pictures(subject, expanded, rankdir)
-    count = pics.last + 1
-    captions = [pics.caption(i) for i in range(count)]
-    lines = max(len(wrap(c, pics.size[0])) for c in captions)
-    digits = max(3, len(str(count - 1)))
-    names = [f"{i:0{digits}d}.svg" for i in range(count)]
+    chosen = range(pics.last + 1) if steps is None else steps
+    if not chosen:
+        raise GraphstepError("no steps to export: the range is empty")
+    for end in (chosen[0], chosen[-1]):
+        _position(subject, pics, end)  # a step that does not exist is refused, naming the range
+    captions = {i: pics.caption(i) for i in chosen}
+    lines = max(len(wrap(c, pics.size[0])) for c in captions.values())
+    if budget is not None:
+        probes = sorted({chosen[0], chosen[len(chosen) // 2], chosen[-1]})
+        each = max(len(pics.svg(i, None, captions[i], lines).encode()) for i in probes)
+        if each * len(chosen) > budget:
+            raise ExportTooLarge(each * len(chosen), len(chosen), budget)
+    digits = max(3, len(str(pics.last)))
+    names = [f"{i:0{digits}d}.svg" for i in chosen]
     directory = Path(directory)
     if directory.exists() and not directory.is_dir():
         raise GraphstepError(f"'{directory}' is not a directory", hint="name a directory to fill")
@@ -480,7 +506,7 @@ def export_all_steps(
             )
         )
         try:
-            for i, name in enumerate(names):
+            for i, name in zip(chosen, names, strict=True):
                 (stage / name).write_text(pics.svg(i, None, captions[i], lines), encoding="utf-8")
             if fresh:
                 os.chmod(stage, 0o777 & ~_umask())
