@@ -187,12 +187,12 @@ def test_missing_file_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert_one_error_line(err, str(path), "no such file")
 
 
-def test_missing_file_without_a_yaml_suffix_is_read_as_an_expression_and_says_so(
+def test_missing_file_without_a_yaml_suffix_is_a_missing_file_not_an_expression(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     code, err = run(["run", "graph.txt"], capsys)
     assert code == 2
-    assert_one_error_line(err, "<expr>:1:1", "(hint: there is no file 'graph.txt'")
+    assert_one_error_line(err, "graph.txt", "no such file")
 
 
 # expressions given in place of FILE, and --set values

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import re
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -28,12 +27,11 @@ from . import format as fmt
 from .errors import GraphstepError, did_you_mean
 from .graph import Graph, build
 from .ops import OPS
-from .spec import GraphSpec, expression_spec, leaf_shape, load_spec, read_source
+from .spec import EXPRESSION_FILE, GraphSpec, leaf_shape, read_spec, source_kind
 from .trace import Trace
 
 OK, FAILED, BAD_INPUT, INTERRUPTED = 0, 1, 2, 130
 COMMANDS = ("tui", "run", "check", "export", "train", "summary", "validate")
-EXPRESSION_FILE = "<expr>"
 BUNDLED_EXAMPLE = Path(__file__).parent / "examples" / "chain_rule.yaml"
 
 # Central finite differences: step h·max(1, |x|); a gradient matches when
@@ -50,16 +48,6 @@ class UsageError(Exception):
 
 # ---------------------------------------------------------------------------
 # Loading: a file or an expression, with --set values
-
-
-def is_expression(target: str) -> bool:
-    """FILE is an expression when it names no existing path and has no .yaml/.yml suffix."""
-    if target.lower().endswith((".yaml", ".yml")):
-        return False
-    try:
-        return not Path(target).exists()
-    except (OSError, ValueError):
-        return True
 
 
 def parse_assignment(text: str) -> tuple[str, str]:
@@ -127,19 +115,7 @@ def with_values(spec: GraphSpec, sets: Sequence[tuple[str, str]]) -> GraphSpec:
 
 def load_graph(target: str, sets: Sequence[tuple[str, str]] = ()) -> Graph:
     """A graph from a file, or from an expression whose free names are inputs (0 unless --set)."""
-    if is_expression(target):
-        try:
-            spec = expression_spec(target, {}, EXPRESSION_FILE)
-        except GraphstepError as e:
-            if re.fullmatch(r"[\w.~/\\-]+", target) and re.search(r"[./\\]\w", target):
-                e.hint = f"there is no file '{target}', so it was read as an expression"
-            raise
-    else:
-        try:
-            spec = load_spec(read_source(target), target)
-        except GraphstepError as e:
-            raise e.in_file(target) from None
-    return build(with_values(spec, sets))
+    return build(with_values(read_spec(target), sets))
 
 
 # ---------------------------------------------------------------------------
@@ -644,7 +620,8 @@ def _file_argument(parser: argparse.ArgumentParser, nargs: str | None = None) ->
         "file",
         metavar="FILE",
         nargs=nargs,
-        help="a graph file (.yaml), or an expression such as '(x + y) * z'",
+        help="a graph file (.yaml), or an expression such as '(x + y) * z': an argument is "
+        "an expression only when it cannot be a path (graphs/chain_rule is a missing file)",
     )
 
 
@@ -754,7 +731,7 @@ def with_command(argv: list[str]) -> list[str]:
     """`graphstep [FILE]` is `graphstep tui [FILE]`; a misspelt command is refused, not opened."""
     if argv and (argv[0] in COMMANDS or argv[0] in ("-h", "--help", "--version")):
         return argv
-    if argv and not argv[0].startswith("-") and is_expression(argv[0]):
+    if argv and not argv[0].startswith("-") and source_kind(argv[0]) == "expression":
         hint = did_you_mean(argv[0], COMMANDS)
         if hint and len(argv) > 1:
             raise UsageError(f"unknown command '{argv[0]}' ({hint})")
@@ -768,7 +745,9 @@ def with_command(argv: list[str]) -> list[str]:
 
 def too_big(target: str | None) -> GraphstepError:
     """Python ran out of memory or stack on an input: refused like any other bad input."""
-    file = None if target is None else EXPRESSION_FILE if is_expression(target) else target
+    file = target
+    if target is not None and source_kind(target) == "expression":
+        file = EXPRESSION_FILE
     return GraphstepError("too large or nested too deeply to process", file=file)
 
 

@@ -1,0 +1,84 @@
+"""What a new user meets in the first hour (issue 13): paths, notation, widths, messages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import graphstep
+from graphstep import cli
+from graphstep.spec import source_kind
+
+GRAPHS = Path(__file__).parent.parent / "graphs"
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = cli.main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# A mistyped path is a missing file, not an expression
+
+
+@pytest.mark.parametrize("command", ["run", "validate", "check", "summary", "train"])
+def test_a_path_without_its_suffix_is_a_missing_file(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = str(GRAPHS / "chain_rule")
+    code, out, err = run([command, target], capsys)
+    assert code == 2 and out == ""
+    assert err == (
+        f"graphstep: error: {target}: no such file (hint: did you mean {target}.yaml?)\n"
+    )
+
+
+def test_a_misspelt_file_name_suggests_the_close_one(capsys: pytest.CaptureFixture[str]) -> None:
+    target = str(GRAPHS / "chain_rul.yaml")
+    code, _, err = run(["run", target], capsys)
+    assert code == 2
+    assert f"did you mean {GRAPHS / 'chain_rule.yaml'}?" in err
+
+
+def test_a_slash_without_spaces_is_a_path_and_the_hint_says_how_to_divide(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, _, err = run(["run", "x/y"], capsys)
+    assert code == 2
+    assert "x/y: no such file (hint: an expression needs spaces around '/': x / y)" in err
+    code, out, _ = run(["run", "x / y", "--set", "x=6", "--set", "y=3"], capsys)
+    assert code == 0 and out.rstrip().endswith("f = 2")
+
+
+@pytest.mark.parametrize(
+    ("target", "kind"),
+    [
+        ("graphs/chain_rule.yaml", "path"),
+        ("graphs/chain_rule", "path"),
+        ("nothing/here.yml", "path"),
+        ("(x + y) * z", "expression"),
+        ("x-y", "expression"),
+        ("2.5", "expression"),
+        ("relu(w @ x)", "expression"),
+        ("inputs: {x: 1}", "text"),
+        ("graph:\n  f: x\n", "text"),
+    ],
+)
+def test_one_function_tells_paths_text_and_expressions_apart(target: str, kind: str) -> None:
+    assert source_kind(target) == kind
+
+
+def test_the_api_loads_paths_and_expressions_as_the_command_line_does() -> None:
+    assert float(graphstep.load(GRAPHS / "chain_rule.yaml").trace().grad("x")) == -4.0
+    assert float(graphstep.load("x * 3 + 1").trace().value("f")) == 1.0
+    with pytest.raises(graphstep.GraphstepError) as caught:
+        graphstep.load(str(GRAPHS / "chain_rule"))
+    assert caught.value.message == "no such file"
+    assert caught.value.hint == f"did you mean {GRAPHS / 'chain_rule'}.yaml?"
+
+
+def test_help_says_when_an_argument_is_an_expression(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["run", "--help"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "an expression only when it cannot be a path" in out
