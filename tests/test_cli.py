@@ -193,7 +193,7 @@ def test_run_steps_prints_the_transcript_numbered_from_one(
     assert code == 0
     lines = out.splitlines()
     assert lines[0] == "1 forward q: q = x + y = -2 + 5 = 3"
-    assert lines[-1] == "7 backward x: ∂f/∂x = ∂f/∂q · ∂q/∂x = -4 · 1 = -4"
+    assert lines[-1] == "7 backward x: ∂f/∂x = ∂f/∂q · ∂(x + y)/∂x = -4 · 1 = -4"
 
 
 def test_run_steps_into_lists_the_windows_of_composites(

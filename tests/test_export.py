@@ -239,7 +239,7 @@ def test_the_player_holds_every_step(tmp_path: Path) -> None:
         assert len(step["codes"]) == len(data["pieces"])
         assert all(int(c) < len(data["pieces"][k]) for k, c in enumerate(step["codes"]))
     texts = [s["text"] for s in data["steps"]]
-    assert "7/7 backward x: ∂f/∂x = ∂f/∂q · ∂q/∂x = -4 · 1 = -4" in texts
+    assert "7/7 backward x: ∂f/∂x = ∂f/∂q · ∂(x + y)/∂x = -4 · 1 = -4" in texts
     assert "ArrowLeft" in page.scripts[1] and "ArrowRight" in page.scripts[1]
     assert any(tag == "input" and attrs.get("type") == "range" for tag, attrs in page.tags)
 
