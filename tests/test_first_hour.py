@@ -82,3 +82,45 @@ def test_help_says_when_an_argument_is_an_expression(capsys: pytest.CaptureFixtu
     assert cli.main(["run", "--help"]) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert "an expression only when it cannot be a path" in out
+
+
+# Our documents' words stay out; the description is marked once values change
+
+
+def test_descriptions_and_help_speak_of_the_lecture_not_our_documents(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert cli.main(["--help"]) == 0
+    shown = [capsys.readouterr().out]
+    shown += [graphstep.load(p).description for p in sorted(GRAPHS.glob("*.yaml"))]
+    shown.append((Path(__file__).parent.parent / "README.md").read_text())
+    for text in shown:
+        for word in ("seed's", "seed lecture", "SPEC"):
+            assert word not in text
+
+
+def test_the_html_page_sets_backticks_as_code(tmp_path: Path) -> None:
+    from graphstep.render import export_html
+
+    page = export_html(graphstep.load(GRAPHS / "rcnn.yaml"), tmp_path / "r.html").read_text()
+    description = page.split('<p class="description">')[1].split("</p>")[0]
+    assert "`" not in description
+    assert "<code>graphstep train graphs/rcnn.yaml</code>" in description
+
+
+def test_html_prose_escapes_inside_and_outside_code() -> None:
+    from graphstep.render.html import prose
+
+    assert prose("a `<b>` & c") == "a <code>&lt;b&gt;</code> &amp; c"
+    assert prose("one ` alone") == "one ` alone"
+
+
+def test_after_an_input_changes_the_description_is_marked_as_the_files() -> None:
+    from graphstep.tui.inspector import _step_text
+
+    session = graphstep.load(GRAPHS / "chain_rule.yaml").session()
+    assert "the file's description" not in _step_text(session, session.current).plain
+    session.set_input("x", 1.0)
+    text = _step_text(session, session.current).plain
+    assert "the file's description, written for the file's values (changed since: x)" in text
+    assert session.changed == ("x",)

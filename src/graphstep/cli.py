@@ -647,7 +647,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="graphstep",
         description="A step-through debugger and visualizer for computational graphs.",
         epilog="'graphstep FILE' opens FILE in the terminal UI; "
-        "'graphstep' alone opens the seed's chain-rule example.",
+        "'graphstep' alone opens the chain rule example from lecture.",
     )
     parser.add_argument("--version", action="version", version=f"graphstep {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -586,6 +586,11 @@ class Session:
 
     # -- changing values
 
+    @property
+    def changed(self) -> tuple[str, ...]:
+        """The leaves whose values differ from the file's (set_input, train_step), in order."""
+        return tuple(n for n in self.graph.order if n in self._overrides)
+
     def set_input(self, name: str, value: Any) -> Step:
         """Give a leaf a new value and recompute; the cursor stays where it is."""
         array = leaf_override(self.graph, name, value)

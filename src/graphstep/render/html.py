@@ -46,7 +46,8 @@ PAGE = """<!DOCTYPE html>
 <div class="legend">
 <span class="pending">pending</span><span class="current">current step</span>
 <span class="computed">value computed</span><span class="grad">gradient known</span>
-<span class="value">value (green, above)</span><span class="gradient">gradient (red, below)</span>
+<span class="value">value (green, above)</span>
+<span class="gradient">gradient (orange, below)</span>
 </div>
 <div id="diagram" class="diagram"></div>
 <script type="application/json" id="graphstep-data">{data}</script>
@@ -77,10 +78,20 @@ def page(pics: Pictures) -> str:
     graph = pics.graph
     return PAGE.format(
         title=escape(graph.name),
-        description=escape(graph.description.strip()),
+        description=prose(graph.description.strip()),
         css=_asset("player.css"),
         js=_asset("player.js"),
         data=script_json(data),
+    )
+
+
+def prose(text: str) -> str:
+    """A description as HTML: escaped, with Markdown's `code` spans set as <code>."""
+    parts = text.split("`")
+    if len(parts) % 2 == 0:  # an unpaired backtick is a character, not markup
+        return escape(text)
+    return "".join(
+        f"<code>{escape(part)}</code>" if k % 2 else escape(part) for k, part in enumerate(parts)
     )
 
 

@@ -126,6 +126,12 @@ def _step_text(session: Session, step: Step) -> Text:
         text.append("start", "bold cyan")
         text.append(f" · {graph.name}\n", "bold")
         if graph.description:
+            if session.changed:
+                text.append(
+                    "the file's description, written for the file's values "
+                    f"(changed since: {', '.join(session.changed)}):\n",
+                    "yellow",
+                )
             text.append(" ".join(graph.description.split()) + "\n", "italic grey70")
         text.append("\n" + step.text + "\n")
         return text
