@@ -124,3 +124,43 @@ def test_after_an_input_changes_the_description_is_marked_as_the_files() -> None
     text = _step_text(session, session.current).plain
     assert "the file's description, written for the file's values (changed since: x)" in text
     assert session.changed == ("x",)
+
+
+# Continue and reverse continue say where they stopped
+
+
+def test_reverse_continue_says_start_of_the_backward_phase_then_the_start() -> None:
+    from graphstep.tui.app import stop_message
+
+    session = graphstep.load(GRAPHS / "chain_rule.yaml").session()
+    session.goto(7)
+    session.reverse_continue()
+    assert (session.position, stop_message(session, reverse=True)) == (
+        3,
+        "start of the backward phase (step 3)",
+    )
+    session.reverse_continue()
+    assert stop_message(session, reverse=True) == "back at the start (step 0)"
+    session.continue_()
+    assert stop_message(session, reverse=False) == "end of the forward phase (step 2)"
+
+
+def test_continue_inside_a_block_call_visits_its_other_breakpoints_in_order() -> None:
+    session = graphstep.load(GRAPHS / "rcnn.yaml").session()
+    members = session.graph.groups["loss1"]
+    warped, conv = members[0], members[2]  # loss1/warped, loss1/features/a
+    session.add_breakpoint(warped, phase="backward")
+    session.add_breakpoint(conv, phase="backward")
+    session.goto(session.timeline.n_forward)
+    stops = []
+    for move in [session.continue_] * 3 + [session.reverse_continue] * 3:
+        move()
+        stops.append((session.current.node, session.inner is not None))
+    assert stops == [
+        (conv, True),  # reached first going backward, though set second
+        (warped, True),
+        (session.timeline.node_at(session.timeline.end), False),  # no more: the last step
+        (warped, True),
+        (conv, True),
+        (session.timeline.node_at(session.timeline.n_forward + 1), False),
+    ]

@@ -253,20 +253,20 @@ class GraphstepApp(App[None]):
 
     def action_continue(self) -> None:
         self.move(self.session.continue_)
-        self.report_stop()
+        self.report_stop(reverse=False)
 
     def action_reverse_continue(self) -> None:
         self.move(self.session.reverse_continue)
-        self.report_stop()
+        self.report_stop(reverse=True)
 
-    def report_stop(self) -> None:
+    def report_stop(self, reverse: bool) -> None:
         reason = self.session.stopped_by
         if isinstance(reason, Breakpoint):
             self.notify(f"breakpoint: {reason}", timeout=3)
         elif reason is not None:
             self.notify(f"anomaly: {reason}", severity="warning", timeout=5)
         else:
-            self.notify(f"end of the {self.session.phase} phase", timeout=2)
+            self.notify(stop_message(self.session, reverse), timeout=2)
 
     def action_toggle_breakpoint(self) -> None:
         node = self.target
@@ -413,6 +413,15 @@ KEY_NAMES = {
     "right_square_bracket": "]",
     "escape": "Esc",
 }
+
+
+def stop_message(session: Session, reverse: bool) -> str:
+    """Where a continue that met no breakpoint stopped: `end of the forward phase (step 2)`."""
+    p = session.position
+    if p == 0:
+        return "back at the start (step 0)"
+    edge = "start" if reverse else "end"
+    return f"{edge} of the {session.phase} phase (step {p})"
 
 
 def _key_names(keys: str) -> str:
