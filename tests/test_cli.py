@@ -65,7 +65,7 @@ def test_run_shows_tensors_compactly(capsys: pytest.CaptureFixture[str]) -> None
     assert code == 0
     rows = table_rows(out)
     assert rows["m"][1:] == ["maxpool", "x", "[2×2]", "[[6, 8], [3, 4]]", "[[1, 1], [1, 1]]"]
-    code, out, _ = run(["run", str(GRAPHS / "conv_32x32x3.yaml")], capsys)
+    code, out, _ = run(["run", "--wide", str(GRAPHS / "conv_32x32x3.yaml")], capsys)
     assert table_rows(out)["maps"][4].startswith("[6×28×28] min ")
 
 

@@ -164,3 +164,41 @@ def test_continue_inside_a_block_call_visits_its_other_breakpoints_in_order() ->
         (conv, True),
         (session.timeline.node_at(session.timeline.n_forward + 1), False),
     ]
+
+
+# run fits the terminal
+
+
+@pytest.mark.parametrize("name", ["mlp_3_4_2", "rcnn", "conv_32x32x3", "smallest_nn"])
+def test_run_fits_80_columns_and_wide_shows_every_number(
+    name: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, _ = run(["run", str(GRAPHS / f"{name}.yaml")], capsys)
+    assert code == 0
+    assert max(len(line) for line in out.splitlines()) <= 80
+    code, wide, _ = run(["run", "--wide", str(GRAPHS / f"{name}.yaml")], capsys)
+    assert code == 0 and max(len(line) for line in wide.splitlines()) > 80
+
+
+def test_a_fitted_table_summarises_a_long_tensor_by_its_range(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    _, out, _ = run(["run", str(GRAPHS / "mlp_3_4_2.yaml")], capsys)
+    rows = {line.split()[0]: line for line in out.splitlines()[3:] if line.strip()}
+    assert "  -0.651579 … 0.452678  " in rows["W1"]  # W1's smallest and largest weights
+    assert "  [0.5, -1, 2]  " in rows["x"]  # what fits is shown whole
+    _, wide, _ = run(["run", "--wide", str(GRAPHS / "mlp_3_4_2.yaml")], capsys)
+    assert "[[-0.0721775, -0.0601205, -0.0697945, -0.0931223]" in wide
+
+
+def test_options_may_follow_an_expression_given_after_dashes(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = run(["run", "--", "-x * y", "--steps", "--set", "x=2", "--set", "y=3"], capsys)
+    assert code == 0
+    assert out.splitlines()[:2] == [
+        "1 forward f.1: f.1 = -x = -2",
+        "2 forward f: f = f.1 * y = -2 * 3 = -6",
+    ]

@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
+import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -178,21 +180,63 @@ def headline(graph: Graph) -> str:
     return f"{graph.name}: {sentence}" if sentence else graph.name
 
 
-def run_table(graph: Graph, trace: Trace) -> list[list[str]]:
+def run_table(graph: Graph, trace: Trace, width: int | None = None) -> list[list[str]]:
+    """Every node's row; with a `width`, the table fits it.
+
+    A value or gradient too long for its half of what the other columns leave
+    is summarised (shape, min, max), and a cell still too long is cut with `…`.
+    """
     rows = [["node", "op", "inputs", "shape", "value", "gradient"]]
+    tensors: list[tuple[np.ndarray, np.ndarray | None]] = []
     for node in graph:
-        grad = trace.grad(node.name)
         rows.append(
             [
                 node.name,
                 node.op,
                 ", ".join(graph.display(i) for i in node.inputs),
                 fmt.shape(node.shape),
-                fmt.tensor(trace.value(node.name)),
-                "—" if grad is None else fmt.tensor(grad),
             ]
         )
+        tensors.append((trace.value(node.name), trace.grad(node.name)))
+    room = None
+    if width is not None:  # the inputs give way first, then the tensors
+        left = width - 2 * len(rows[0]) - sum(max(len(row[i]) for row in rows) for i in (0, 1, 3))
+        inputs = max(MIN_INPUTS_CELL, min(max(len(r[2]) for r in rows), left - 2 * TENSOR_CELL))
+        for row in rows[1:]:
+            row[2] = clip(row[2], inputs)
+        room = max(MIN_TENSOR_CELL, (left - inputs) // 2)
+    for row, (value, grad) in zip(rows[1:], tensors, strict=True):
+        row.append(tensor_cell(value, room))
+        row.append("—" if grad is None else tensor_cell(grad, room))
     return rows
+
+
+TENSOR_CELL = 21  # room for a range such as `-0.332093 … 0.606035`
+MIN_TENSOR_CELL = 10  # `-0.14 … 1`: never cut narrower
+MIN_INPUTS_CELL = 6  # `loss…`
+
+
+def tensor_cell(a: np.ndarray, room: int | None) -> str:
+    """A tensor as `format.tensor` writes it; past `room` characters, its range, then cut.
+
+    The range `-0.651579 … 0.991` leaves out the shape, which has a column of its own,
+    and falls back to three, then two significant digits before anything is cut.
+    """
+    text = fmt.tensor(a)
+    if room is None or len(text) <= room:
+        return text
+    finite = a[np.isfinite(a)]
+    bad = int(a.size - finite.size)
+    tail = f" ({bad:,} not finite)" if bad else ""
+    for number in (fmt.number, lambda x: f"{float(x):.3g}", lambda x: f"{float(x):.2g}"):
+        text = f"{number(finite.min())} … {number(finite.max())}{tail}" if finite.size else tail
+        if len(text) <= room:
+            return text
+    return clip(text, room)
+
+
+def clip(text: str, room: int) -> str:
+    return text if len(text) <= room else text[: room - 1] + "…"
 
 
 def backward_order(graph: Graph, trace: Trace) -> list[str]:
@@ -223,6 +267,8 @@ def run_json(graph: Graph, trace: Trace) -> dict[str, Any]:
 def cmd_run(args: argparse.Namespace) -> int:
     if args.into and not args.steps:
         raise UsageError("--into lists the inner steps of --steps; give --steps too")
+    if args.wide and (args.steps or args.json):
+        raise UsageError("--wide widens the table; --steps and --json are never cut")
     graph = load_graph(args.file, args.set or ())
     trace = graph.trace()
     if args.json:
@@ -233,8 +279,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         for line in transcript(Timeline(trace), into=args.into):
             print(line)
     else:
-        print(headline(graph))
-        table(run_table(graph, trace), sys.stdout)
+        width = None if args.wide else shutil.get_terminal_size().columns
+        print(headline(graph) if width is None else clip(headline(graph), width))
+        table(run_table(graph, trace, width), sys.stdout)
         print(f"\n{graph.output} = {fmt.tensor(trace.value(graph.output))}")
     if trace.anomaly is not None:
         report_anomaly(graph, trace)
@@ -664,6 +711,11 @@ def build_parser() -> argparse.ArgumentParser:
     shown.add_argument("--json", action="store_true", help="every node as JSON")
     shown.add_argument("--steps", action="store_true", help="the transcript, one line per step")
     p.add_argument("--into", action="store_true", help="with --steps: composites' inner steps too")
+    p.add_argument(
+        "--wide",
+        action="store_true",
+        help="the table at full width: every number, whatever the terminal's width",
+    )
     p.set_defaults(handler=cmd_run, parser=p)
 
     p = sub.add_parser("check", help="compare every gradient with central finite differences")
@@ -743,6 +795,21 @@ def with_command(argv: list[str]) -> list[str]:
     return ["tui", *argv]
 
 
+def options_after_file(argv: list[str]) -> list[str]:
+    """`run -- "-x * y" --steps`: `--` marks the one FILE after it, and options still follow.
+
+    argparse would read everything after `--` as FILE; moving FILE to the end
+    keeps it protected and lets the options after it be options. `validate`
+    takes many files, so after its `--` everything stays a file.
+    """
+    if "--" not in argv or argv[0] == "validate":
+        return argv
+    k = argv.index("--")
+    if k + 1 >= len(argv):
+        return argv
+    return [*argv[:k], *argv[k + 2 :], "--", argv[k + 1]]
+
+
 def too_big(target: str | None) -> GraphstepError:
     """Python ran out of memory or stack on an input: refused like any other bad input."""
     file = target
@@ -766,7 +833,9 @@ def print_error(error: GraphstepError) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
-        args = parser.parse_args(with_command(list(sys.argv[1:] if argv is None else argv)))
+        args = parser.parse_args(
+            options_after_file(with_command(list(sys.argv[1:] if argv is None else argv)))
+        )
     except SystemExit as e:  # argparse: --help, --version and usage errors (2)
         return e.code if isinstance(e.code, int) else BAD_INPUT
     except UsageError as e:
@@ -784,6 +853,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return BAD_INPUT
     except KeyboardInterrupt:
         return INTERRUPTED
+    except BrokenPipeError:  # `graphstep run … | head`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return FAILED
 
 
 def usage_error(parser: argparse.ArgumentParser, error: UsageError) -> int:

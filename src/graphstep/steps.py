@@ -237,11 +237,12 @@ class Timeline:
         symbolic = graph.formula(name)
         parts = [f"{name} = {symbolic}"]
         values = [trace.value(i) for i in node.inputs]
+        result = tensor(trace.value(name))
         if all(v.size <= SUBSTITUTE for v in values):
             numeric = OPS[node.op].formula([tensor(v) for v in values], **node.attrs)
-            if numeric != symbolic:
+            if numeric not in (symbolic, result):  # not `-x = -2 = -2`
                 parts.append(numeric)
-        parts.append(tensor(trace.value(name)))
+        parts.append(result)
         anomaly = trace.anomaly
         note = None
         if anomaly is not None and anomaly.node == name and anomaly.phase == "forward":
