@@ -202,3 +202,74 @@ def test_options_may_follow_an_expression_given_after_dashes(
         "1 forward f.1: f.1 = -x = -2",
         "2 forward f: f = f.1 * y = -2 * 3 = -6",
     ]
+
+
+# Every example runs as given
+
+
+FC_VS_CONV = str(GRAPHS / "fc_vs_conv.yaml")
+NOT_COMPUTED = "not computed: 'W_fc' would hold 1,600,000,000 numbers"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["run"], ["run", "--steps"], ["check"], ["train"], ["export", "-o", "never.svg"]],
+    ids=["run", "steps", "check", "train", "export"],
+)
+def test_a_graph_too_big_to_compute_gets_its_summary_and_one_line_why(
+    argv: list[str],
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run([*argv, FC_VS_CONV], capsys)
+    assert code == 0 and err == ""
+    assert "W_fc      param    [40000×40000]        1,600,000,000 (1.6 billion)" in out
+    assert sum(NOT_COMPUTED in line for line in out.splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_train_uses_the_files_rate_and_a_default_number_of_steps(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = run(["train", "--json", str(GRAPHS / "conv_32x32x3.yaml")], capsys)
+    import json
+
+    losses = json.loads(out)["losses"]
+    assert code == 0 and len(losses) == 100
+    assert losses[0] == pytest.approx(0.183777, rel=1e-5)
+    assert losses[-1] < losses[0] / 10
+
+
+def test_train_on_a_graph_without_params_says_so_before_asking_anything(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, _, err = run(["train", str(GRAPHS / "chain_rule.yaml")], capsys)
+    assert code == 2
+    assert err == (
+        "graphstep: error: chain-rule has no params to train "
+        "(hint: declare trainable leaves under params:)\n"
+    )
+
+
+def test_the_tui_opens_a_graph_too_big_to_compute_on_its_summary() -> None:
+    import asyncio
+
+    from graphstep.summary import not_computed
+    from graphstep.tui.summary import SummaryApp
+
+    graph = graphstep.load(FC_VS_CONV)
+    reason = not_computed(graph)
+    assert reason is not None
+
+    async def look() -> str:
+        app = SummaryApp(graph, reason)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.pause()
+            text = str(app.query_one("#summary").render())
+            await pilot.press("q")
+        return text
+
+    text = asyncio.run(look())
+    assert "1,600,000,000 (1.6 billion)" in text and NOT_COMPUTED in text

@@ -30,6 +30,7 @@ from .errors import GraphstepError, did_you_mean
 from .graph import Graph, build
 from .ops import OPS
 from .spec import EXPRESSION_FILE, GraphSpec, leaf_shape, read_spec, source_kind
+from .summary import count, not_computed, summary_lines
 from .trace import Trace
 
 OK, FAILED, BAD_INPUT, INTERRUPTED = 0, 1, 2, 130
@@ -126,29 +127,8 @@ def load_graph(target: str, sets: Sequence[tuple[str, str]] = ()) -> Graph:
 
 def table(rows: Sequence[Sequence[str]], out: TextIO) -> None:
     """Left-aligned columns, the header underlined."""
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-
-    def line(row: Sequence[str]) -> str:
-        return "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-
-    print(line(rows[0]), file=out)
-    print("  ".join("─" * w for w in widths), file=out)
-    for row in rows[1:]:
-        print(line(row), file=out)
-
-
-def count(n: int) -> str:
-    """`1,600,000,000 (1.6 billion)`: digits grouped, and big counts in words."""
-    text = f"{n:,}"
-    for size, word in ((10**12, "trillion"), (10**9, "billion"), (10**6, "million")):
-        if n >= size:
-            scaled = n / size
-            return (
-                f"{text} ({scaled:.3g} {word})"
-                if scaled < 1000
-                else f"{text} ({scaled:,.0f} {word})"
-            )
-    return text
+    for line in fmt.table(rows):
+        print(line, file=out)
 
 
 def json_numbers(value: Any) -> Any:
@@ -264,12 +244,25 @@ def run_json(graph: Graph, trace: Trace) -> dict[str, Any]:
     }
 
 
+def shown_summary_instead(graph: Graph) -> bool:
+    """For a graph too big to compute: its summary and why, in place of what was asked."""
+    reason = not_computed(graph)
+    if reason is None:
+        return False
+    for line in summary_lines(graph):
+        print(line)
+    print(reason)
+    return True
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     if args.into and not args.steps:
         raise UsageError("--into lists the inner steps of --steps; give --steps too")
     if args.wide and (args.steps or args.json):
         raise UsageError("--wide widens the table; --steps and --json are never cut")
     graph = load_graph(args.file, args.set or ())
+    if not args.json and shown_summary_instead(graph):
+        return OK
     trace = graph.trace()
     if args.json:
         print(json.dumps(run_json(graph, trace), allow_nan=False))
@@ -416,6 +409,8 @@ def check_gradients(graph: Graph, trace: Trace) -> Iterator[GradientCheck]:
 
 def cmd_check(args: argparse.Namespace) -> int:
     graph = load_graph(args.file, args.set or ())
+    if shown_summary_instead(graph):
+        return OK
     trace = graph.trace()
     if trace.anomaly is not None:
         report_anomaly(graph, trace)
@@ -451,54 +446,10 @@ def cmd_check(args: argparse.Namespace) -> int:
 # summary: shapes and parameter counts from shapes alone
 
 
-def filters_note(graph: Graph, node_name: str) -> str:
-    """`6 filters × 76` for a conv2d or local2d node whose weights are params."""
-    node = graph.nodes[node_name]
-    if node.op not in ("conv2d", "local2d") or graph.nodes[node.inputs[1]].op != "param":
-        return ""
-    w = graph.nodes[node.inputs[1]].shape
-    filters = math.prod(w[:-3])
-    per = math.prod(w[-3:])
-    if len(node.inputs) > 2 and graph.nodes[node.inputs[2]].op == "param":
-        per += 1
-    return f"{filters:,} filter{'s' if filters != 1 else ''} × {per:,}"
-
-
-def summary_rows(graph: Graph) -> list[list[str]]:
-    rows = [["node", "op", "shape", "numbers", "parameters"]]
-    for node in graph:
-        if node.op == "param":
-            params = count(node.size)
-        else:
-            used = [i for i in dict.fromkeys(node.inputs) if graph.nodes[i].op == "param"]
-            params = ""
-            if used:
-                total = sum(graph.nodes[i].size for i in used)
-                note = filters_note(graph, node.name)
-                params = f"{count(total)} ({', '.join(used)}{': ' + note if note else ''})"
-        rows.append([node.name, node.op, fmt.shape(node.shape), count(node.size), params])
-    return rows
-
-
 def cmd_summary(args: argparse.Namespace) -> int:
-    graph = load_graph(args.file, args.set or ())
-    print(f"{graph.name}: {len(graph)} nodes, output {graph.output}")
-    table(summary_rows(graph), sys.stdout)
-    params = graph.params
-    total = graph.parameter_count()
-    parts = ", ".join(f"{p} {graph.nodes[p].size:,}" for p in params)
-    print(f"\nparameters: {count(total)}" + (f" ({parts})" if parts else ""))
-    numbers = 2 * sum(node.size for node in graph)
-    print(f"a trace holds {count(numbers)} numbers (values and gradients, {_bytes(8 * numbers)})")
+    for line in summary_lines(load_graph(args.file, args.set or ())):
+        print(line)
     return OK
-
-
-def _bytes(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1000:
-            return f"{n:.3g} {unit}"
-        n /= 1000
-    return f"{n:,.3g} TB" if n < 1000 else f"{n:,.0f} TB"
 
 
 # ---------------------------------------------------------------------------
@@ -575,15 +526,15 @@ class ProgressBar:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .train import train
+    from .train import settings, train
 
     graph = load_graph(args.file, args.set or ())
-    steps = args.steps if args.steps is not None else graph.train.get("steps")
-    if steps is None:
-        raise UsageError(f"how many steps? give --steps N (or train: {{steps: N}} in {args.file})")
-    bar = ProgressBar(int(steps), sys.stderr)
+    if shown_summary_instead(graph):
+        return OK
+    steps, rate = settings(graph, args.steps, args.lr)
+    bar = ProgressBar(steps, sys.stderr)
     try:
-        result = train(graph, int(steps), args.lr, on_step=bar.update)
+        result = train(graph, steps, rate, on_step=bar.update)
     finally:
         bar.close()
     losses = [float(x) for x in result.losses]
@@ -618,6 +569,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.output is None and (args.step is not None or args.format is not None):
         raise UsageError("--step and --format go with -o OUT")
     graph = load_graph(args.file, args.set or ())
+    if shown_summary_instead(graph):
+        print("no diagram written: there are no numbers to draw")
+        return OK
     expanded = frozenset(args.expand or ())
     for name in expanded:
         if name not in graph.groups and (

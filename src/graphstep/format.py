@@ -65,6 +65,16 @@ def tensor(a: Any, limit: int = SMALL) -> str:
     return text
 
 
+def table(rows: Sequence[Sequence[str]]) -> list[str]:
+    """Left-aligned columns, the header underlined: the lines of a text table."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+
+    def line(row: Sequence[str]) -> str:
+        return "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+
+    return [line(rows[0]), "  ".join("─" * w for w in widths), *(line(row) for row in rows[1:])]
+
+
 def _nested(array: np.ndarray) -> str:
     if array.ndim == 0:
         return number(array)

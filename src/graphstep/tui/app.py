@@ -29,10 +29,12 @@ from ..graph import Graph
 from ..render.svg import export_all_steps, export_svg
 from ..session import Breakpoint, Session
 from ..steps import Step
+from ..summary import not_computed
 from .dialogs import FindScreen, GotoScreen, HelpScreen, SetInputScreen
 from .graph_view import GraphView
 from .inspector import Inspector
 from .status import StatusBar
+from .summary import SummaryApp
 from .timeline import TimelineView
 
 DEFAULT_LR = 0.1
@@ -435,5 +437,12 @@ def _key_names(keys: str) -> str:
 
 
 def run_tui(graph: Graph) -> None:
-    """Open the terminal UI on an already loaded graph; returns when the user quits."""
-    GraphstepApp(graph).run()
+    """Open the terminal UI on an already loaded graph; returns when the user quits.
+
+    A graph too big to compute opens on its summary instead.
+    """
+    reason = not_computed(graph)
+    if reason is not None:
+        SummaryApp(graph, reason).run()
+    else:
+        GraphstepApp(graph).run()
