@@ -6,7 +6,6 @@ summary` prints, instead of refusing: the counts are the point of such a graph.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
@@ -23,7 +22,7 @@ from ..summary import summary_lines
 class SummaryApp(App[None]):
     """Shapes, element counts and parameters of every node; q quits."""
 
-    CSS_PATH: ClassVar[list[str | Path]] = ["summary.tcss"]
+    CSS_PATH = "summary.tcss"
     TITLE = "graphstep"
     ENABLE_COMMAND_PALETTE = False
     BINDINGS: ClassVar[list[BindingType]] = [Binding("q", "quit", "quit")]
