@@ -273,3 +273,32 @@ def test_the_tui_opens_a_graph_too_big_to_compute_on_its_summary() -> None:
 
     text = asyncio.run(look())
     assert "1,600,000,000 (1.6 billion)" in text and NOT_COMPUTED in text
+
+
+# The inspector at 60×20
+
+
+@pytest.mark.parametrize("steps", [0, 15])
+def test_the_inspectors_text_wraps_clear_of_its_scrollbar_at_60_by_20(steps: int) -> None:
+    import asyncio
+
+    from graphstep.tui import GraphstepApp
+    from graphstep.tui.inspector import Inspector
+
+    async def look() -> tuple[int, list[str], bool]:
+        app = GraphstepApp(graphstep.load(GRAPHS / "mlp_3_4_2.yaml"))
+        async with app.run_test(size=(100, 30)) as pilot:
+            await app.workers.wait_for_complete()
+            await pilot.resize_terminal(60, 20)  # a user shrinking the window, as reported
+            await pilot.pause()
+            for _ in range(steps):
+                await pilot.press("n")
+            await pilot.pause()
+            inspector = app.query_one(Inspector)
+            width = inspector.scrollable_content_region.width
+            built = [strip.text for strip in inspector._lines]  # before the screen crops them
+            return width, built, inspector.show_vertical_scrollbar
+
+    width, lines, scrolled = asyncio.run(look())
+    assert scrolled  # the text is taller than the screen: the case that clipped
+    assert max(len(line.rstrip()) for line in lines) <= width
