@@ -302,3 +302,43 @@ def test_the_inspectors_text_wraps_clear_of_its_scrollbar_at_60_by_20(steps: int
     width, lines, scrolled = asyncio.run(look())
     assert scrolled  # the text is taller than the screen: the case that clipped
     assert max(len(line.rstrip()) for line in lines) <= width
+
+
+# Small things
+
+
+def test_an_api_error_without_a_file_is_just_its_message() -> None:
+    session = graphstep.load(GRAPHS / "chain_rule.yaml").session()
+    with pytest.raises(graphstep.GraphstepError) as caught:
+        session.goto(99)
+    assert str(caught.value) == "there is no step 99 (hint: steps run from 0 to 7)"
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["validate", "x * 2"], "x * 2: ok (3 nodes, 0 parameters, output f [])"),
+        (["check", "relu(x)"], "all 2 gradients match"),
+        (["check", "relu(x)"], "1 element sits at a kink"),
+    ],
+)
+def test_counts_agree_with_their_nouns(
+    argv: list[str], words: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(argv, capsys)
+    assert code == 0 and words in out
+
+
+def test_one_parameter_is_singular() -> None:
+    from graphstep.format import plural
+
+    assert [plural(1, "parameter"), plural(0, "parameter"), plural(2_000, "node")] == [
+        "1 parameter",
+        "0 parameters",
+        "2,000 nodes",
+    ]
+
+
+def test_the_square_has_a_plain_local_gradient() -> None:
+    lines = [s.text for s in graphstep.parse("x ** 2", x=3).session().timeline.steps]
+    assert lines[-1] == "∂f/∂x = ∂f/∂f · ∂(x ** 2)/∂x = 1 · 2·x = 1 · 6 = 6"

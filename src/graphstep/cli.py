@@ -432,11 +432,14 @@ def cmd_check(args: argparse.Namespace) -> int:
             "backprop and central finite differences disagree"
         )
         return FAILED
-    print(f"\nall {len(results)} gradients match central finite differences")
+    n = len(results)
+    agree = "the gradient matches" if n == 1 else f"all {fmt.plural(n, 'gradient')} match"
+    print(f"\n{agree} central finite differences")
     kinks = sum(r.kinks for r in results)
     if kinks:
         print(
-            f"{kinks} elements sit at a kink (relu at 0, a tie of max or maxpool), "
+            f"{fmt.plural(kinks, 'element')} {'sits' if kinks == 1 else 'sit'} at a kink "
+            "(relu at 0, a tie of max or maxpool), "
             "where the loss has no derivative for finite differences to check"
         )
     return OK
@@ -471,7 +474,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
             continue
         out = graph.nodes[graph.output]
         print(
-            f"{target}: ok ({len(graph)} nodes, {count(graph.parameter_count())} parameters, "
+            f"{target}: ok ({fmt.plural(len(graph), 'node')}, "
+            f"{fmt.plural(n := graph.parameter_count(), 'parameter', count(n))}, "
             f"output {graph.output} {fmt.shape(out.shape)})"
         )
     return BAD_INPUT if failed else OK
@@ -543,7 +547,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(json.dumps(report, allow_nan=False))
     else:
         curve = sparkline(losses)
-        print(f"{graph.name}: {len(losses)} steps of gradient descent")
+        print(f"{graph.name}: {fmt.plural(len(losses), 'step')} of gradient descent")
         print(f"loss  {fmt.number(losses[0])} → {fmt.number(result.final_loss)}")
         print(f"      {curve}")
         gap = " " * max(1, len(curve) - len("step 1") - len(str(len(losses))))
@@ -587,7 +591,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     options = {"expanded": expanded, "rankdir": args.rankdir}
     if args.all_steps is not None:
         paths = render.export_all_steps(graph, Path(args.all_steps), **options)
-        print(f"wrote {len(paths)} diagrams to {args.all_steps}")
+        print(f"wrote {fmt.plural(len(paths), 'diagram')} to {args.all_steps}")
     elif args.html is not None:
         render.export_html(graph, Path(args.html), **options)
         print(f"wrote {args.html}")

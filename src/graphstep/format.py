@@ -29,6 +29,11 @@ def number(x: Any) -> str:
     return f"{x:.6g}"
 
 
+def plural(n: int, noun: str, written: str | None = None) -> str:
+    """`1 parameter`, `2 parameters`; `written` is n as shown (`1,600,000,000 (1.6 billion)`)."""
+    return f"{written or f'{n:,}'} {noun}{'' if n == 1 else 's'}"
+
+
 def shape(dims: Sequence[int]) -> str:
     """`[6×28×28]`; a scalar is `[]`."""
     return "[" + "×".join(str(int(n)) for n in dims) + "]"

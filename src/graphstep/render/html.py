@@ -48,6 +48,7 @@ PAGE = """<!DOCTYPE html>
 <span class="computed">value computed</span><span class="grad">gradient known</span>
 <span class="value">value (green, above)</span>
 <span class="gradient">gradient (orange, below)</span>
+<span class="norm">‖·‖ on an edge: a tensor's L2 norm</span>
 </div>
 <div id="diagram" class="diagram"></div>
 <script type="application/json" id="graphstep-data">{data}</script>
