@@ -342,3 +342,55 @@ def test_one_parameter_is_singular() -> None:
 def test_the_square_has_a_plain_local_gradient() -> None:
     lines = [s.text for s in graphstep.parse("x ** 2", x=3).session().timeline.steps]
     assert lines[-1] == "∂f/∂x = ∂f/∂f · ∂(x ** 2)/∂x = 1 · 2·x = 1 · 6 = 6"
+
+
+# PNG is the SVG, at a sane size
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    import struct
+
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
+def svg_pixels(svg: str) -> tuple[float, float]:
+    import re
+
+    w, h = re.search(r'<svg[^>]*width="([\d.]+)pt" height="([\d.]+)pt"', svg).groups()  # type: ignore[union-attr]
+    return float(w) * 4 / 3, float(h) * 4 / 3
+
+
+def test_the_png_is_the_svg_at_twice_its_size_caption_included(tmp_path: Path) -> None:
+    from graphstep.render import export_svg
+
+    graph = graphstep.load(GRAPHS / "chain_rule.yaml")
+    svg = export_svg(graph, tmp_path / "f.svg", step=4).read_text()
+    png = export_svg(graph, tmp_path / "f.png", step=4, format="png").read_bytes()
+    assert "∂f/∂f · ∂(q * z)/∂q" in svg  # the step's caption is part of the SVG
+    w, h = svg_pixels(svg)
+    assert png_size(png) == (pytest.approx(2 * w, abs=1), pytest.approx(2 * h, abs=1))
+
+
+def test_a_big_png_is_scaled_so_its_longer_side_is_8192_pixels(tmp_path: Path) -> None:
+    from graphstep.render import export_svg
+    from graphstep.render.png import MAX_SIDE
+
+    graph = graphstep.load(GRAPHS / "rcnn.yaml")
+    svg = export_svg(graph, tmp_path / "r.svg").read_text()
+    png = export_svg(graph, tmp_path / "r.png", format="png").read_bytes()
+    w, h = svg_pixels(svg)
+    assert 2 * max(w, h) > MAX_SIDE == 8192
+    assert max(png_size(png)) == pytest.approx(MAX_SIDE, abs=2)
+    assert png_size(png)[0] / png_size(png)[1] == pytest.approx(w / h, rel=0.01)
+
+
+def test_a_png_too_big_for_librsvg_at_twice_the_size_still_renders() -> None:
+    from graphstep.render.png import svg_to_png
+
+    svg = (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="30000pt" height="300pt" '
+        'viewBox="0 0 30000 300"><rect width="30000" height="300" fill="#0072b2"/></svg>'
+    )
+    assert png_size(svg_to_png(svg)) == (8192, 82)
