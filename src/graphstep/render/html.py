@@ -40,7 +40,11 @@ PAGE = """<!DOCTYPE html>
 <input id="slider" type="range" min="0" max="0" value="0" aria-label="step">
 <button id="next" type="button" title="next step (→)">→</button>
 <span id="counter"></span>
-<label><input id="fit" type="checkbox"> fit to width</label>
+<span class="zoom">
+<button id="zoom-out" type="button" title="zoom out (−; or the wheel over the diagram)">−</button>
+<button id="fit" type="button" title="fit the diagram, labels kept readable (f)">fit</button>
+<button id="zoom-in" type="button" title="zoom in (+; drag the diagram to pan)">+</button>
+</span>
 </div>
 <div id="step-text" class="step-text"></div>
 <div class="legend">
@@ -67,7 +71,14 @@ def page(pics: Pictures) -> str:
     for i in range(len(pics.timeline)):
         codes = "".join(str(c) for c in pics.codes(i))
         step = pics.timeline.steps[i]
-        steps.append({"codes": codes, "text": pics.caption(i), "phase": str(step.phase)})
+        steps.append(
+            {
+                "codes": codes,
+                "text": pics.caption(i),
+                "phase": str(step.phase),
+                "node": step.node or "",  # the player keeps this node in view
+            }
+        )
     data = {
         # no namespace attribute: the HTML parser puts <svg> in the SVG namespace itself
         "open": f'<svg width="{width:.0f}pt" height="{height:.0f}pt" '
