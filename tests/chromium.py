@@ -44,6 +44,8 @@ class Page:
         self._ids = itertools.count(1)
         self._waiting: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self._events: dict[str, asyncio.Event] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self.frames: list[str] = []  # DevTools sessions of frames in processes of their own
 
     async def __aenter__(self) -> Page:
         exe = executable()
@@ -77,6 +79,10 @@ class Page:
         self._reader = asyncio.create_task(self._read())
         for domain in ("Page", "Runtime", "Log", "Network"):
             await self.send(f"{domain}.enable")
+        # frames in processes of their own (a sandboxed iframe) are watched the same way
+        await self.send(
+            "Target.setAutoAttach", autoAttach=True, waitForDebuggerOnStart=True, flatten=True
+        )
         await self.send(
             "Emulation.setDeviceMetricsOverride",
             width=self.size[0],
@@ -98,11 +104,15 @@ class Page:
             self._process.wait()
         self._profile.cleanup()
 
-    async def send(self, method: str, **params: Any) -> dict[str, Any]:
+    async def send(self, method: str, session: str | None = None, **params: Any) -> dict[str, Any]:
+        """A command to the page, or to a frame's `session` (see `frames`)."""
         message_id = next(self._ids)
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._waiting[message_id] = future
-        await self._ws.send_str(json.dumps({"id": message_id, "method": method, "params": params}))
+        message: dict[str, Any] = {"id": message_id, "method": method, "params": params}
+        if session is not None:
+            message["sessionId"] = session
+        await self._ws.send_str(json.dumps(message))
         reply = await asyncio.wait_for(future, 30)
         if "error" in reply:
             raise RuntimeError(f"{method}: {reply['error']}")
@@ -116,6 +126,8 @@ class Page:
                 continue
             method, params = data.get("method", ""), data.get("params", {})
             self._events.setdefault(method, asyncio.Event()).set()
+            if method == "Target.attachedToTarget":
+                self._tasks.append(asyncio.create_task(self._watch(params["sessionId"])))
             if method == "Runtime.exceptionThrown":
                 self.errors.append(json.dumps(params["exceptionDetails"])[:500])
             elif method == "Runtime.consoleAPICalled" and params["type"] in ("error", "assert"):
@@ -125,15 +137,25 @@ class Page:
             elif method == "Network.requestWillBeSent":
                 self.requests.append(params["request"]["url"])
 
+    async def _watch(self, session: str) -> None:
+        for domain in ("Runtime", "Log", "Network"):
+            await self.send(f"{domain}.enable", session)
+        await self.send("Runtime.runIfWaitingForDebugger", session)
+        self.frames.append(session)
+
     async def open(self, path: Path) -> None:
         loaded = self._events.setdefault("Page.loadEventFired", asyncio.Event())
         loaded.clear()
         await self.send("Page.navigate", url=path.resolve().as_uri())
         await asyncio.wait_for(loaded.wait(), 30)
 
-    async def evaluate(self, expression: str) -> Any:
+    async def evaluate(self, expression: str, session: str | None = None) -> Any:
         result = await self.send(
-            "Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True
+            "Runtime.evaluate",
+            session,
+            expression=expression,
+            returnByValue=True,
+            awaitPromise=True,
         )
         if "exceptionDetails" in result:
             raise RuntimeError(json.dumps(result["exceptionDetails"])[:500])

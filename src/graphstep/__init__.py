@@ -10,7 +10,17 @@ from .graph import Graph, Node, build
 from .spec import expression_spec, read_spec
 from .trace import Anomaly, Trace
 
-__all__ = ["Anomaly", "Graph", "GraphstepError", "Node", "Trace", "load", "parse", "to_svg"]
+__all__ = [
+    "Anomaly",
+    "Graph",
+    "GraphstepError",
+    "Node",
+    "Trace",
+    "load",
+    "parse",
+    "show",
+    "to_svg",
+]
 __version__ = "0.1.0"
 
 
@@ -23,6 +33,18 @@ def load(source: str | Path) -> Graph:
 def parse(expression: str, **values: Any) -> Graph:
     """A graph from one expression; its free names are inputs, valued from `values` (else 0)."""
     return build(expression_spec(expression, values))
+
+
+def show(subject: Any, **options: Any) -> Any:
+    """The interactive player of a graph or a session, for Jupyter: buttons, ←/→, a slider,
+    all inside the output cell and nothing served. Options: expanded, rankdir.
+
+    Jupyter displays the returned object (`_repr_html_`) when it ends a cell;
+    elsewhere, `IPython.display.display(graphstep.show(g))`.
+    """
+    from .render.notebook import Player, player_cell
+
+    return Player(player_cell(subject, **options))
 
 
 def to_svg(subject: Any, **options: Any) -> str:

@@ -656,3 +656,12 @@ class Session:
         from .render.svg import to_svg
 
         return to_svg(self)
+
+    def _repr_html_(self) -> str | None:
+        """Jupyter shows a session as the interactive player (else falls back to the SVG)."""
+        from .render.notebook import player_cell
+
+        try:
+            return player_cell(self)
+        except GraphstepError:  # too big to trace, or no Graphviz
+            return None

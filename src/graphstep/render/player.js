@@ -147,8 +147,10 @@
     counter.textContent = "step " + i + " of " + last;
     text.textContent = step.text;
     text.className = "step-text " + step.phase;
-    if (history.replaceState) {
-      history.replaceState(null, "", "#" + i);
+    try {
+      history.replaceState(null, "", "#" + i); /* a link to this step */
+    } catch (refused) {
+      /* a sandboxed frame (a notebook's output cell) has no address of its own */
     }
     follow(true);
   }
