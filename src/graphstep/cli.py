@@ -34,7 +34,7 @@ from .summary import count, not_computed, summary_lines
 from .trace import Trace
 
 OK, FAILED, BAD_INPUT, INTERRUPTED = 0, 1, 2, 130
-COMMANDS = ("tui", "run", "check", "export", "train", "summary", "validate")
+COMMANDS = ("tui", "run", "check", "export", "train", "summary", "validate", "serve")
 BUNDLED_EXAMPLE = Path(__file__).parent / "examples" / "chain_rule.yaml"
 
 # Central finite differences: step h·max(1, |x|); a gradient matches when
@@ -617,6 +617,23 @@ def cmd_tui(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------
+# serve
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .serve import serve
+
+    target = args.file or str(BUNDLED_EXAMPLE)
+    load_graph(target, args.set or ())  # a bad file is reported here, not in the browser
+
+    def ready(url: str) -> None:
+        print(f"graphstep: serving {fmt.visible(target)} at {url} (Ctrl+C stops)", flush=True)
+
+    serve(target, args.set or (), args.port, ready)
+    return OK
+
+
+# ---------------------------------------------------------------------------
 # The parser and main
 
 
@@ -711,6 +728,14 @@ def build_parser() -> argparse.ArgumentParser:
     _set_option(p)
     p.set_defaults(handler=cmd_summary, parser=p)
 
+    p = sub.add_parser("serve", help="the terminal UI in a web browser, on this machine only")
+    _file_argument(p, nargs="?")
+    _set_option(p)
+    p.add_argument(
+        "--port", type=_port, default=8000, metavar="N", help="the port on 127.0.0.1 (8000)"
+    )
+    p.set_defaults(handler=cmd_serve, parser=p)
+
     p = sub.add_parser("validate", help="parse and type-check only")
     p.add_argument("files", metavar="FILE", nargs="+", help="graph files or expressions")
     p.set_defaults(handler=cmd_validate, parser=p)
@@ -725,6 +750,13 @@ def _positive_int(text: str) -> int:
     if n < 1:
         raise argparse.ArgumentTypeError(f"expected a positive whole number, got '{text}'")
     return n
+
+
+def _port(text: str) -> int:
+    port = _positive_int(text)
+    if port > 65535:
+        raise argparse.ArgumentTypeError(f"expected a port from 1 to 65535, got '{text}'")
+    return port
 
 
 def _positive_float(text: str) -> float:
