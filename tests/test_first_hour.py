@@ -394,3 +394,14 @@ def test_a_png_too_big_for_librsvg_at_twice_the_size_still_renders() -> None:
         'viewBox="0 0 30000 300"><rect width="30000" height="300" fill="#0072b2"/></svg>'
     )
     assert png_size(svg_to_png(svg)) == (8192, 82)
+
+
+def test_a_fitted_cell_counts_non_finite_numbers_as_format_does() -> None:
+    import numpy as np
+
+    from graphstep.cli import tensor_cell
+
+    assert tensor_cell(np.full(20, np.nan), 30) == "nan×20"
+    assert tensor_cell(np.array([1.0, np.inf, *[0.5] * 20]), 30) == "0.5 … 1 inf×1"
+    assert tensor_cell(np.array([0.123456, -7.5]), 30) == "[0.123456, -7.5]"  # small: numbers
+    assert tensor_cell(np.arange(30.0), 8) == "0 … 29"

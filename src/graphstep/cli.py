@@ -197,19 +197,20 @@ MIN_INPUTS_CELL = 6  # `loss…`
 
 
 def tensor_cell(a: np.ndarray, room: int | None) -> str:
-    """A tensor as `format.tensor` writes it; past `room` characters, its range, then cut.
+    """A tensor as `format.tensor` writes it; a big one or one past `room` characters as its
+    range, then cut.
 
     The range `-0.651579 … 0.991` leaves out the shape, which has a column of its own,
     and falls back to three, then two significant digits before anything is cut.
     """
     text = fmt.tensor(a)
-    if room is None or len(text) <= room:
+    if room is None or (len(text) <= room and (a.ndim == 0 or a.size <= fmt.SMALL)):
         return text
     finite = a[np.isfinite(a)]
-    bad = int(a.size - finite.size)
-    tail = f" ({bad:,} not finite)" if bad else ""
+    tail = fmt.non_finite(a)
     for number in (fmt.number, lambda x: f"{float(x):.3g}", lambda x: f"{float(x):.2g}"):
-        text = f"{number(finite.min())} … {number(finite.max())}{tail}" if finite.size else tail
+        span = f"{number(finite.min())} … {number(finite.max())}" if finite.size else ""
+        text = f"{span} {tail}".strip()
         if len(text) <= room:
             return text
     return clip(text, room)

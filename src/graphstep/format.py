@@ -59,15 +59,20 @@ def tensor(a: Any, limit: int = SMALL) -> str:
     text = shape(array.shape)
     if finite.any():
         text += f" min {number(array[finite].min())} max {number(array[finite].max())}"
-    for label, mask in (
-        ("nan", np.isnan(array)),
-        ("inf", np.isposinf(array)),
-        ("-inf", np.isneginf(array)),
-    ):
-        count = int(mask.sum())
-        if count:
-            text += f" {label}×{count}"
-    return text
+    return f"{text} {non_finite(array)}".rstrip()
+
+
+def non_finite(array: np.ndarray) -> str:
+    """`nan×3 inf×1`: how many of each non-finite number a tensor holds; empty if none."""
+    counts = [
+        (label, int(mask.sum()))
+        for label, mask in (
+            ("nan", np.isnan(array)),
+            ("inf", np.isposinf(array)),
+            ("-inf", np.isneginf(array)),
+        )
+    ]
+    return " ".join(f"{label}×{count}" for label, count in counts if count)
 
 
 def table(rows: Sequence[Sequence[str]]) -> list[str]:
