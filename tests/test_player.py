@@ -141,3 +141,28 @@ def test_a_small_graph_fits_whole_at_its_own_size(tmp_path: Path) -> None:
             return await page.evaluate(SCALE)
 
     assert asyncio.run(drive())[2] == 1
+
+
+def test_an_expanded_composite_is_followed_by_its_cluster(tmp_path: Path) -> None:
+    graph = graphstep.load(GRAPHS / "pool_4x4.yaml")
+    path = export_html(graph, tmp_path / "pool.html", expanded=("m",))
+    corner = """(() => {
+      const title = [...document.querySelectorAll("g.cluster > title")]
+        .find(t => t.textContent === "m");
+      const c = title.parentNode.getBoundingClientRect();
+      const b = document.getElementById("diagram").getBoundingClientRect();
+      return [c.left - b.left, c.top - b.top, b.width, b.height];
+    })()"""
+
+    async def drive() -> list[float]:
+        async with Page(900, 600) as page:
+            await page.open(path)
+            await page.key("End", 35)  # the last step: x, the other end of the diagram
+            await asyncio.sleep(0.6)
+            await page.key("Home", 36)
+            await step_to(page, 1)  # step 1: m, the maxpool drawn as a cluster
+            assert page.errors == []
+            return await page.evaluate(corner)
+
+    left, top, width, height = asyncio.run(drive())
+    assert 0 <= left < width / 2 and 0 <= top < height / 2  # its top-left corner in view

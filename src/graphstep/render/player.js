@@ -74,8 +74,9 @@
   }
 
   function nodeElement(name) {
-    /* the node's group by its <title>; a node inside a collapsed block call: the call */
-    var titles = canvas.querySelectorAll("g.node > title");
+    /* the node's group by its <title> (an expanded composite: its cluster);
+       a node inside a collapsed block call: the call */
+    var titles = canvas.querySelectorAll("g.cluster > title, g.node > title");
     var byName = {};
     for (var k = 0; k < titles.length; k++) {
       byName[titles[k].textContent] = titles[k].parentNode;
