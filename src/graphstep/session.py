@@ -287,6 +287,13 @@ class Watch:
         return self.expression.text
 
 
+def untrainable(graph: Graph) -> GraphstepError:
+    """The error for training a graph without params, wherever training is asked for."""
+    return GraphstepError(
+        f"{graph.name} has no params to train", hint="declare trainable leaves under params:"
+    )
+
+
 # --- the session ----------------------------------------------------------------------------------
 
 
@@ -619,10 +626,7 @@ class Session:
         Only params change, never inputs; the cursor stays where it is.
         """
         if not self.graph.params:
-            raise GraphstepError(
-                f"{self.graph.name} has no params to train",
-                hint="declare trainable leaves under params:",
-            )
+            raise untrainable(self.graph)
         try:
             lr = float(lr)
         except (TypeError, ValueError):

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .errors import GraphstepError
+from .session import untrainable
 
 if TYPE_CHECKING:
     from .graph import Graph
@@ -54,9 +55,7 @@ def settings(graph: Graph, steps: int | None = None, lr: float | None = None) ->
     A graph without params is refused first: asking how long to train it would be no help.
     """
     if not graph.params:
-        raise GraphstepError(
-            f"{graph.name} has no params to train", hint="declare trainable leaves under params:"
-        )
+        raise untrainable(graph)
     if steps is None:
         steps = int(graph.train.get("steps", DEFAULT_STEPS))
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:

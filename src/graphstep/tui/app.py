@@ -27,7 +27,7 @@ from ..errors import GraphstepError
 from ..format import index, number, tensor
 from ..graph import Graph
 from ..render.svg import export_all_steps, export_svg
-from ..session import Breakpoint, Session
+from ..session import Breakpoint, Session, untrainable
 from ..steps import Step
 from ..summary import not_computed
 from .dialogs import FindScreen, GotoScreen, HelpScreen, SetInputScreen
@@ -357,7 +357,7 @@ class GraphstepApp(App[None]):
     def action_train(self) -> None:
         graph = self.session.graph
         if not graph.params:
-            self.notify(f"{graph.name} has no params to train", severity="warning")
+            self.notify(untrainable(graph).message, severity="warning")
             return
         lr = float(graph.train.get("lr", DEFAULT_LR))
         before = self.session.trace.loss
