@@ -267,7 +267,7 @@ def test_the_tui_opens_a_graph_too_big_to_compute_on_its_summary() -> None:
         app = SummaryApp(graph, reason)
         async with app.run_test(size=(100, 30)) as pilot:
             await pilot.pause()
-            text = str(app.query_one("#summary").render())
+            text = str(app.query_one("#reason").render()) + str(app.query_one("#summary").render())
             await pilot.press("q")
         return text
 

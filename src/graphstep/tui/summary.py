@@ -34,9 +34,9 @@ class SummaryApp(App[None]):
 
     def compose(self) -> ComposeResult:
         lines = summary_lines(self.graph)
-        text = Text(visible(lines[0]) + "\n\n", style="bold")
-        text.append("\n".join(visible(line) for line in lines[1:]) + "\n\n")
-        text.append(visible(self.reason), style="yellow")
+        heading = Text(visible(lines[0]) + "\n", style="bold")
+        heading.append(visible(self.reason), style="yellow")
+        yield Static(heading, id="reason")
         with ScrollableContainer(id="summary-box"):
-            yield Static(text, id="summary")
+            yield Static(Text("\n".join(visible(line) for line in lines[1:])), id="summary")
         yield Footer()
