@@ -77,7 +77,7 @@ def not_computed(graph: Graph) -> str | None:
     try:
         graph.check_size_once()
     except GraphstepError as e:
-        return f"not computed: {e.message}, so only the counts above, from shapes alone, are shown"
+        return f"not computed: {e.message}, so only the counts from shapes alone are shown"
     return None
 
 
