@@ -5,12 +5,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench graphviz clean
+.PHONY: demo test lint bench graphviz chromium clean
 
 demo: $(STAMP) graphviz
 	$(BIN)/graphstep
 
-test: $(STAMP) graphviz lint
+test: $(STAMP) graphviz chromium lint
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
@@ -32,13 +32,24 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	touch $(STAMP)
 
-# Graphviz's `dot` program: installed with apt when missing, if we are root.
+# Graphviz's `dot` program, and librsvg's `rsvg-convert` for PNG: installed with apt when
+# missing, if we are root.
 graphviz:
-	@command -v dot >/dev/null 2>&1 || { \
+	@command -v dot >/dev/null 2>&1 && command -v rsvg-convert >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    (apt-get install -y -qq graphviz || (apt-get update -qq && apt-get install -y -qq graphviz)) >/dev/null; \
+	    (apt-get install -y -qq graphviz librsvg2-bin || (apt-get update -qq && apt-get install -y -qq graphviz librsvg2-bin)) >/dev/null; \
 	  else \
-	    echo "graphstep needs Graphviz's 'dot': sudo apt-get install graphviz (or brew install graphviz)"; exit 1; \
+	    echo "graphstep needs Graphviz's 'dot' and librsvg's 'rsvg-convert': sudo apt-get install graphviz librsvg2-bin (or brew install graphviz librsvg)"; exit 1; \
+	  fi; }
+
+# Debian's chromium, for the tests that drive the HTML player in a headless browser.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get install -y -qq chromium || (apt-get update -qq && apt-get install -y -qq chromium)) >/dev/null \
+	      || echo "could not install chromium: the HTML player's browser tests will be skipped"; \
+	  else \
+	    echo "the HTML player's browser tests need chromium (sudo apt-get install chromium); without it they are skipped"; \
 	  fi; }
 
 clean:

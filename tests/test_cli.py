@@ -65,7 +65,7 @@ def test_run_shows_tensors_compactly(capsys: pytest.CaptureFixture[str]) -> None
     assert code == 0
     rows = table_rows(out)
     assert rows["m"][1:] == ["maxpool", "x", "[2×2]", "[[6, 8], [3, 4]]", "[[1, 1], [1, 1]]"]
-    code, out, _ = run(["run", str(GRAPHS / "conv_32x32x3.yaml")], capsys)
+    code, out, _ = run(["run", "--wide", str(GRAPHS / "conv_32x32x3.yaml")], capsys)
     assert table_rows(out)["maps"][4].startswith("[6×28×28] min ")
 
 
@@ -193,7 +193,7 @@ def test_run_steps_prints_the_transcript_numbered_from_one(
     assert code == 0
     lines = out.splitlines()
     assert lines[0] == "1 forward q: q = x + y = -2 + 5 = 3"
-    assert lines[-1] == "7 backward x: ∂f/∂x = ∂f/∂q · ∂q/∂x = -4 · 1 = -4"
+    assert lines[-1] == "7 backward x: ∂f/∂x = ∂f/∂q · ∂(x + y)/∂x = -4 · 1 = -4"
 
 
 def test_run_steps_into_lists_the_windows_of_composites(

@@ -76,15 +76,17 @@ def test_export_png(tmp_path: Path) -> None:
     assert out.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
 
 
-def test_export_png_without_rsvg_convert_uses_graphviz(
+def test_export_png_without_rsvg_convert_says_how_to_install_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = svg_module.shutil.which
-    monkeypatch.setattr(
-        svg_module.shutil, "which", lambda n: None if n == "rsvg-convert" else real(n)
-    )
-    out = export_svg(load("chain_rule"), tmp_path / "f.png", format="png", step=3)
-    assert out.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    from graphstep.render import png
+
+    real = png.shutil.which
+    monkeypatch.setattr(png.shutil, "which", lambda n: None if n == "rsvg-convert" else real(n))
+    with pytest.raises(png.RsvgMissing, match="rsvg-convert") as caught:
+        export_svg(load("chain_rule"), tmp_path / "f.png", format="png", step=3)
+    assert caught.value.hint is not None and "apt-get install librsvg2-bin" in caught.value.hint
+    assert leftovers(tmp_path) == []
 
 
 def test_export_dot_is_the_step_in_graphviz_language(tmp_path: Path) -> None:
@@ -107,7 +109,7 @@ def test_a_failed_export_leaves_the_old_file_whole(
     out = tmp_path / "f.png"
     out.write_bytes(b"old")
 
-    def interrupted(svg: str, source: object) -> bytes:
+    def interrupted(svg: str) -> bytes:
         raise KeyboardInterrupt
 
     monkeypatch.setattr(svg_module, "svg_to_png", interrupted)
@@ -239,7 +241,7 @@ def test_the_player_holds_every_step(tmp_path: Path) -> None:
         assert len(step["codes"]) == len(data["pieces"])
         assert all(int(c) < len(data["pieces"][k]) for k, c in enumerate(step["codes"]))
     texts = [s["text"] for s in data["steps"]]
-    assert "7/7 backward x: ∂f/∂x = ∂f/∂q · ∂q/∂x = -4 · 1 = -4" in texts
+    assert "7/7 backward x: ∂f/∂x = ∂f/∂q · ∂(x + y)/∂x = -4 · 1 = -4" in texts
     assert "ArrowLeft" in page.scripts[1] and "ArrowRight" in page.scripts[1]
     assert any(tag == "input" and attrs.get("type") == "range" for tag, attrs in page.tags)
 

@@ -26,13 +26,14 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("expr", "spec"),
     ("graph",),
     ("trace",),
-    ("gradcheck",),  # finite differences against a trace
+    ("gradcheck", "summary"),  # finite differences against a trace; counts from shapes
     ("composite",),  # the windows of conv and pool, read from a trace
     ("steps",),
     ("session", "train"),
     ("scene",),
     ("render",),
-    ("tui",),  # draws with render's Graphviz layout
+    ("tui",),
+    ("serve",),  # the TUI through textual-serve  # draws with render's Graphviz layout
     ("cli", "__init__", "__main__"),  # the command line, and the public API of `import graphstep`
 )
 LAYER = {unit: level for level, units in enumerate(LAYERS) for unit in units}

@@ -124,7 +124,7 @@ def test_chain_rule_last_step_shows_the_seeds_numbers() -> None:
     # ∂f/∂q = ∂f/∂x = ∂f/∂y = -4, ∂f/∂z = 3, ∂f/∂f = 1, on nodes and edges alike
     assert grads.count("-4") >= 3 + 3 and "3" in grads and "1" in grads
     assert {"∂f/∂x =", "∂f/∂q =", "∂f/∂z ="} <= set(grads)
-    assert "7/7 backward x: ∂f/∂x = ∂f/∂q · ∂q/∂x = -4 · 1 = -4" in texts(svg)
+    assert "7/7 backward x: ∂f/∂x = ∂f/∂q · ∂(x + y)/∂x = -4 · 1 = -4" in texts(svg)
 
 
 def test_a_gradient_appears_on_its_edge_at_its_tails_backward_step() -> None:

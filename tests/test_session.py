@@ -55,7 +55,7 @@ def test_step_and_back_undo_each_other_at_every_position(name: str) -> None:
 def test_chain_rule_steps_through_seven_steps_and_back_to_the_start() -> None:
     s = session("chain_rule")
     texts = [s.step().text for _ in range(7)]
-    assert texts[-1] == "∂f/∂x = ∂f/∂q · ∂q/∂x = -4 · 1 = -4"
+    assert texts[-1] == "∂f/∂x = ∂f/∂q · ∂(x + y)/∂x = -4 · 1 = -4"
     assert s.at_end
     assert s.step().index == 7  # nothing after the end
     for expected in range(6, -1, -1):

@@ -20,10 +20,10 @@ CHAIN_RULE = [
     "1 forward q: q = x + y = -2 + 5 = 3",
     "2 forward f: f = q * z = 3 * -4 = -12",
     "3 backward f: ∂f/∂f = 1",
-    "4 backward q: ∂f/∂q = ∂f/∂f · ∂f/∂q = 1 · z = 1 · -4 = -4",
-    "5 backward z: ∂f/∂z = ∂f/∂f · ∂f/∂z = 1 · q = 1 · 3 = 3",
-    "6 backward y: ∂f/∂y = ∂f/∂q · ∂q/∂y = -4 · 1 = -4",
-    "7 backward x: ∂f/∂x = ∂f/∂q · ∂q/∂x = -4 · 1 = -4",
+    "4 backward q: ∂f/∂q = ∂f/∂f · ∂(q * z)/∂q = 1 · z = 1 · -4 = -4",
+    "5 backward z: ∂f/∂z = ∂f/∂f · ∂(q * z)/∂z = 1 · q = 1 · 3 = 3",
+    "6 backward y: ∂f/∂y = ∂f/∂q · ∂(x + y)/∂y = -4 · 1 = -4",
+    "7 backward x: ∂f/∂x = ∂f/∂q · ∂(x + y)/∂x = -4 · 1 = -4",
 ]
 
 
@@ -46,7 +46,7 @@ def test_chain_rule_transcript_number_for_number() -> None:
 def test_chain_rule_backward_x_is_minus_four() -> None:
     step = timeline("chain_rule").steps[7]
     assert (step.index, step.phase, step.node) == (7, Phase.BACKWARD, "x")
-    assert step.text == "∂f/∂x = ∂f/∂q · ∂q/∂x = -4 · 1 = -4"
+    assert step.text == "∂f/∂x = ∂f/∂q · ∂(x + y)/∂x = -4 · 1 = -4"
 
 
 def test_chain_rule_from_an_expression_gives_the_same_numbers() -> None:
@@ -77,8 +77,8 @@ def test_chain_rule_indices_place_every_node() -> None:
 
 def test_mul_local_gradient_is_the_other_input() -> None:
     assert transcript(timeline("mul"))[-2:] == [
-        "3 backward y: ∂f/∂y = ∂f/∂f · ∂f/∂y = 1 · x = 1 · 3 = 3",
-        "4 backward x: ∂f/∂x = ∂f/∂f · ∂f/∂x = 1 · y = 1 · -4 = -4",
+        "3 backward y: ∂f/∂y = ∂f/∂f · ∂(x * y)/∂y = 1 · x = 1 · 3 = 3",
+        "4 backward x: ∂f/∂x = ∂f/∂f · ∂(x * y)/∂x = 1 · y = 1 · -4 = -4",
     ]
 
 
@@ -97,7 +97,8 @@ def test_fan_out_sums_every_use_of_x() -> None:
     last = t.steps[len(t) - 1]
     assert last.node == "x"
     assert last.text == (
-        "∂f/∂x = ∂f/∂f.1 · ∂f.1/∂x + ∂f/∂f.1 · ∂f.1/∂x + ∂f/∂f.2 · ∂f.2/∂x + ∂f/∂f.2 · ∂f.2/∂x"
+        "∂f/∂x = ∂f/∂f.1 · ∂(x * x)/∂x + ∂f/∂f.1 · ∂(x * x)/∂x"
+        " + ∂f/∂f.2 · ∂(x + x)/∂x + ∂f/∂f.2 · ∂(x + x)/∂x"
         " = 1 · x + 1 · x + 1 · 1 + 1 · 1 = 1 · 3 + 1 · 3 + 1 · 1 + 1 · 1 = 8"
     )
 
@@ -106,7 +107,7 @@ def test_fan_out_over_two_named_consumers_shows_their_sum() -> None:
     g = graphstep.load("inputs: {x: 2}\ngraph:\n  a: 3 * x\n  b: x ** 2\n  f: a + b\noutput: f\n")
     t = Timeline(g.trace())
     assert t.steps[len(t) - 1].text == (
-        "∂f/∂x = ∂f/∂a · ∂a/∂x + ∂f/∂b · ∂b/∂x = 1 · 3 + 1 · 2·x^1 = 1 · 3 + 1 · 4 = 7"
+        "∂f/∂x = ∂f/∂a · ∂(3 * x)/∂x + ∂f/∂b · ∂(x ** 2)/∂x = 1 · 3 + 1 · 2·x = 1 · 3 + 1 · 4 = 7"
     )
 
 
@@ -123,14 +124,16 @@ def test_constants_have_no_backward_step() -> None:
 def test_relu_at_zero_is_flagged_with_its_convention() -> None:
     t = Timeline(graphstep.parse("relu(x)", x=0).trace())
     step = t.steps[len(t) - 1]
-    assert step.text.startswith("∂f/∂x = ∂f/∂f · ∂f/∂x = 1 · 1(x > 0) = 1 · 0 = 0")
+    assert step.text.startswith("∂f/∂x = ∂f/∂f · ∂relu(x)/∂x = 1 · 1(x > 0) = 1 · 0 = 0")
     assert step.note == "relu at 0: relu'(0) = 0 by convention, as in torch"
 
 
 def test_max_tie_splits_the_gradient_and_says_so() -> None:
     t = Timeline(graphstep.parse("max(x, y)", x=2, y=2).trace())
     step = t.steps[len(t) - 1]
-    assert step.text.startswith("∂f/∂x = ∂f/∂f · ∂f/∂x = 1 · (1(x > y) + ½·1(x = y)) = 1 · 0.5")
+    assert step.text.startswith(
+        "∂f/∂x = ∂f/∂f · ∂max(x, y)/∂x = 1 · (1(x > y) + ½·1(x = y)) = 1 · 0.5"
+    )
     assert "split 0.5 / 0.5" in (step.note or "")
 
 

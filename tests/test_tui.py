@@ -445,7 +445,7 @@ async def test_chain_rule_shows_q_then_f_then_the_gradient_of_x() -> None:
         await pilot.press("g", "7", "enter")
         assert session(pilot).current.node == "x"
         text = screen_text(pilot)
-        assert "∂f/∂x = ∂f/∂q · ∂q/∂x = -4 · 1 = -4" in text
+        assert "∂f/∂x = ∂f/∂q · ∂(x + y)/∂x = -4 · 1 = -4" in text
         assert "backward step 7/7" in text
 
 

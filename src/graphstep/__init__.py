@@ -7,24 +7,44 @@ from typing import Any
 
 from .errors import GraphstepError
 from .graph import Graph, Node, build
-from .spec import expression_spec, load_spec, read_source
+from .spec import expression_spec, read_spec
 from .trace import Anomaly, Trace
 
-__all__ = ["Anomaly", "Graph", "GraphstepError", "Node", "Trace", "load", "parse", "to_svg"]
+__all__ = [
+    "Anomaly",
+    "Graph",
+    "GraphstepError",
+    "Node",
+    "Trace",
+    "load",
+    "parse",
+    "show",
+    "to_svg",
+]
 __version__ = "0.1.0"
 
 
 def load(source: str | Path) -> Graph:
-    """A graph from a file path, or from YAML text (anything with a newline or a colon)."""
-    if isinstance(source, str) and ("\n" in source or (":" in source and not _is_file(source))):
-        return build(load_spec(source, "<string>", name="graph"))
-    path = str(source)
-    return build(load_spec(read_source(path), path))
+    """A graph from a file path, graph text (YAML) or an expression, told apart as on the
+    command line (`graphstep.spec.source_kind`): a mistyped path is a missing file."""
+    return build(read_spec(str(source)))
 
 
 def parse(expression: str, **values: Any) -> Graph:
     """A graph from one expression; its free names are inputs, valued from `values` (else 0)."""
     return build(expression_spec(expression, values))
+
+
+def show(subject: Any, **options: Any) -> Any:
+    """The interactive player of a graph or a session, for Jupyter: buttons, ←/→, a slider,
+    all inside the output cell and nothing served. Options: expanded, rankdir.
+
+    Jupyter displays the returned object (`_repr_html_`) when it ends a cell;
+    elsewhere, `IPython.display.display(graphstep.show(g))`.
+    """
+    from .render.notebook import Player, player_cell
+
+    return Player(player_cell(subject, **options))
 
 
 def to_svg(subject: Any, **options: Any) -> str:
@@ -35,10 +55,3 @@ def to_svg(subject: Any, **options: Any) -> str:
     from .render import to_svg as render
 
     return render(subject, **options)
-
-
-def _is_file(path: str) -> bool:
-    try:
-        return Path(path).is_file()
-    except OSError:
-        return False

@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import re
+import os
+import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -27,12 +28,12 @@ from .errors import GraphstepError, did_you_mean
 from .gradcheck import check_gradients
 from .graph import Graph, build
 from .limits import MAX_EXPORT_BYTES
-from .spec import GraphSpec, expression_spec, leaf_shape, load_spec, read_source
+from .spec import EXPRESSION_FILE, GraphSpec, leaf_shape, read_spec, source_kind
+from .summary import count, not_computed, summary_lines
 from .trace import Trace
 
 OK, FAILED, BAD_INPUT, INTERRUPTED = 0, 1, 2, 130
-COMMANDS = ("tui", "run", "check", "export", "train", "summary", "validate")
-EXPRESSION_FILE = "<expr>"
+COMMANDS = ("tui", "run", "check", "export", "train", "summary", "validate", "serve")
 BUNDLED_EXAMPLE = Path(__file__).parent / "examples" / "chain_rule.yaml"
 
 
@@ -42,16 +43,6 @@ class UsageError(Exception):
 
 # ---------------------------------------------------------------------------
 # Loading: a file or an expression, with --set values
-
-
-def is_expression(target: str) -> bool:
-    """FILE is an expression when it names no existing path and has no .yaml/.yml suffix."""
-    if target.lower().endswith((".yaml", ".yml")):
-        return False
-    try:
-        return not Path(target).exists()
-    except (OSError, ValueError):
-        return True
 
 
 def parse_assignment(text: str) -> tuple[str, str]:
@@ -119,19 +110,7 @@ def with_values(spec: GraphSpec, sets: Sequence[tuple[str, str]]) -> GraphSpec:
 
 def load_graph(target: str, sets: Sequence[tuple[str, str]] = ()) -> Graph:
     """A graph from a file, or from an expression whose free names are inputs (0 unless --set)."""
-    if is_expression(target):
-        try:
-            spec = expression_spec(target, {}, EXPRESSION_FILE)
-        except GraphstepError as e:
-            if re.fullmatch(r"[\w.~/\\-]+", target) and re.search(r"[./\\]\w", target):
-                e.hint = f"there is no file '{target}', so it was read as an expression"
-            raise
-    else:
-        try:
-            spec = load_spec(read_source(target), target)
-        except GraphstepError as e:
-            raise e.in_file(target) from None
-    return build(with_values(spec, sets))
+    return build(with_values(read_spec(target), sets))
 
 
 # ---------------------------------------------------------------------------
@@ -140,29 +119,8 @@ def load_graph(target: str, sets: Sequence[tuple[str, str]] = ()) -> Graph:
 
 def table(rows: Sequence[Sequence[str]], out: TextIO) -> None:
     """Left-aligned columns, the header underlined."""
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-
-    def line(row: Sequence[str]) -> str:
-        return "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-
-    print(line(rows[0]), file=out)
-    print("  ".join("─" * w for w in widths), file=out)
-    for row in rows[1:]:
-        print(line(row), file=out)
-
-
-def count(n: int) -> str:
-    """`1,600,000,000 (1.6 billion)`: digits grouped, and big counts in words."""
-    text = f"{n:,}"
-    for size, word in ((10**12, "trillion"), (10**9, "billion"), (10**6, "million")):
-        if n >= size:
-            scaled = n / size
-            return (
-                f"{text} ({scaled:.3g} {word})"
-                if scaled < 1000
-                else f"{text} ({scaled:,.0f} {word})"
-            )
-    return text
+    for line in fmt.table(rows):
+        print(line, file=out)
 
 
 def json_numbers(value: Any) -> Any:
@@ -194,21 +152,64 @@ def headline(graph: Graph) -> str:
     return f"{graph.name}: {sentence}" if sentence else graph.name
 
 
-def run_table(graph: Graph, trace: Trace) -> list[list[str]]:
+def run_table(graph: Graph, trace: Trace, width: int | None = None) -> list[list[str]]:
+    """Every node's row; with a `width`, the table fits it.
+
+    A value or gradient too long for its half of what the other columns leave
+    is summarised (shape, min, max), and a cell still too long is cut with `…`.
+    """
     rows = [["node", "op", "inputs", "shape", "value", "gradient"]]
+    tensors: list[tuple[np.ndarray, np.ndarray | None]] = []
     for node in graph:
-        grad = trace.grad(node.name)
         rows.append(
             [
                 node.name,
                 node.op,
                 ", ".join(graph.display(i) for i in node.inputs),
                 fmt.shape(node.shape),
-                fmt.tensor(trace.value(node.name)),
-                "—" if grad is None else fmt.tensor(grad),
             ]
         )
+        tensors.append((trace.value(node.name), trace.grad(node.name)))
+    room = None
+    if width is not None:  # the inputs give way first, then the tensors
+        left = width - 2 * len(rows[0]) - sum(max(len(row[i]) for row in rows) for i in (0, 1, 3))
+        inputs = max(MIN_INPUTS_CELL, min(max(len(r[2]) for r in rows), left - 2 * TENSOR_CELL))
+        for row in rows[1:]:
+            row[2] = clip(row[2], inputs)
+        room = max(MIN_TENSOR_CELL, (left - inputs) // 2)
+    for row, (value, grad) in zip(rows[1:], tensors, strict=True):
+        row.append(tensor_cell(value, room))
+        row.append("—" if grad is None else tensor_cell(grad, room))
     return rows
+
+
+TENSOR_CELL = 21  # room for a range such as `-0.332093 … 0.606035`
+MIN_TENSOR_CELL = 10  # `-0.14 … 1`: never cut narrower
+MIN_INPUTS_CELL = 6  # `loss…`
+
+
+def tensor_cell(a: np.ndarray, room: int | None) -> str:
+    """A tensor as `format.tensor` writes it; a big one or one past `room` characters as its
+    range, then cut.
+
+    The range `-0.651579 … 0.991` leaves out the shape, which has a column of its own,
+    and falls back to three, then two significant digits before anything is cut.
+    """
+    text = fmt.tensor(a)
+    if room is None or (len(text) <= room and (a.ndim == 0 or a.size <= fmt.SMALL)):
+        return text
+    finite = a[np.isfinite(a)]
+    tail = fmt.non_finite(a)
+    for number in (fmt.number, lambda x: f"{float(x):.3g}", lambda x: f"{float(x):.2g}"):
+        span = f"{number(finite.min())} … {number(finite.max())}" if finite.size else ""
+        text = f"{span} {tail}".strip()
+        if len(text) <= room:
+            return text
+    return clip(text, room)
+
+
+def clip(text: str, room: int) -> str:
+    return text if len(text) <= room else text[: room - 1] + "…"
 
 
 def backward_order(graph: Graph, trace: Trace) -> list[str]:
@@ -236,10 +237,25 @@ def run_json(graph: Graph, trace: Trace) -> dict[str, Any]:
     }
 
 
+def shown_summary_instead(graph: Graph) -> bool:
+    """For a graph too big to compute: its summary and why, in place of what was asked."""
+    reason = not_computed(graph)
+    if reason is None:
+        return False
+    for line in summary_lines(graph):
+        print(line)
+    print(reason)
+    return True
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     if args.into and not args.steps:
         raise UsageError("--into lists the inner steps of --steps; give --steps too")
+    if args.wide and (args.steps or args.json):
+        raise UsageError("--wide widens the table; --steps and --json are never cut")
     graph = load_graph(args.file, args.set or ())
+    if not args.json and shown_summary_instead(graph):
+        return OK
     trace = graph.trace()
     if args.json:
         print(json.dumps(run_json(graph, trace), allow_nan=False))
@@ -249,8 +265,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         for line in transcript(Timeline(trace), into=args.into):
             print(line)
     else:
-        print(headline(graph))
-        table(run_table(graph, trace), sys.stdout)
+        width = None if args.wide else shutil.get_terminal_size().columns
+        print(headline(graph) if width is None else clip(headline(graph), width))
+        table(run_table(graph, trace, width), sys.stdout)
         print(f"\n{graph.output} = {fmt.tensor(trace.value(graph.output))}")
     if trace.anomaly is not None:
         report_anomaly(graph, trace)
@@ -264,6 +281,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     graph = load_graph(args.file, args.set or ())
+    if shown_summary_instead(graph):
+        return OK
     trace = graph.trace()
     if trace.anomaly is not None:
         report_anomaly(graph, trace)
@@ -285,11 +304,14 @@ def cmd_check(args: argparse.Namespace) -> int:
             "backprop and central finite differences disagree"
         )
         return FAILED
-    print(f"\nall {len(results)} gradients match central finite differences")
+    n = len(results)
+    agree = "the gradient matches" if n == 1 else f"all {fmt.plural(n, 'gradient')} match"
+    print(f"\n{agree} central finite differences")
     kinks = sum(r.kinks for r in results)
     if kinks:
         print(
-            f"{kinks} elements sit at a kink (relu at 0, a tie of max or maxpool), "
+            f"{fmt.plural(kinks, 'element')} {'sits' if kinks == 1 else 'sit'} at a kink "
+            "(relu at 0, a tie of max or maxpool), "
             "where the loss has no derivative for finite differences to check"
         )
     return OK
@@ -299,46 +321,9 @@ def cmd_check(args: argparse.Namespace) -> int:
 # summary: shapes and parameter counts from shapes alone
 
 
-def filters_note(graph: Graph, node_name: str) -> str:
-    """`6 filters × 76` for a conv2d or local2d node whose weights are params."""
-    node = graph.nodes[node_name]
-    if node.op not in ("conv2d", "local2d") or graph.nodes[node.inputs[1]].op != "param":
-        return ""
-    w = graph.nodes[node.inputs[1]].shape
-    filters = math.prod(w[:-3])
-    per = math.prod(w[-3:])
-    if len(node.inputs) > 2 and graph.nodes[node.inputs[2]].op == "param":
-        per += 1
-    return f"{filters:,} filter{'s' if filters != 1 else ''} × {per:,}"
-
-
-def summary_rows(graph: Graph) -> list[list[str]]:
-    rows = [["node", "op", "shape", "numbers", "parameters"]]
-    for node in graph:
-        if node.op == "param":
-            params = count(node.size)
-        else:
-            used = [i for i in dict.fromkeys(node.inputs) if graph.nodes[i].op == "param"]
-            params = ""
-            if used:
-                total = sum(graph.nodes[i].size for i in used)
-                note = filters_note(graph, node.name)
-                params = f"{count(total)} ({', '.join(used)}{': ' + note if note else ''})"
-        rows.append([node.name, node.op, fmt.shape(node.shape), count(node.size), params])
-    return rows
-
-
 def cmd_summary(args: argparse.Namespace) -> int:
-    graph = load_graph(args.file, args.set or ())
-    print(f"{graph.name}: {len(graph)} nodes, output {graph.output}")
-    table(summary_rows(graph), sys.stdout)
-    params = graph.params
-    total = graph.parameter_count()
-    parts = ", ".join(f"{p} {graph.nodes[p].size:,}" for p in params)
-    print(f"\nparameters: {count(total)}" + (f" ({parts})" if parts else ""))
-    numbers = 2 * sum(node.size for node in graph)
-    size = fmt.data_size(8 * numbers)
-    print(f"a trace holds {count(numbers)} numbers (values and gradients, {size})")
+    for line in summary_lines(load_graph(args.file, args.set or ())):
+        print(line)
     return OK
 
 
@@ -361,7 +346,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
             continue
         out = graph.nodes[graph.output]
         print(
-            f"{target}: ok ({len(graph)} nodes, {count(graph.parameter_count())} parameters, "
+            f"{target}: ok ({fmt.plural(len(graph), 'node')}, "
+            f"{fmt.plural(n := graph.parameter_count(), 'parameter', count(n))}, "
             f"output {graph.output} {fmt.shape(out.shape)})"
         )
     return BAD_INPUT if failed else OK
@@ -416,15 +402,15 @@ class ProgressBar:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .train import train
+    from .train import settings, train
 
     graph = load_graph(args.file, args.set or ())
-    steps = args.steps if args.steps is not None else graph.train.get("steps")
-    if steps is None:
-        raise UsageError(f"how many steps? give --steps N (or train: {{steps: N}} in {args.file})")
-    bar = ProgressBar(int(steps), sys.stderr)
+    if shown_summary_instead(graph):
+        return OK
+    steps, rate = settings(graph, args.steps, args.lr)
+    bar = ProgressBar(steps, sys.stderr)
     try:
-        result = train(graph, int(steps), args.lr, on_step=bar.update)
+        result = train(graph, steps, rate, on_step=bar.update)
     finally:
         bar.close()
     losses = [float(x) for x in result.losses]
@@ -433,7 +419,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(json.dumps(report, allow_nan=False))
     else:
         curve = sparkline(losses)
-        print(f"{graph.name}: {len(losses)} steps of gradient descent")
+        print(f"{graph.name}: {fmt.plural(len(losses), 'step')} of gradient descent")
         print(f"loss  {fmt.number(losses[0])} → {fmt.number(result.final_loss)}")
         print(f"      {curve}")
         gap = " " * max(1, len(curve) - len("step 1") - len(str(len(losses))))
@@ -461,6 +447,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.all_steps is None and (args.steps is not None or args.force):
         raise UsageError("--steps and --force go with --all-steps DIR")
     graph = load_graph(args.file, args.set or ())
+    if shown_summary_instead(graph):
+        print("no diagram written: there are no numbers to draw")
+        return OK
     expanded = frozenset(args.expand or ())
     for name in expanded:
         if name not in graph.groups and (
@@ -493,7 +482,7 @@ def cmd_export(args: argparse.Namespace) -> int:
                 "or a range of steps such as --steps 10-40"
             )
             raise
-        print(f"wrote {len(paths)} diagrams to {args.all_steps}")
+        print(f"wrote {fmt.plural(len(paths), 'diagram')} to {args.all_steps}")
     elif args.html is not None:
         render.export_html(graph, Path(args.html), **options)
         print(f"wrote {args.html}")
@@ -519,6 +508,23 @@ def cmd_tui(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------
+# serve
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .serve import serve
+
+    target = args.file or str(BUNDLED_EXAMPLE)
+    load_graph(target, args.set or ())  # a bad file is reported here, not in the browser
+
+    def ready(url: str) -> None:
+        print(f"graphstep: serving {fmt.visible(target)} at {url} (Ctrl+C stops)", flush=True)
+
+    serve(target, args.set or (), args.port, ready)
+    return OK
+
+
+# ---------------------------------------------------------------------------
 # The parser and main
 
 
@@ -527,7 +533,8 @@ def _file_argument(parser: argparse.ArgumentParser, nargs: str | None = None) ->
         "file",
         metavar="FILE",
         nargs=nargs,
-        help="a graph file (.yaml), or an expression such as '(x + y) * z'",
+        help="a graph file (.yaml), or an expression such as '(x + y) * z': an argument is "
+        "an expression only when it cannot be a path (graphs/chain_rule is a missing file)",
     )
 
 
@@ -553,7 +560,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="graphstep",
         description="A step-through debugger and visualizer for computational graphs.",
         epilog="'graphstep FILE' opens FILE in the terminal UI; "
-        "'graphstep' alone opens the seed's chain-rule example.",
+        "'graphstep' alone opens the chain rule example from lecture.",
     )
     parser.add_argument("--version", action="version", version=f"graphstep {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -570,6 +577,11 @@ def build_parser() -> argparse.ArgumentParser:
     shown.add_argument("--json", action="store_true", help="every node as JSON")
     shown.add_argument("--steps", action="store_true", help="the transcript, one line per step")
     p.add_argument("--into", action="store_true", help="with --steps: composites' inner steps too")
+    p.add_argument(
+        "--wide",
+        action="store_true",
+        help="the table at full width: every number, whatever the terminal's width",
+    )
     p.set_defaults(handler=cmd_run, parser=p)
 
     p = sub.add_parser("check", help="compare every gradient with central finite differences")
@@ -615,6 +627,14 @@ def build_parser() -> argparse.ArgumentParser:
     _set_option(p)
     p.set_defaults(handler=cmd_summary, parser=p)
 
+    p = sub.add_parser("serve", help="the terminal UI in a web browser, on this machine only")
+    _file_argument(p, nargs="?")
+    _set_option(p)
+    p.add_argument(
+        "--port", type=_port, default=8000, metavar="N", help="the port on 127.0.0.1 (8000)"
+    )
+    p.set_defaults(handler=cmd_serve, parser=p)
+
     p = sub.add_parser("validate", help="parse and type-check only")
     p.add_argument("files", metavar="FILE", nargs="+", help="graph files or expressions")
     p.set_defaults(handler=cmd_validate, parser=p)
@@ -643,6 +663,13 @@ def _positive_int(text: str) -> int:
     return n
 
 
+def _port(text: str) -> int:
+    port = _positive_int(text)
+    if port > 65535:
+        raise argparse.ArgumentTypeError(f"expected a port from 1 to 65535, got '{text}'")
+    return port
+
+
 def _positive_float(text: str) -> float:
     try:
         x = float(text)
@@ -657,7 +684,7 @@ def with_command(argv: list[str]) -> list[str]:
     """`graphstep [FILE]` is `graphstep tui [FILE]`; a misspelt command is refused, not opened."""
     if argv and (argv[0] in COMMANDS or argv[0] in ("-h", "--help", "--version")):
         return argv
-    if argv and not argv[0].startswith("-") and is_expression(argv[0]):
+    if argv and not argv[0].startswith("-") and source_kind(argv[0]) == "expression":
         hint = did_you_mean(argv[0], COMMANDS)
         if hint and len(argv) > 1:
             raise UsageError(f"unknown command '{argv[0]}' ({hint})")
@@ -669,9 +696,26 @@ def with_command(argv: list[str]) -> list[str]:
     return ["tui", *argv]
 
 
+def options_after_file(argv: list[str]) -> list[str]:
+    """`run -- "-x * y" --steps`: `--` marks the one FILE after it, and options still follow.
+
+    argparse would read everything after `--` as FILE; moving FILE to the end
+    keeps it protected and lets the options after it be options. `validate`
+    takes many files, so after its `--` everything stays a file.
+    """
+    if "--" not in argv or argv[0] == "validate":
+        return argv
+    k = argv.index("--")
+    if k + 1 >= len(argv):
+        return argv
+    return [*argv[:k], *argv[k + 2 :], "--", argv[k + 1]]
+
+
 def too_big(target: str | None) -> GraphstepError:
     """Python ran out of memory or stack on an input: refused like any other bad input."""
-    file = None if target is None else EXPRESSION_FILE if is_expression(target) else target
+    file = target
+    if target is not None and source_kind(target) == "expression":
+        file = EXPRESSION_FILE
     return GraphstepError("too large or nested too deeply to process", file=file)
 
 
@@ -690,7 +734,9 @@ def print_error(error: GraphstepError) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
-        args = parser.parse_args(with_command(list(sys.argv[1:] if argv is None else argv)))
+        args = parser.parse_args(
+            options_after_file(with_command(list(sys.argv[1:] if argv is None else argv)))
+        )
     except SystemExit as e:  # argparse: --help, --version and usage errors (2)
         return e.code if isinstance(e.code, int) else BAD_INPUT
     except UsageError as e:
@@ -708,6 +754,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return BAD_INPUT
     except KeyboardInterrupt:
         return INTERRUPTED
+    except BrokenPipeError:  # `graphstep run … | head`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return FAILED
 
 
 def usage_error(parser: argparse.ArgumentParser, error: UsageError) -> int:

@@ -46,7 +46,13 @@ class GraphstepError(Exception):
 
     @property
     def location(self) -> str:
-        parts = [self.file or "<input>"]
+        """`FILE:LINE:COL`; without a file `line 3, column 5`; empty when nothing is known."""
+        if self.file is None:
+            if self.line is None:
+                return ""
+            column = f", column {self.column}" if self.column is not None else ""
+            return f"line {self.line}{column}"
+        parts = [self.file]
         if self.line is not None:
             parts.append(str(self.line))
             if self.column is not None:
@@ -54,7 +60,7 @@ class GraphstepError(Exception):
         return ":".join(parts)
 
     def __str__(self) -> str:
-        text = f"{self.location}: {self.message}"
+        text = f"{self.location}: {self.message}" if self.location else self.message
         if self.hint:
             text += f" (hint: {self.hint})"
         return text

@@ -38,6 +38,11 @@ def number(x: Any) -> str:
     return f"{x:.6g}"
 
 
+def plural(n: int, noun: str, written: str | None = None) -> str:
+    """`1 parameter`, `2 parameters`; `written` is n as shown (`1,600,000,000 (1.6 billion)`)."""
+    return f"{written or f'{n:,}'} {noun}{'' if n == 1 else 's'}"
+
+
 def shape(dims: Sequence[int]) -> str:
     """`[6×28×28]`; a scalar is `[]`."""
     return "[" + "×".join(str(int(n)) for n in dims) + "]"
@@ -63,15 +68,30 @@ def tensor(a: Any, limit: int = SMALL) -> str:
     text = shape(array.shape)
     if finite.any():
         text += f" min {number(array[finite].min())} max {number(array[finite].max())}"
-    for label, mask in (
-        ("nan", np.isnan(array)),
-        ("inf", np.isposinf(array)),
-        ("-inf", np.isneginf(array)),
-    ):
-        count = int(mask.sum())
-        if count:
-            text += f" {label}×{count}"
-    return text
+    return f"{text} {non_finite(array)}".rstrip()
+
+
+def non_finite(array: np.ndarray) -> str:
+    """`nan×3 inf×1`: how many of each non-finite number a tensor holds; empty if none."""
+    counts = [
+        (label, int(mask.sum()))
+        for label, mask in (
+            ("nan", np.isnan(array)),
+            ("inf", np.isposinf(array)),
+            ("-inf", np.isneginf(array)),
+        )
+    ]
+    return " ".join(f"{label}×{count}" for label, count in counts if count)
+
+
+def table(rows: Sequence[Sequence[str]]) -> list[str]:
+    """Left-aligned columns, the header underlined: the lines of a text table."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+
+    def line(row: Sequence[str]) -> str:
+        return "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+
+    return [line(rows[0]), "  ".join("─" * w for w in widths), *(line(row) for row in rows[1:])]
 
 
 def _nested(array: np.ndarray) -> str:

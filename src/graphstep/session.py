@@ -25,7 +25,8 @@ Stepping, as a debugger user expects it:
   `break_on_anomaly`), or else to the end of the current phase: the last
   forward step, and from there the last backward step. `reverse_continue()`
   is its mirror: back to the previous hit, or else to the first backward step,
-  and from there to step 0. Both run over top-level steps and leave a composite.
+  and from there to step 0. Both run over top-level steps and leave a composite;
+  inside a block call, its inner steps still ahead are looked at first.
 - `goto(n)` jumps to top-level step n.
 
 A breakpoint is on a node, optionally for one phase, optionally with a
@@ -286,6 +287,13 @@ class Watch:
         return self.expression.text
 
 
+def untrainable(graph: Graph) -> GraphstepError:
+    """The error for training a graph without params, wherever training is asked for."""
+    return GraphstepError(
+        f"{graph.name} has no params to train", hint="declare trainable leaves under params:"
+    )
+
+
 # --- the session ----------------------------------------------------------------------------------
 
 
@@ -442,39 +450,54 @@ class Session:
         """Run to the next breakpoint hit or anomaly, else to the end of the current phase."""
         p = self._position
         last = self.timeline.n_forward if p < self.timeline.n_forward else self.timeline.end
-        return self._run(range(p + 1, last + 1), last)
+        return self._run(range(p, last + 1), last, forward=True)
 
     def reverse_continue(self) -> Step:
         """Run back to the previous hit, else to the first backward step, and from there to 0."""
         p = self._position
         first = self.timeline.n_forward + 1
         stop = first if p > first else 0
-        return self._run(range(p - 1, stop - 1, -1), stop)
+        return self._run(range(p, stop - 1, -1), stop, forward=False)
 
-    def _run(self, positions: range, stop: int) -> Step:
+    def _run(self, positions: range, stop: int, forward: bool) -> Step:
         self.stopped_by = None
         for q in positions:
-            reason, inner = self._hit(q)
+            reason, inner = self._hit(q, forward)
             if reason is not None:
                 self.stopped_by = reason
                 return self._move(q, inner)
         return self._move(max(stop, 0), None)
 
-    def _hit(self, q: int) -> tuple[Breakpoint | Anomaly | None, int | None]:
-        """What stops a continue at step q, and the inner step of a block call it stops at."""
-        if self.break_on_anomaly and q == self._anomaly_step:
+    def _hit(self, q: int, forward: bool) -> tuple[Breakpoint | Anomaly | None, int | None]:
+        """What stops a continue at step q, and the inner step of a block call it stops at.
+
+        At the cursor's own step only the call's inner steps still ahead in the
+        direction of travel count (none when the cursor is on the step itself),
+        and of several hits in one call the first reached wins.
+        """
+        here = q == self._position
+        if here and self._inner is None:
+            return None, None
+        if self.break_on_anomaly and q == self._anomaly_step and not here:
             return self.trace.anomaly, None
         node = self.timeline.node_at(q)
         if node is None:
             return None, None
         phase = self.timeline.phase(q)
+        hits: list[tuple[int, Breakpoint]] = []
         for bp in self._breakpoints:
             inner = self.timeline.member_index(q, bp.node)
             if (bp.node != node and inner is None) or bp.phase not in (None, phase):
                 continue
+            order = -1 if inner is None else inner  # the call's own step comes before its inner
+            if here and (order <= (self._inner or 0) if forward else order >= (self._inner or 0)):
+                continue
             if bp.condition is None or bp.condition.holds(self._node_scope(bp.node, phase)):
-                return bp, inner
-        return None, None
+                hits.append((order, bp))
+        if not hits:
+            return None, None
+        order, bp = min(hits, key=lambda h: h[0]) if forward else max(hits, key=lambda h: h[0])
+        return bp, None if order < 0 else order
 
     def _node_scope(self, node: str, phase: Phase) -> Resolve:
         def resolve(name: str, gradient: bool) -> np.ndarray:
@@ -586,6 +609,11 @@ class Session:
 
     # -- changing values
 
+    @property
+    def changed(self) -> tuple[str, ...]:
+        """The leaves whose values differ from the file's (set_input, train_step), in order."""
+        return tuple(n for n in self.graph.order if n in self._overrides)
+
     def set_input(self, name: str, value: Any) -> Step:
         """Give a leaf a new value and recompute; the cursor stays where it is."""
         array = leaf_override(self.graph, name, value)
@@ -598,10 +626,7 @@ class Session:
         Only params change, never inputs; the cursor stays where it is.
         """
         if not self.graph.params:
-            raise GraphstepError(
-                f"{self.graph.name} has no params to train",
-                hint="declare trainable leaves under params:",
-            )
+            raise untrainable(self.graph)
         try:
             lr = float(lr)
         except (TypeError, ValueError):
@@ -635,3 +660,12 @@ class Session:
         from .render.svg import to_svg
 
         return to_svg(self)
+
+    def _repr_html_(self) -> str | None:
+        """Jupyter shows a session as the interactive player (else falls back to the SVG)."""
+        from .render.notebook import player_cell
+
+        try:
+            return player_cell(self)
+        except GraphstepError:  # too big to trace, or no Graphviz
+            return None

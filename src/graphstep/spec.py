@@ -8,8 +8,11 @@ refuses duplicate keys, so every later error can point at a line and column.
 from __future__ import annotations
 
 import contextlib
+import difflib
+import itertools
 import keyword
 import math
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -35,6 +38,9 @@ TOP_LEVEL_KEYS = (
 )
 LEAF_KEYS = ("value", "shape", "init", "seed", "std", "low", "high")
 TRAIN_KEYS = ("lr", "steps")
+GRAPH_SUFFIXES = (".yaml", ".yml")
+EXPRESSION_FILE = "<expr>"  # the file name errors in an expression given for FILE carry
+TEXT_FILE = "<string>"  # ... and in graph text handed to graphstep.load
 
 
 class Located(dict[Any, Any]):
@@ -243,7 +249,7 @@ def read_source(path: str) -> str:
         if len(data) > MAX_FILE_BYTES:
             raise GraphstepError(f"file is larger than {MAX_FILE_BYTES:,} bytes, the limit")
     except FileNotFoundError:
-        raise GraphstepError(f"no such file: {path}") from None
+        raise GraphstepError("no such file", file=path, hint=_nearby(p)) from None
     except OSError as e:
         raise GraphstepError(f"cannot read {path}: {e.strerror}") from None
     if b"\0" in data:
@@ -253,6 +259,73 @@ def read_source(path: str) -> str:
     except UnicodeDecodeError as e:
         line = data[: e.start].count(b"\n") + 1
         raise GraphstepError("file is not UTF-8 text", line=line, column=1) from None
+
+
+_PATH_LIKE = re.compile(r"[\w.~/\\-]+")
+_MAX_NEIGHBOURS = 10_000  # directory entries looked at for a did-you-mean hint
+
+
+def source_kind(target: str) -> str:
+    """What a FILE argument or `graphstep.load`'s argument is: "path", "text" or "expression".
+
+    The one place that decides. An argument is an expression only when it
+    cannot be a path: an existing file, a name ending in .yaml/.yml, a name
+    whose .yaml file exists, and a word of path characters with a `/` or a
+    suffix (`graphs/chain_rule`) are paths, so a mistyped path is reported as
+    a missing file instead of being read as `graphs / chain_rule`. Graph text
+    (YAML) has a newline or a key's colon (`x: 1`), which no expression has.
+    """
+    if "\n" in target:
+        return "text"
+    if target.lower().endswith(GRAPH_SUFFIXES) or _exists(target):
+        return "path"
+    if re.search(r":(\s|$)", target):
+        return "text"
+    if _PATH_LIKE.fullmatch(target) and (
+        re.search(r"[/\\]|\.[A-Za-z][A-Za-z0-9]*$", target)
+        or any(_exists(target + suffix) for suffix in GRAPH_SUFFIXES)
+    ):
+        return "path"
+    return "expression"
+
+
+def read_spec(target: str) -> GraphSpec:
+    """The GraphSpec of a graph file's path, of graph text, or of an expression (inputs 0)."""
+    kind = source_kind(target)
+    if kind == "expression":
+        return expression_spec(target, {}, EXPRESSION_FILE)
+    if kind == "text":
+        return load_spec(target, TEXT_FILE, name="graph")
+    try:
+        return load_spec(read_source(target), target)
+    except GraphstepError as e:
+        raise e.in_file(target) from None
+
+
+def _exists(path: str) -> bool:
+    try:
+        return Path(path).exists()
+    except (OSError, ValueError):
+        return False
+
+
+def _nearby(path: Path) -> str:
+    """A hint naming the graph file a missing `path` probably meant."""
+    if not path.suffix:
+        for suffix in GRAPH_SUFFIXES:
+            if _exists(f"{path}{suffix}"):
+                return f"did you mean {path}{suffix}?"
+    try:
+        names = [p.name for p in itertools.islice(path.parent.iterdir(), _MAX_NEIGHBOURS)]
+    except OSError:
+        names = []
+    graphs = [n for n in names if n.lower().endswith(GRAPH_SUFFIXES)]
+    close = difflib.get_close_matches(path.name, sorted(graphs), n=1, cutoff=0.6)
+    if close:
+        return f"did you mean {path.parent / close[0]}?"
+    if "/" in str(path) and not path.suffix:
+        return f"an expression needs spaces around '/': {str(path).replace('/', ' / ')}"
+    return "check the path"
 
 
 def parse_yaml(text: str) -> Located:
@@ -314,7 +387,7 @@ def load_spec(text: str, file: str, name: str | None = None) -> GraphSpec:
         raise e.in_file(file) from None
 
 
-def expression_spec(text: str, values: dict[str, Any], file: str = "<expr>") -> GraphSpec:
+def expression_spec(text: str, values: dict[str, Any], file: str = EXPRESSION_FILE) -> GraphSpec:
     """A one-expression graph: its free names are inputs (values from `values`, else 0)."""
     try:
         expr = parse_expression(text, functions())

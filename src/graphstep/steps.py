@@ -4,8 +4,10 @@ Step 0 is the start (only the leaves are known). Then one forward step per op
 node in topological order, then one backward step per node that has a
 gradient, in reverse topological order: the first is ∂L/∂L = 1, and each
 finalizes ∂L/∂node as the sum over its consumers of upstream · local, e.g.
-`∂f/∂x = ∂f/∂q · ∂q/∂x = -4 · 1 = -4`. A composite step (conv, pool) also has
-inner steps, one per window, forward and backward.
+`∂f/∂x = ∂f/∂q · ∂(x + y)/∂x = -4 · 1 = -4`: the local factor is written over
+the consumer's formula, never as ∂q/∂x, which would read like a total
+derivative. A composite step (conv, pool) also has inner steps, one per
+window, forward and backward.
 
 Everything is read from the trace, which is computed once; nothing here
 recomputes a value. Step texts are built when first asked for and then kept,
@@ -235,11 +237,12 @@ class Timeline:
         symbolic = graph.formula(name)
         parts = [f"{name} = {symbolic}"]
         values = [trace.value(i) for i in node.inputs]
+        result = tensor(trace.value(name))
         if all(v.size <= SUBSTITUTE for v in values):
             numeric = OPS[node.op].formula([tensor(v) for v in values], **node.attrs)
-            if numeric != symbolic:
+            if numeric not in (symbolic, result):  # not `-x = -2 = -2`
                 parts.append(numeric)
-        parts.append(tensor(trace.value(name)))
+        parts.append(result)
         anomaly = trace.anomaly
         note = None
         if anomaly is not None and anomaly.node == name and anomaly.phase == "forward":
@@ -247,12 +250,12 @@ class Timeline:
         return " = ".join(parts), note
 
     def _backward(self, name: str) -> tuple[str, str | None]:
-        """`∂f/∂x = ∂f/∂q · ∂q/∂x = -4 · 1 = -4`: the chain rule's sum over the consumers."""
+        """`∂f/∂x = ∂f/∂q · ∂(x + y)/∂x = -4 · 1 = -4`: the chain rule's sum over the consumers."""
         graph, trace = self.graph, self.trace
         out = graph.output
         if name == out:
             return f"∂{out}/∂{out} = 1", None
-        symbols: list[str] = []  # ∂f/∂q · ∂q/∂x
+        symbols: list[str] = []  # ∂f/∂q · ∂(x + y)/∂x
         spelled: list[str] = []  # -4 · 1(x > 0): the upstream's numbers, the op's local text
         numbers: list[str] = []  # -4 · 1: the local's numbers too, where it has them
         notes: list[str] = []
@@ -261,7 +264,7 @@ class Timeline:
                 continue
             upstream = tensor(trace.grad(consumer))
             local, value = self._local(consumer, position)
-            symbols.append(f"∂{out}/∂{consumer} · ∂{consumer}/∂{name}")
+            symbols.append(f"∂{out}/∂{consumer} · {self._local_symbol(consumer, name)}")
             spelled.append(f"{upstream} · {local}")
             numbers.append(f"{upstream} · {value}")
             note = self._kink(consumer, position)
@@ -276,6 +279,14 @@ class Timeline:
         if anomaly is not None and anomaly.node == name and anomaly.phase == "backward":
             notes.append(f"the first non-finite gradient ({anomaly.what}): an anomaly")
         return " = ".join(parts), "; ".join(notes) or None
+
+    def _local_symbol(self, consumer: str, name: str) -> str:
+        """The local factor written over the consumer's formula, `∂(q * z)/∂q`, so it cannot
+        be read as the total derivative ∂f/∂q when the consumer is the output f itself."""
+        formula = self.graph.formula(consumer)
+        if not formula.endswith(")") or not formula[0].isalpha():
+            formula = f"({formula})"
+        return f"∂{formula}/∂{self.graph.display(name)}"
 
     def _local(self, consumer: str, position: int) -> tuple[str, str]:
         """∂consumer/∂input as the op writes it, and as a number where the consumer is a scalar.
@@ -415,7 +426,7 @@ class _Lazy(Sequence[Step]):
 
 
 def transcript(timeline: Timeline, into: bool = False) -> list[str]:
-    """One line per step from 1, e.g. `7 backward x: ∂f/∂x = ∂f/∂q · ∂q/∂x = -4 · 1 = -4`.
+    """One line per step from 1, e.g. `7 backward x: ∂f/∂x = ∂f/∂q · ∂(x + y)/∂x = -4 · 1 = -4`.
 
     With `into`, each composite step is followed by its windows, indented and
     numbered `n.1`, `n.2`, ….

@@ -23,12 +23,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .errors import GraphstepError
+from .session import untrainable
 
 if TYPE_CHECKING:
     from .graph import Graph
     from .trace import Trace
 
 DEFAULT_LR = 0.1
+DEFAULT_STEPS = 100
 CLASSIFICATION_LOSSES = ("cross_entropy", "hinge")
 
 
@@ -47,21 +49,35 @@ class TrainResult:
     final_loss: float
 
 
-def train(
-    graph: Graph,
-    steps: int,
-    lr: float | None = None,
-    on_step: Callable[[int, float], None] | None = None,
-) -> TrainResult:
-    """`steps` steps of gradient descent with rate `lr` (default: the file's train.lr, else 0.1).
+def settings(graph: Graph, steps: int | None = None, lr: float | None = None) -> tuple[int, float]:
+    """The steps and rate to train with: given, else the file's `train:`, else the defaults.
 
-    `on_step(step, loss)` is called after every step with the loss after it, for a progress bar.
+    A graph without params is refused first: asking how long to train it would be no help.
     """
+    if not graph.params:
+        raise untrainable(graph)
+    if steps is None:
+        steps = int(graph.train.get("steps", DEFAULT_STEPS))
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
         raise GraphstepError(f"the number of steps must be a whole number ≥ 0, got {steps!r}")
     rate = float(graph.train.get("lr", DEFAULT_LR) if lr is None else lr)
     if not math.isfinite(rate) or rate <= 0:
         raise GraphstepError(f"the learning rate must be a positive number, got {rate:g}")
+    return steps, rate
+
+
+def train(
+    graph: Graph,
+    steps: int | None = None,
+    lr: float | None = None,
+    on_step: Callable[[int, float], None] | None = None,
+) -> TrainResult:
+    """Gradient descent: `steps` steps with rate `lr` (defaults: the file's train:, else
+    DEFAULT_STEPS and DEFAULT_LR).
+
+    `on_step(step, loss)` is called after every step with the loss after it, for a progress bar.
+    """
+    steps, rate = settings(graph, steps, lr)
     session = graph.session()
     for k in range(1, steps + 1):
         loss = session.train_step(rate)

@@ -128,7 +128,10 @@ class Pow(Op):
         return (g * p * a ** (p - 1),)
 
     def local(self, i: int, names: Sequence[str], out: str, p: float = 2.0) -> str:
-        return f"{_num(p)}·{names[0]}^{_num(p - 1)}"
+        if p in (0, 1):
+            return _num(p)
+        power = "" if p == 2 else f"^{_num(p - 1)}"
+        return f"{_num(p)}·{names[0]}{power}"
 
     def formula(self, names: Sequence[str], p: float = 2.0, **attrs: Any) -> str:
         return f"{names[0]} ** {_num(p)}"

@@ -288,7 +288,7 @@ class Local2d(_Sliding):
     """A locally connected layer: conv2d with a different filter at every output position.
 
     w is (F, Ho, Wo, C, kh, kw), b is (F, Ho, Wo): nothing is shared, which is
-    why the seed's 200×200 example needs millions of parameters. Padding,
+    why the lecture's 200×200 example needs millions of parameters. Padding,
     stride and windows are those of conv2d.
     """
 

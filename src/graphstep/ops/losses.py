@@ -85,7 +85,7 @@ def _classes(scores: np.ndarray, target: np.ndarray, role: str = "logits") -> np
 
 @register
 class Norm(Op):
-    """‖x‖, the L2 norm over all elements (the seed's loss ‖y − ŷ‖).
+    """‖x‖, the L2 norm over all elements (the lecture's loss ‖y − ŷ‖).
 
     Its gradient x/‖x‖ is undefined at x = 0; there it is 0 (the subgradient
     torch also picks), so a perfect fit stops the descent instead of giving NaN.

@@ -40,13 +40,19 @@ PAGE = """<!DOCTYPE html>
 <input id="slider" type="range" min="0" max="0" value="0" aria-label="step">
 <button id="next" type="button" title="next step (→)">→</button>
 <span id="counter"></span>
-<label><input id="fit" type="checkbox"> fit to width</label>
+<span class="zoom">
+<button id="zoom-out" type="button" title="zoom out (−; or the wheel over the diagram)">−</button>
+<button id="fit" type="button" title="fit the diagram, labels kept readable (f)">fit</button>
+<button id="zoom-in" type="button" title="zoom in (+; drag the diagram to pan)">+</button>
+</span>
 </div>
 <div id="step-text" class="step-text"></div>
 <div class="legend">
 <span class="pending">pending</span><span class="current">current step</span>
 <span class="computed">value computed</span><span class="grad">gradient known</span>
-<span class="value">value (green, above)</span><span class="gradient">gradient (red, below)</span>
+<span class="value">value (green, above)</span>
+<span class="gradient">gradient (orange, below)</span>
+<span class="norm">‖·‖ on an edge: a tensor's L2 norm</span>
 </div>
 <div id="diagram" class="diagram"></div>
 <script type="application/json" id="graphstep-data">{data}</script>
@@ -65,7 +71,14 @@ def page(pics: Pictures) -> str:
     for i in range(len(pics.timeline)):
         codes = "".join(str(c) for c in pics.codes(i))
         step = pics.timeline.steps[i]
-        steps.append({"codes": codes, "text": pics.caption(i), "phase": str(step.phase)})
+        steps.append(
+            {
+                "codes": codes,
+                "text": pics.caption(i),
+                "phase": str(step.phase),
+                "node": step.node or "",  # the player keeps this node in view
+            }
+        )
     data = {
         # no namespace attribute: the HTML parser puts <svg> in the SVG namespace itself
         "open": f'<svg width="{width:.0f}pt" height="{height:.0f}pt" '
@@ -77,10 +90,20 @@ def page(pics: Pictures) -> str:
     graph = pics.graph
     return PAGE.format(
         title=escape(graph.name),
-        description=escape(graph.description.strip()),
+        description=prose(graph.description.strip()),
         css=_asset("player.css"),
         js=_asset("player.js"),
         data=script_json(data),
+    )
+
+
+def prose(text: str) -> str:
+    """A description as HTML: escaped, with Markdown's `code` spans set as <code>."""
+    parts = text.split("`")
+    if len(parts) % 2 == 0:  # an unpaired backtick is a character, not markup
+        return escape(text)
+    return "".join(
+        f"<code>{escape(part)}</code>" if k % 2 else escape(part) for k, part in enumerate(parts)
     )
 
 

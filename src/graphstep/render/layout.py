@@ -125,11 +125,6 @@ def run_graphviz(source: str, formats: Sequence[str]) -> list[str]:
     return split_outputs(_run(source, formats).decode(), formats)
 
 
-def render_png(source: str) -> bytes:
-    """`dot -Tpng` at 144 dpi."""
-    return _run(source, ["png"], "-Gdpi=144")
-
-
 class DotTimeout(GraphstepError):
     """`dot` ran out of its time budget."""
 

@@ -15,11 +15,10 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 import textwrap
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,7 +47,8 @@ from .dot import (
     flows,
     to_dot,
 )
-from .layout import Layout, parse_json, remember, render_png, run_graphviz
+from .layout import Layout, parse_json, remember, run_graphviz
+from .png import svg_to_png
 
 if TYPE_CHECKING:
     from ..graph import Graph
@@ -438,7 +438,7 @@ def export_svg(
         data = pics.svg(position, inner, pics.caption(position, inner)).encode()
     else:
         svg = pics.svg(position, inner, pics.caption(position, inner))
-        data = svg_to_png(svg, lambda: pics.dot(position, inner))
+        data = svg_to_png(svg)
     write_atomic(path, data)
     return path
 
@@ -553,21 +553,3 @@ def write_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def svg_to_png(svg: str, dot_source: Callable[[], str]) -> bytes:
-    """PNG at twice the size: the SVG through rsvg-convert (librsvg) when it is installed,
-    else the step's DOT through Graphviz (the same picture, Graphviz placing the numbers)."""
-    exe = shutil.which("rsvg-convert")
-    if exe is None:
-        return render_png(dot_source())
-    done = subprocess.run(
-        [exe, "--zoom", "2", "--background-color", "white", "--format", "png"],
-        input=svg.encode(),
-        capture_output=True,
-        timeout=120,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise GraphstepError("rsvg-convert failed: " + done.stderr.decode(errors="replace").strip())
-    return done.stdout

@@ -27,12 +27,14 @@ from ..errors import GraphstepError
 from ..format import index, number, tensor
 from ..graph import Graph
 from ..render.svg import export_all_steps, export_svg
-from ..session import Breakpoint, Session
+from ..session import Breakpoint, Session, untrainable
 from ..steps import Step
+from ..summary import not_computed
 from .dialogs import FindScreen, GotoScreen, HelpScreen, SetInputScreen
 from .graph_view import GraphView
 from .inspector import Inspector
 from .status import StatusBar
+from .summary import SummaryApp
 from .timeline import TimelineView
 
 DEFAULT_LR = 0.1
@@ -253,20 +255,20 @@ class GraphstepApp(App[None]):
 
     def action_continue(self) -> None:
         self.move(self.session.continue_)
-        self.report_stop()
+        self.report_stop(reverse=False)
 
     def action_reverse_continue(self) -> None:
         self.move(self.session.reverse_continue)
-        self.report_stop()
+        self.report_stop(reverse=True)
 
-    def report_stop(self) -> None:
+    def report_stop(self, reverse: bool) -> None:
         reason = self.session.stopped_by
         if isinstance(reason, Breakpoint):
             self.notify(f"breakpoint: {reason}", timeout=3)
         elif reason is not None:
             self.notify(f"anomaly: {reason}", severity="warning", timeout=5)
         else:
-            self.notify(f"end of the {self.session.phase} phase", timeout=2)
+            self.notify(stop_message(self.session, reverse), timeout=2)
 
     def action_toggle_breakpoint(self) -> None:
         node = self.target
@@ -355,7 +357,7 @@ class GraphstepApp(App[None]):
     def action_train(self) -> None:
         graph = self.session.graph
         if not graph.params:
-            self.notify(f"{graph.name} has no params to train", severity="warning")
+            self.notify(untrainable(graph).message, severity="warning")
             return
         lr = float(graph.train.get("lr", DEFAULT_LR))
         before = self.session.trace.loss
@@ -415,6 +417,15 @@ KEY_NAMES = {
 }
 
 
+def stop_message(session: Session, reverse: bool) -> str:
+    """Where a continue that met no breakpoint stopped: `end of the forward phase (step 2)`."""
+    p = session.position
+    if p == 0:
+        return "back at the start (step 0)"
+    edge = "start" if reverse else "end"
+    return f"{edge} of the {session.phase} phase (step {p})"
+
+
 def _key_names(keys: str) -> str:
     """`n,right` as the help screen shows it: `n →`."""
     names = []
@@ -426,5 +437,12 @@ def _key_names(keys: str) -> str:
 
 
 def run_tui(graph: Graph) -> None:
-    """Open the terminal UI on an already loaded graph; returns when the user quits."""
-    GraphstepApp(graph).run()
+    """Open the terminal UI on an already loaded graph; returns when the user quits.
+
+    A graph too big to compute opens on its summary instead.
+    """
+    reason = not_computed(graph)
+    if reason is not None:
+        SummaryApp(graph, reason).run()
+    else:
+        GraphstepApp(graph).run()

@@ -64,11 +64,21 @@ class Inspector(ScrollView, can_focus=False):
     def on_resize(self) -> None:
         if self.scrollable_content_region.width != self._built_for:
             self._build()
+            self.refresh()  # the lines wrapped for the old width may already be on the screen
 
     def _build(self) -> None:
-        width = self.scrollable_content_region.width
-        if width <= 0:
+        region = self.scrollable_content_region
+        if region.width <= 0:
             return
+        lines = self._wrapped(region.width)
+        if not self.show_vertical_scrollbar and len(lines) > region.height:
+            # the scrollbar about to appear takes columns: wrap short of them, not under them
+            lines = self._wrapped(max(1, region.width - self.styles.scrollbar_size_vertical))
+        self._lines = lines
+        self._built_for = region.width
+        self._resize_content(Size(region.width, len(lines)))
+
+    def _wrapped(self, width: int) -> list[Strip]:
         console = self.app.console
         options = console.options.update_width(width)
         lines: list[Strip] = []
@@ -86,9 +96,7 @@ class Inspector(ScrollView, can_focus=False):
             lines.append(Strip.blank(width, PLAIN))
             for segments in console.render_lines(chosen, options, pad=False):
                 lines.append(Strip(segments))
-        self._lines = lines
-        self._built_for = width
-        self._resize_content(Size(width, len(lines)))
+        return lines
 
     def _resize_content(self, size: Size) -> None:
         """A new virtual size; a screen layout only when the scrollbar appears or goes.
@@ -126,6 +134,12 @@ def _step_text(session: Session, step: Step) -> Text:
         text.append("start", "bold cyan")
         text.append(f" · {graph.name}\n", "bold")
         if graph.description:
+            if session.changed:
+                text.append(
+                    "the file's description, written for the file's values "
+                    f"(changed since: {', '.join(session.changed)}):\n",
+                    "yellow",
+                )
             text.append(" ".join(graph.description.split()) + "\n", "italic grey70")
         text.append("\n" + step.text + "\n")
         return text
