@@ -467,7 +467,9 @@ class _Builder:
 
     def attrs(self, op: Op, given: dict[str, Any], call: Call, ins: tuple[str, ...]) -> dict:
         n_min = len(op.args) - op.optional
-        if not n_min <= len(ins) <= len(op.args):
+        if op.variadic and ins:
+            pass
+        elif not n_min <= len(ins) <= len(op.args):
             want = str(len(op.args)) if not op.optional else f"{n_min} to {len(op.args)}"
             raise GraphstepError.at(
                 f"{op.name}() takes {want} inputs ({', '.join(op.args)}), got {len(ins)}",

@@ -1,6 +1,6 @@
 """All ops, registered by name in OPS when this package is imported."""
 
-from . import activations, arith, conv, losses, pool, tensor, vision
+from . import activations, arith, conv, losses, nn, pool, shape, tensor, vision
 from .registry import OPS, Op, OpError, Shape, broadcast_shape, register, unbroadcast
 
 __all__ = [
@@ -13,8 +13,10 @@ __all__ = [
     "broadcast_shape",
     "conv",
     "losses",
+    "nn",
     "pool",
     "register",
+    "shape",
     "tensor",
     "unbroadcast",
     "vision",

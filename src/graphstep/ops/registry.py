@@ -39,6 +39,7 @@ class Op:
     attrs: ClassVar[Mapping[str, Any]] = {}  # keyword attributes and their defaults
     symbol: ClassVar[str | None] = None  # infix operators: "+", "@", ...
     composite: ClassVar[bool] = False  # conv and pool: steppable window by window
+    variadic: ClassVar[bool] = False  # takes any number ≥ 1 of inputs of the one role in args
     grad_inputs: ClassVar[tuple[bool, ...] | None] = None  # which inputs carry gradient
 
     def shape(self, *shapes: Shape, **attrs: Any) -> Shape:
