@@ -19,7 +19,7 @@ import numpy as np
 
 from .errors import GraphstepError, Loc, did_you_mean
 from .expr import Call, Const, Expr, Name
-from .limits import MAX_NODES, MAX_TENSOR_ELEMENTS, MAX_TOTAL_ELEMENTS
+from .limits import MAX_NODES, MAX_NUMBERS_OPTION, max_numbers, max_tensor_numbers
 from .ops import OPS, Op, OpError
 from .spec import BlockSpec, EntrySpec, GraphSpec, LeafSpec, leaf_shape
 
@@ -94,6 +94,7 @@ class Graph:
     leaves: dict[str, LeafSpec] = field(default_factory=dict)
     groups: dict[str, tuple[str, ...]] = field(default_factory=dict)  # block call → its nodes
     calls: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)  # → block, args
+    sources: dict[str, str] = field(default_factory=dict)  # a node → its name in an imported model
     _leaf_arrays: dict[str, Any] = field(default_factory=dict, repr=False)
     _size_checked: bool = field(default=False, repr=False)
 
@@ -177,21 +178,26 @@ class Graph:
     def check_size(self) -> None:
         """Refuse, before allocating anything, a graph whose tensors would not fit."""
         total = 0
+        tensor_limit, limit = max_tensor_numbers(), max_numbers()
+        hint = (
+            f"'graphstep summary' counts shapes and parameters without allocating; "
+            f"{MAX_NUMBERS_OPTION} N raises the limit (it defaults to half the available memory)"
+        )
         for node in self:
-            if node.size > MAX_TENSOR_ELEMENTS:
+            if node.size > tensor_limit:
                 raise GraphstepError.at(
                     f"'{node.name}' would hold {node.size:,} numbers (shape {list(node.shape)}); "
-                    f"the limit is {MAX_TENSOR_ELEMENTS:,}",
+                    f"the limit is {tensor_limit:,}",
                     node.loc,
-                    hint="'graphstep summary' counts shapes and parameters without allocating",
+                    hint=hint,
                 ).in_file(self.file)
             total += node.size
-        if 2 * total > MAX_TOTAL_ELEMENTS:
+        if 2 * total > limit:
             raise GraphstepError(
-                f"the graph's values and gradients would hold {2 * total:,} numbers; "
-                f"the limit is {MAX_TOTAL_ELEMENTS:,}",
+                f"the graph's values and gradients would hold {2 * total:,} numbers "
+                f"({8 * 2 * total / 1e9:.3g} GB); the limit is {limit:,}",
                 file=self.file,
-                hint="'graphstep summary' counts shapes and parameters without allocating",
+                hint=hint,
             )
 
     def leaf_array(self, name: str) -> np.ndarray:
@@ -527,6 +533,7 @@ class _Builder:
             leaves=dict(spec.leaves),
             groups={g: tuple(names) for g, names in self.groups.items()},
             calls=self.calls,
+            sources=dict(spec.sources),
         )
 
 

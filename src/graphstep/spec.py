@@ -153,6 +153,8 @@ class GraphSpec:
     output_loc: Loc
     train: dict[str, float] = field(default_factory=dict)
     blocks: dict[str, BlockSpec] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()  # what an importer chose for the user (default inputs, the loss)
+    sources: dict[str, str] = field(default_factory=dict)  # a name → the imported model's name
 
 
 def read_source(path: str) -> str:
@@ -536,7 +538,10 @@ def _nested_shape(value: Any) -> tuple[int, ...]:
 
 
 def leaf_shape(leaf: LeafSpec) -> tuple[int, ...]:
-    return _nested_shape(leaf.value) if leaf.value is not None else leaf.shape
+    if leaf.value is None:
+        return leaf.shape
+    shape = getattr(leaf.value, "shape", None)  # an imported array
+    return tuple(shape) if shape is not None else _nested_shape(leaf.value)
 
 
 def _train(data: Located) -> dict[str, float]:

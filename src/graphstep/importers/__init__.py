@@ -1,0 +1,1 @@
+"""Importers: models made elsewhere, as the same GraphSpec a graph file gives."""
