@@ -25,14 +25,17 @@ import yaml
 
 from . import __version__
 from . import format as fmt
+from .arrays import ARRAY_SUFFIXES, read_array
 from .errors import GraphstepError, did_you_mean
 from .graph import Graph, build
+from .importers.onnx import ModelOptions, is_onnx, load_onnx
+from .limits import set_max_numbers
 from .ops import OPS
 from .spec import GraphSpec, expression_spec, leaf_shape, load_spec, read_source
 from .trace import Trace
 
 OK, FAILED, BAD_INPUT, INTERRUPTED = 0, 1, 2, 130
-COMMANDS = ("tui", "run", "check", "export", "train", "summary", "validate")
+COMMANDS = ("tui", "run", "check", "export", "train", "summary", "validate", "convert")
 EXPRESSION_FILE = "<expr>"
 BUNDLED_EXAMPLE = Path(__file__).parent / "examples" / "chain_rule.yaml"
 
@@ -54,7 +57,7 @@ class UsageError(Exception):
 
 def is_expression(target: str) -> bool:
     """FILE is an expression when it names no existing path and has no .yaml/.yml suffix."""
-    if target.lower().endswith((".yaml", ".yml")):
+    if target.lower().endswith((".yaml", ".yml", ".onnx")):
         return False
     try:
         return not Path(target).exists()
@@ -71,8 +74,15 @@ def parse_assignment(text: str) -> tuple[str, str]:
 
 
 def leaf_value(name: str, text: str) -> Any:
-    """A --set value, read as YAML: a number or a (nested) list of numbers."""
+    """A --set value: a .npy or ONNX TensorProto .pb file, or YAML: a number or a (nested)
+    list of numbers."""
     where = f"--set {name}={text}"
+    if text.lower().endswith(ARRAY_SUFFIXES):
+        try:
+            return read_array(text)
+        except GraphstepError as e:
+            e.file = where
+            raise
     hint = "a number or a list, e.g. --set x=-2 or --set x='[1, 2]'"
     try:
         raw = yaml.safe_load(text)
@@ -125,8 +135,27 @@ def with_values(spec: GraphSpec, sets: Sequence[tuple[str, str]]) -> GraphSpec:
     return replace(spec, leaves=leaves)
 
 
-def load_graph(target: str, sets: Sequence[tuple[str, str]] = ()) -> Graph:
-    """A graph from a file, or from an expression whose free names are inputs (0 unless --set)."""
+def load_graph(
+    target: str, sets: Sequence[tuple[str, str]] = (), model: ModelOptions | None = None
+) -> Graph:
+    """A graph from a file (YAML or ONNX), or from an expression whose free names are inputs
+    (0 unless --set)."""
+    return build(graph_spec(target, sets, model))
+
+
+def graph_spec(
+    target: str, sets: Sequence[tuple[str, str]] = (), model: ModelOptions | None = None
+) -> GraphSpec:
+    """load_graph's spec, before it is built. What an import chose is said on stderr."""
+    if not is_expression(target) and is_onnx(target):
+        spec = load_onnx(target, model or ModelOptions())
+        given = {name for name, _ in sets}
+        for note in spec.notes:
+            if not any(note.startswith(f"input {name} ") for name in given):
+                print(f"graphstep: note: {fmt.visible(note)}", file=sys.stderr)
+        return with_values(spec, sets)
+    if model is not None and model != ModelOptions():
+        raise UsageError("--loss and --dim are for ONNX models; a graph file names its output")
     if is_expression(target):
         try:
             spec = expression_spec(target, {}, EXPRESSION_FILE)
@@ -139,7 +168,7 @@ def load_graph(target: str, sets: Sequence[tuple[str, str]] = ()) -> Graph:
             spec = load_spec(read_source(target), target)
         except GraphstepError as e:
             raise e.in_file(target) from None
-    return build(with_values(spec, sets))
+    return with_values(spec, sets)
 
 
 # ---------------------------------------------------------------------------
@@ -235,6 +264,8 @@ def run_json(graph: Graph, trace: Trace) -> dict[str, Any]:
             "value": json_numbers(trace.value(node.name).tolist()),
             "grad": None if grad is None else json_numbers(grad.tolist()),
         }
+        if node.name in graph.sources:
+            nodes[node.name]["source"] = graph.sources[node.name]
     return {
         "graph": graph.name,
         "output": graph.output,
@@ -247,7 +278,7 @@ def run_json(graph: Graph, trace: Trace) -> dict[str, Any]:
 def cmd_run(args: argparse.Namespace) -> int:
     if args.into and not args.steps:
         raise UsageError("--into lists the inner steps of --steps; give --steps too")
-    graph = load_graph(args.file, args.set or ())
+    graph = load_graph(args.file, args.set or (), model_options(args))
     trace = graph.trace()
     if args.json:
         print(json.dumps(run_json(graph, trace), allow_nan=False))
@@ -392,7 +423,7 @@ def check_gradients(graph: Graph, trace: Trace) -> Iterator[GradientCheck]:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    graph = load_graph(args.file, args.set or ())
+    graph = load_graph(args.file, args.set or (), model_options(args))
     trace = graph.trace()
     if trace.anomaly is not None:
         report_anomaly(graph, trace)
@@ -458,7 +489,7 @@ def summary_rows(graph: Graph) -> list[list[str]]:
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
-    graph = load_graph(args.file, args.set or ())
+    graph = load_graph(args.file, args.set or (), model_options(args))
     print(f"{graph.name}: {len(graph)} nodes, output {graph.output}")
     table(summary_rows(graph), sys.stdout)
     params = graph.params
@@ -554,7 +585,7 @@ class ProgressBar:
 def cmd_train(args: argparse.Namespace) -> int:
     from .train import train
 
-    graph = load_graph(args.file, args.set or ())
+    graph = load_graph(args.file, args.set or (), model_options(args))
     steps = args.steps if args.steps is not None else graph.train.get("steps")
     if steps is None:
         raise UsageError(f"how many steps? give --steps N (or train: {{steps: N}} in {args.file})")
@@ -594,7 +625,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise UsageError("give one of -o OUT, --all-steps DIR or --html OUT.html")
     if args.output is None and (args.step is not None or args.format is not None):
         raise UsageError("--step and --format go with -o OUT")
-    graph = load_graph(args.file, args.set or ())
+    graph = load_graph(args.file, args.set or (), model_options(args))
     expanded = frozenset(args.expand or ())
     for name in expanded:
         if name not in graph.groups and (
@@ -631,7 +662,7 @@ def cmd_tui(args: argparse.Namespace) -> int:
     from .tui import run_tui
 
     target = args.file or str(BUNDLED_EXAMPLE)
-    run_tui(load_graph(target, args.set or ()))
+    run_tui(load_graph(target, args.set or (), model_options(args)))
     return OK
 
 
@@ -644,7 +675,7 @@ def _file_argument(parser: argparse.ArgumentParser, nargs: str | None = None) ->
         "file",
         metavar="FILE",
         nargs=nargs,
-        help="a graph file (.yaml), or an expression such as '(x + y) * z'",
+        help="a graph file (.yaml), an ONNX model, or an expression such as '(x + y) * z'",
     )
 
 
@@ -654,8 +685,62 @@ def _set_option(parser: argparse.ArgumentParser) -> None:
         metavar="NAME=VALUE",
         action="append",
         type=parse_assignment,
-        help="give an input or param a value: a number or a list, read as YAML (repeatable)",
+        help="give an input or param a value: a number or a list, read as YAML, "
+        "or a .npy or ONNX TensorProto .pb file (repeatable)",
     )
+    _model_options(parser)
+
+
+# ---------------------------------------------------------------------------
+# ONNX models: --loss, --dim, --max-numbers, and convert
+
+
+def _model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--loss",
+        metavar="EXPR",
+        help="ONNX: the scalar backprop starts from, over the model's outputs "
+        "('output' is the first), e.g. 'sum(output)'",
+    )
+    parser.add_argument(
+        "--dim",
+        metavar="NAME=N",
+        action="append",
+        type=parse_dim,
+        help="ONNX: the size of a dynamic dimension, e.g. --dim batch=8 (default 1; repeatable)",
+    )
+    parser.add_argument(
+        "--max-numbers",
+        metavar="N",
+        type=_positive_int,
+        help="the most float64 numbers a graph's values and gradients may hold "
+        "(default: half the available memory, in numbers)",
+    )
+
+
+def parse_dim(text: str) -> tuple[str, int]:
+    name, value = parse_assignment(text)
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"--dim {name}: expected a positive whole number")
+    return name, n
+
+
+def model_options(args: argparse.Namespace) -> ModelOptions:
+    return ModelOptions(loss=args.loss, dims=tuple(args.dim or ()))
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from .convert import write_graph_file
+
+    spec = graph_spec(args.file, args.set or (), model_options(args))
+    graph = build(spec)
+    written = write_graph_file(spec, args.output)
+    print(f"wrote {args.output} and {written} ({count(graph.parameter_count())} parameters)")
+    return OK
 
 
 class _Parser(argparse.ArgumentParser):
@@ -727,6 +812,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="parse and type-check only")
     p.add_argument("files", metavar="FILE", nargs="+", help="graph files or expressions")
     p.set_defaults(handler=cmd_validate, parser=p)
+
+    p = sub.add_parser("convert", help="an ONNX model (or any graph) as YAML, weights in .npz")
+    _file_argument(p)
+    _set_option(p)
+    p.add_argument("-o", "--output", metavar="OUT.yaml", required=True, help="the graph file")
+    p.set_defaults(handler=cmd_convert, parser=p)
     return parser
 
 
@@ -793,6 +884,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as e:
         return usage_error(parser, e)
     handler: Callable[[argparse.Namespace], int] = args.handler
+    if getattr(args, "max_numbers", None):
+        set_max_numbers(args.max_numbers)
     try:
         return handler(args)
     except UsageError as e:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import networkx as nx
 import numpy as np
 
+from .arrays import read_npz_member
 from .errors import GraphstepError, Loc, did_you_mean
 from .expr import Call, Const, Expr, Name
 from .limits import MAX_NODES, MAX_NUMBERS_OPTION, max_numbers, max_tensor_numbers
@@ -252,6 +253,13 @@ def materialize(leaf: LeafSpec) -> np.ndarray:
             return rng.uniform(float(opts.get("low", -1.0)), float(opts.get("high", 1.0)), shape)
         case "arange":
             return np.arange(prod(shape), dtype=np.float64).reshape(shape)
+        case "file":
+            array = read_npz_member(str(opts["file"]), str(opts["key"]), str(opts["file"]))
+            if array.shape != shape:
+                raise GraphstepError.at(
+                    f"'{opts['key']}' changed shape since the graph was read", leaf.loc
+                )
+            return array
     raise GraphstepError.at(f"unknown init '{leaf.init}'", leaf.loc)
 
 

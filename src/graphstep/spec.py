@@ -23,7 +23,7 @@ from .limits import MAX_FILE_BYTES, MAX_YAML_DEPTH
 
 TOP_LEVEL_KEYS = ("name", "description", "inputs", "params", "graph", "output", "expr", "train")
 TOP_LEVEL_KEYS += ("blocks",)
-LEAF_KEYS = ("value", "shape", "init", "seed", "std", "low", "high")
+LEAF_KEYS = ("value", "shape", "init", "seed", "std", "low", "high", "file", "key")
 INITS = ("zeros", "ones", "normal", "uniform", "arange")
 TRAIN_KEYS = ("lr", "steps")
 
@@ -349,6 +349,8 @@ def _build(data: Located, file: str, name: str | None) -> GraphSpec:
             loc = section.key_loc(leaf_name)
             _check_name(leaf_name, loc, taken)
             leaves[leaf_name] = _leaf(leaf_name, kind, raw, loc, section.value_loc(leaf_name))
+            if leaves[leaf_name].init == "file":
+                leaves[leaf_name] = _stored_leaf(leaves[leaf_name], file)
     blocks = _blocks(data, taken)
     fns = functions() | set(blocks)
     entries: dict[str, EntrySpec] = {}
@@ -422,6 +424,24 @@ def _leaf(name: str, kind: str, raw: Any, loc: Loc, value_loc: Loc) -> LeafSpec:
                     raw.key_loc(key),
                     hint=did_you_mean(str(key), LEAF_KEYS) or f"use one of {', '.join(LEAF_KEYS)}",
                 )
+        if "file" in raw:
+            extra = [k for k in raw if k not in ("file", "key")]
+            if extra:
+                raise GraphstepError.at(
+                    f"'{extra[0]}' cannot go with 'file'", raw.key_loc(extra[0])
+                )
+            stored, key = raw["file"], raw.get("key", name)
+            if not isinstance(stored, str) or not isinstance(key, str) or not stored:
+                raise GraphstepError.at(
+                    "'file' and 'key' must be text", raw.value_loc("file"), hint=STORED_HINT
+                )
+            return LeafSpec(
+                name,
+                kind,
+                raw.value_loc("file"),
+                init="file",
+                options=(("file", stored), ("key", key)),
+            )
         if "value" in raw:
             extra = [k for k in raw if k != "value"]
             if extra:
@@ -462,6 +482,41 @@ def _leaf(name: str, kind: str, raw: Any, loc: Loc, value_loc: Loc) -> LeafSpec:
             raise GraphstepError.at("'low' must be below 'high'", where)
         return LeafSpec(name, kind, loc, shape=shape, init=init, options=tuple(options))
     return LeafSpec(name, kind, loc, value=_literal(raw, value_loc))
+
+
+STORED_HINT = "e.g. {file: weights.npz, key: W1}: an array saved by numpy.savez beside the graph"
+
+
+def _stored_leaf(leaf: LeafSpec, graph_file: str) -> LeafSpec:
+    """A leaf stored in an .npz archive in the graph file's own folder (the current directory
+    for graph text): the path may not leave that folder; the shape is read from the array's
+    header and checked against the limits, and nothing is read until the graph runs."""
+    from .arrays import npz_member_shape
+
+    opts = dict(leaf.options)
+    stored, key = str(opts["file"]), str(opts["key"])
+    folder = (Path(graph_file).parent if Path(graph_file).is_file() else Path.cwd()).resolve()
+    target = (folder / stored).resolve()
+    if Path(stored).is_absolute() or ".." in Path(stored).parts or folder not in target.parents:
+        raise GraphstepError.at(
+            f"'{stored}' is outside the graph file's folder",
+            leaf.loc,
+            hint="stored arrays sit beside the graph file; name them by a relative path",
+        )
+    if target.suffix.lower() != ".npz":
+        raise GraphstepError.at(f"'{stored}' is not an .npz archive", leaf.loc, hint=STORED_HINT)
+    try:
+        shape = npz_member_shape(str(target), key, graph_file)
+    except GraphstepError as e:
+        raise GraphstepError.at(e.message, leaf.loc, hint=e.hint) from None
+    return LeafSpec(
+        leaf.name,
+        leaf.kind,
+        leaf.loc,
+        shape=shape,
+        init="file",
+        options=(("file", str(target)), ("key", key)),
+    )
 
 
 def _shape(raw: Any, loc: Loc) -> tuple[int, ...]:

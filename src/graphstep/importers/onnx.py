@@ -248,7 +248,7 @@ class _Import:
         output = self.loss([o.name for o in graph.output])
         return GraphSpec(
             name=re.sub(r"\s+", " ", graph.name or Path(self.path).stem)[:80] or "model",
-            description=self.description(),
+            description=f"{self.description()}; {self.notes[-1]}",
             file=self.path,
             leaves=self.leaves,
             entries=self.entries,
@@ -1192,12 +1192,12 @@ FOLDABLE: dict[str, Folder] = {
 }
 
 
-def import_model(model: Any, path: str, options: ModelOptions = ModelOptions()) -> GraphSpec:
+def import_model(model: Any, path: str, options: ModelOptions) -> GraphSpec:
     """A parsed ModelProto (its external data already in place) as a GraphSpec."""
     return _Import(path, model, options).run()
 
 
-def load_onnx(path: str, options: ModelOptions = ModelOptions()) -> GraphSpec:
+def load_onnx(path: str, options: ModelOptions) -> GraphSpec:
     """An ONNX model file as a GraphSpec; every error names the file."""
     try:
         return import_model(read_model(path), path, options)
