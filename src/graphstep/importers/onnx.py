@@ -51,6 +51,8 @@ def is_onnx(path: str) -> bool:
     if path.lower().endswith(".onnx"):
         return True
     try:
+        if not Path(path).is_file():  # a fifo or a device could block a read forever
+            return False
         with open(path, "rb") as f:
             head = f.read(2)
     except OSError:
