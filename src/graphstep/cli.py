@@ -140,20 +140,26 @@ def load_graph(
 ) -> Graph:
     """A graph from a file (YAML or ONNX), or from an expression whose free names are inputs
     (0 unless --set)."""
-    return build(graph_spec(target, sets, model))
+    spec = graph_spec(target, sets, model)
+    graph = build(spec)
+    if spec.notes:
+        try:
+            graph.check_size_once()
+        except GraphstepError:
+            return graph  # the size is the news; the error will say it
+        given = {name for name, _ in sets}
+        for note in spec.notes:
+            if not any(note.startswith(f"input {name} ") for name in given):
+                print(f"graphstep: note: {fmt.visible(note)}", file=sys.stderr)
+    return graph
 
 
 def graph_spec(
     target: str, sets: Sequence[tuple[str, str]] = (), model: ModelOptions | None = None
 ) -> GraphSpec:
-    """load_graph's spec, before it is built. What an import chose is said on stderr."""
+    """load_graph's spec, before it is built; an ONNX model is recognised by its content."""
     if not is_expression(target) and is_onnx(target):
-        spec = load_onnx(target, model or ModelOptions())
-        given = {name for name, _ in sets}
-        for note in spec.notes:
-            if not any(note.startswith(f"input {name} ") for name in given):
-                print(f"graphstep: note: {fmt.visible(note)}", file=sys.stderr)
-        return with_values(spec, sets)
+        return with_values(load_onnx(target, model or ModelOptions()), sets)
     if model is not None and model != ModelOptions():
         raise UsageError("--loss and --dim are for ONNX models; a graph file names its output")
     if is_expression(target):

@@ -34,7 +34,7 @@ from ..limits import MAX_MODEL_BYTES, MAX_NODES, MAX_NUMBERS_OPTION, max_tensor_
 from ..spec import EntrySpec, GraphSpec, LeafSpec, functions
 
 ONNX_MAGIC = b"\x08"  # ModelProto's first field: ir_version, a varint (field 1, wire type 0)
-RESERVED = ("output", "loss", "scores")  # `output` names the first output in --loss
+OUTPUT = "output"  # in --loss, the first output, whatever its name
 
 
 @dataclass(frozen=True)
@@ -157,8 +157,8 @@ def _read_external_data(model: Any, path: Path) -> None:
 class _Names:
     """ONNX names → identifiers, one-to-one (the rule in the module's docstring)."""
 
-    def __init__(self) -> None:
-        self.taken: set[str] = set(RESERVED)
+    def __init__(self, first_output: str) -> None:
+        self.taken: set[str] = set() if first_output == OUTPUT else {OUTPUT}
         self.of: dict[str, str] = {}
         self.functions = functions()
 
@@ -181,7 +181,7 @@ class _Names:
     def fresh(self, wanted: str) -> str:
         """A name for a node of graphstep's own (the loss), not taken by the model."""
         name, k = wanted, 1
-        while name in self.taken and not (name in RESERVED and name not in self.of.values()):
+        while name in self.taken:
             k += 1
             name = f"{wanted}_{k}"
         self.taken.add(name)
@@ -207,7 +207,6 @@ class _Import:
     path: str
     model: Any
     options: ModelOptions
-    names: _Names = field(default_factory=_Names)
     tensors: dict[str, _Tensor] = field(default_factory=dict)
     leaves: dict[str, LeafSpec] = field(default_factory=dict)
     entries: dict[str, EntrySpec] = field(default_factory=dict)
@@ -215,6 +214,10 @@ class _Import:
     notes: list[str] = field(default_factory=list)
     producers: dict[str, str] = field(default_factory=dict)  # tensor → op type that made it
     opset: int = 13
+
+    def __post_init__(self) -> None:
+        outputs = self.model.graph.output
+        self.names = _Names(outputs[0].name if outputs else "")
 
     def fail(self, message: str, hint: str | None = None) -> GraphstepError:
         return GraphstepError(message, file=self.path, hint=hint)
@@ -568,16 +571,16 @@ class _Import:
         except GraphstepError as e:
             e.file = "--loss"
             raise
-        allowed = {*outputs, "output"}
+        allowed = {*outputs, OUTPUT, *self.entries}
 
         def resolve(e: Expr) -> Expr:
             match e:
-                case Name(id="output", loc=loc):
+                case Name(id=name, loc=loc) if name == OUTPUT:
                     return Name(outputs[0], loc)
                 case Name(id=name):
                     if name not in allowed:
                         raise GraphstepError(
-                            f"'{name}' is not an output of the model",
+                            f"'{name}' is not a tensor of the model",
                             file="--loss",
                             hint=did_you_mean(name, allowed)
                             or f"its outputs: output (the first), {', '.join(outputs)}",
