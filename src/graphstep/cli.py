@@ -890,8 +890,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as e:
         return usage_error(parser, e)
     handler: Callable[[argparse.Namespace], int] = args.handler
-    if getattr(args, "max_numbers", None):
-        set_max_numbers(args.max_numbers)
+    set_max_numbers(getattr(args, "max_numbers", None))
     try:
         return handler(args)
     except UsageError as e:

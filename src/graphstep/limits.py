@@ -51,6 +51,6 @@ def max_tensor_numbers() -> int:
     return max(MAX_TENSOR_ELEMENTS, max_numbers() // 2)
 
 
-def set_max_numbers(n: int) -> None:
-    """Replace the memory-derived budget (the command line's --max-numbers)."""
-    _budget[:] = [n]
+def set_max_numbers(n: int | None) -> None:
+    """Replace the memory-derived budget (the command line's --max-numbers); None restores it."""
+    _budget[:] = [] if n is None else [n]
