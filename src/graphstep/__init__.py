@@ -8,7 +8,7 @@ from typing import Any
 
 from .errors import GraphstepError
 from .graph import Graph, Node, build
-from .importers.onnx import is_onnx
+from .importers import ModelOptions, is_onnx
 from .spec import expression_spec, load_spec, read_source
 from .trace import Anomaly, Trace
 
@@ -25,7 +25,7 @@ def load(
     (`output` is the first), and `dims`, the sizes of its dynamic dimensions (default 1).
     """
     if (isinstance(source, Path) or "\n" not in source) and is_onnx(str(source)):
-        from .importers.onnx import ModelOptions, load_onnx
+        from .importers.onnx import load_onnx
 
         options = ModelOptions(loss, tuple((dims or {}).items()))
         return build(load_onnx(str(source), options))

@@ -28,7 +28,7 @@ from . import format as fmt
 from .arrays import ARRAY_SUFFIXES, read_array
 from .errors import GraphstepError, did_you_mean
 from .graph import Graph, build
-from .importers.onnx import ModelOptions, is_onnx, load_onnx
+from .importers import ModelOptions, is_onnx
 from .limits import set_max_numbers
 from .ops import OPS
 from .spec import GraphSpec, expression_spec, leaf_shape, load_spec, read_source
@@ -159,6 +159,8 @@ def graph_spec(
 ) -> GraphSpec:
     """load_graph's spec, before it is built; an ONNX model is recognised by its content."""
     if not is_expression(target) and is_onnx(target):
+        from .importers.onnx import load_onnx  # the onnx package loads only for a model
+
         return with_values(load_onnx(target, model or ModelOptions()), sets)
     if model is not None and model != ModelOptions():
         raise UsageError("--loss and --dim are for ONNX models; a graph file names its output")

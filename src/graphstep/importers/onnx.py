@@ -26,38 +26,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+from onnx.external_data_helper import ExternalDataInfo, uses_external_data
+from onnx.helper import tensor_dtype_to_np_dtype
 
 from ..arrays import check_size
 from ..errors import GraphstepError, Loc, did_you_mean
 from ..expr import Call, Const, Expr, Name, parse_expression, unparse
+from ..format import visible
 from ..limits import MAX_MODEL_BYTES, MAX_NODES, MAX_NUMBERS_OPTION, max_tensor_numbers
+from ..ops import OPS, OpError
 from ..spec import EntrySpec, GraphSpec, LeafSpec, functions
+from . import ModelOptions
 
-ONNX_MAGIC = b"\x08"  # ModelProto's first field: ir_version, a varint (field 1, wire type 0)
 OUTPUT = "output"  # in --loss, the first output, whatever its name
-
-
-@dataclass(frozen=True)
-class ModelOptions:
-    """What the user chooses about an imported model: its loss and its dynamic dimensions."""
-
-    loss: str | None = None
-    dims: tuple[tuple[str, int], ...] = ()
-
-
-def is_onnx(path: str) -> bool:
-    """Whether a file is an ONNX model: by its suffix, or by its content (a protobuf that opens
-    with ModelProto's ir_version) whatever its name."""
-    if path.lower().endswith(".onnx"):
-        return True
-    try:
-        if not Path(path).is_file():  # a fifo or a device could block a read forever
-            return False
-        with open(path, "rb") as f:
-            head = f.read(2)
-    except OSError:
-        return False
-    return len(head) == 2 and head[:1] == ONNX_MAGIC and 0 < head[1] < 0x80
 
 
 # ---------------------------------------------------------------------------
@@ -66,7 +49,6 @@ def is_onnx(path: str) -> bool:
 
 def read_model(path: str) -> Any:
     """The ModelProto of `path`, its external data read from its own folder only."""
-    import onnx
 
     p = Path(path)
     try:
@@ -104,8 +86,6 @@ def read_model(path: str) -> Any:
 def _read_external_data(model: Any, path: Path) -> None:
     """Fill in initializers kept in external files: each must name a file inside the model's
     folder (no absolute path, no `..`, no link out of it), and its bytes must be there."""
-    from onnx import TensorProto
-    from onnx.external_data_helper import ExternalDataInfo, uses_external_data
 
     folder = path.resolve().parent
     for tensor in model.graph.initializer:
@@ -213,6 +193,7 @@ class _Import:
     sources: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     producers: dict[str, str] = field(default_factory=dict)  # tensor → op type that made it
+    shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)  # graphstep name → shape
     opset: int = 13
 
     def __post_init__(self) -> None:
@@ -298,7 +279,6 @@ class _Import:
         }
 
     def declare_input(self, value_info: Any, dims: Mapping[str, int], used: set[str]) -> None:
-        from onnx import TensorProto
 
         kind = value_info.type.WhichOneof("value")
         elem = value_info.type.tensor_type.elem_type
@@ -332,13 +312,13 @@ class _Import:
             options=(("low", 0.0), ("high", 1.0)),
         )
         self.tensors[value_info.name] = _Tensor(shape_t, name=name)
+        self.shapes[name] = shape_t
         note = f"input {name} {list(shape_t)} has no value: uniform in [0, 1), seeded by its name"
         if defaulted:
             note += f"; dynamic dimensions {', '.join(sorted(set(defaulted)))} set to 1 (--dim)"
         self.notes.append(note + f"; give it one with --set {name}=FILE.npy")
 
     def declare_initializer(self, tensor: Any) -> None:
-        from onnx import numpy_helper
 
         where = f"initializer '{_visible(tensor.name)}'"
         shape = tuple(int(d) for d in tensor.dims)
@@ -401,6 +381,7 @@ class _Import:
         self.remember(name, onnx_name)
         value = np.asarray(t.value, dtype=np.float64)
         self.leaves[name] = LeafSpec(name, "param" if t.param else "input", Loc(), value=value)
+        self.shapes[name] = tuple(value.shape)
         t.name = name
         return Name(name, Loc())
 
@@ -453,12 +434,12 @@ class _Import:
         name = self.names.add(onnx_name)
         self.remember(name, onnx_name)
         self.entries[name] = EntrySpec(name, expr, unparse(expr), Loc())
-        self.tensors[onnx_name] = _Tensor(self.shape(expr), name=name)
+        self.shapes[name] = self.shape(expr)
+        self.tensors[onnx_name] = _Tensor(self.shapes[name], name=name)
         self.producers[onnx_name] = kind
 
     def shape(self, expr: Expr) -> tuple[int, ...]:
         """The shape of an expression over known names, by the ops' shape rules."""
-        from ..ops import OPS, OpError
 
         match expr:
             case Name(id=name):
@@ -476,10 +457,7 @@ class _Import:
         raise AssertionError(expr)
 
     def shape_by_name(self, name: str) -> tuple[int, ...]:
-        leaf = self.leaves.get(name)
-        if leaf is not None:
-            return tuple(np.shape(leaf.value)) if leaf.value is not None else leaf.shape
-        return next(t.shape for t in self.tensors.values() if t.name == name)
+        return self.shapes[name]
 
     # -- folding ----------------------------------------------------------------
 
@@ -548,6 +526,7 @@ class _Import:
                 flat = self.names.fresh("scores")
                 reshaped = Call("reshape", (target,), (("shape", [rows, k]),), Loc())
                 self.entries[flat] = EntrySpec(flat, reshaped, unparse(reshaped), Loc())
+                self.shapes[flat] = (rows, k)
                 target = Name(flat, Loc())
             expr = Call("cross_entropy", (target, Call("argmax", (target,), (), Loc())), (), Loc())
             self.notes.append(
@@ -599,8 +578,6 @@ def _label(node: Any) -> str:
 
 
 def _visible(text: str) -> str:
-    from ..format import visible
-
     return visible(text)
 
 
@@ -608,7 +585,6 @@ FLOAT_TYPES = (1, 10, 11, 16)  # FLOAT, FLOAT16, DOUBLE, BFLOAT16
 
 
 def _attributes(node: Any) -> dict[str, Any]:
-    from onnx import helper
 
     out: dict[str, Any] = {}
     for a in node.attribute:
@@ -622,7 +598,6 @@ def _attributes(node: Any) -> dict[str, Any]:
 
 
 def _constant_value(imp: _Import, node: Any, attrs: dict[str, Any]) -> np.ndarray:
-    from onnx import numpy_helper
 
     if "value" in attrs:
         t = node.attribute[[a.name for a in node.attribute].index("value")].t
@@ -1077,7 +1052,6 @@ def _sized(imp: _Import, shape: Sequence[int], what: str) -> tuple[int, ...]:
 def _fold_constant_of_shape(
     imp: _Import, attrs: dict[str, Any], ins: list[Any]
 ) -> list[np.ndarray]:
-    from onnx import numpy_helper
 
     shape = _sized(imp, [int(n) for n in np.ravel(ins[0])], "ConstantOfShape")
     value = attrs.get("value")
@@ -1137,7 +1111,6 @@ def _fold_reshape(imp: _Import, attrs: dict[str, Any], ins: list[Any]) -> list[n
 
 
 def _fold_cast(imp: _Import, attrs: dict[str, Any], ins: list[Any]) -> list[np.ndarray]:
-    from onnx.helper import tensor_dtype_to_np_dtype
 
     to = np.dtype(tensor_dtype_to_np_dtype(int(attrs["to"])))
     return [np.asarray(ins[0]).astype(np.float64 if to.kind == "f" else to)]
