@@ -277,8 +277,8 @@ def run_vgg19(folder: Path) -> None:
     start = time.perf_counter()
     graph = graphstep.load(path)
     loaded = time.perf_counter() - start
-    session = graph.session()
     start = time.perf_counter()
+    session = graph.session()  # forward and backward, once
     session.continue_()
     session.continue_()
     traced = time.perf_counter() - start

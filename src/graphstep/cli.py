@@ -728,13 +728,7 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
 
 def parse_dim(text: str) -> tuple[str, int]:
     name, value = parse_assignment(text)
-    try:
-        n = int(value)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"--dim {name}: expected a positive whole number")
-    return name, n
+    return name, _positive_int(value)
 
 
 def model_options(args: argparse.Namespace) -> ModelOptions:

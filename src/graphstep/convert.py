@@ -75,7 +75,7 @@ def write_graph_file(spec: GraphSpec, out: str) -> str:
     )
     text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
+    np.savez(buffer, allow_pickle=False, **arrays)
     _write_atomically(archive, buffer.getvalue())
     names = "# names in the model this file was converted from:\n" if header else ""
     _write_atomically(target, (names + header + text).encode("utf-8"))

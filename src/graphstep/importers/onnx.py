@@ -20,7 +20,8 @@ import keyword
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -406,12 +407,8 @@ class _Import:
                 "only where it computes a shape or a constant",
             )
         attrs = _attributes(node)
-        try:
+        with _naming(node):
             outputs = MAPPED[kind](self, node, attrs)
-        except GraphstepError as e:
-            if not e.message.startswith("node "):
-                e.message = f"node '{_label(node)}' ({kind}): {e.message}"
-            raise
         for k, expr in enumerate(outputs):
             onnx_name = node.output[k]
             if not onnx_name:
@@ -478,11 +475,8 @@ class _Import:
                 for i, name in enumerate(node.input)
             ]
             try:
-                values = FOLDABLE[kind](self, attrs, inputs)
-            except GraphstepError as e:
-                if not e.message.startswith("node "):
-                    e.message = f"node '{_label(node)}' ({kind}): {e.message}"
-                raise
+                with _naming(node):
+                    values = FOLDABLE[kind](self, attrs, inputs)
             except (ValueError, IndexError, TypeError) as e:
                 raise self.fail(
                     f"node '{_label(node)}' ({kind}) cannot be folded: {_visible(str(e))[:200]}"
@@ -570,6 +564,17 @@ class _Import:
             return e
 
         return resolve(expr)
+
+
+@contextmanager
+def _naming(node: Any) -> Iterator[None]:
+    """Errors raised while a node is mapped or folded, prefixed with the node they concern."""
+    try:
+        yield
+    except GraphstepError as e:
+        if not e.message.startswith("node "):
+            e.message = f"node '{_label(node)}' ({node.op_type}): {e.message}"
+        raise
 
 
 def _label(node: Any) -> str:
