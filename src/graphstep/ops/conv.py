@@ -347,7 +347,7 @@ class Conv2d(_Sliding):
         gw = np.swapaxes(cols @ np.swapaxes(gmat, -1, -2), -1, -2)
         gw = (gw if gw.ndim == 3 else gw.sum(axis=0)).reshape(w.shape)
         wg = np.swapaxes(w.reshape(groups, f // groups, -1), -1, -2)  # (G, C/G·kh·kw, F/G)
-        gcols = np.matmul(wg, gmat, out=scratch((*gmat.shape[:-2], *cols.shape[-2:]), "gcols"))
+        gcols = np.matmul(wg, gmat, out=cols)  # the windows are read: their space is free
         gcols = gcols.reshape(*x.shape[:-2], grid.kh, grid.kw, grid.ho, grid.wo)
         gx = grid.unpad(grid.fold(np.moveaxis(gcols, (-4, -3), (-2, -1)), xp.shape))
         if b is None:
