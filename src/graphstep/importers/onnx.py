@@ -263,7 +263,7 @@ class _Import:
                 first.setdefault(kind, node.name or f"#{i}")
         if counts:
             listed = ", ".join(
-                f"{kind} ×{n} (first: '{_visible(first[kind])}')"
+                f"{_visible(kind)} ×{n} (first: '{_visible(first[kind])}')"
                 for kind, n in counts.most_common()
             )
             raise self.fail(
@@ -428,6 +428,11 @@ class _Import:
         )
 
     def entry(self, onnx_name: str, expr: Expr, kind: str) -> None:
+        if onnx_name in self.tensors:
+            raise self.fail(
+                f"'{_visible(onnx_name)}' is produced twice",
+                hint="an ONNX graph assigns every tensor once (onnx.checker says more)",
+            )
         name = self.names.add(onnx_name)
         self.remember(name, onnx_name)
         self.entries[name] = EntrySpec(name, expr, unparse(expr), Loc())
