@@ -284,6 +284,14 @@ def test_a_model_over_the_size_limit_names_the_option(
     assert "the limit is 500" in line and "--max-numbers" in line
 
 
+def test_weights_over_the_budget_are_refused_before_they_are_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = classifier(tmp_path)
+    line = error_line(["summary", path, "--max-numbers", "5"], capsys)
+    assert "the model's weights hold 8 numbers" in line and "--max-numbers" in line
+
+
 def test_loss_and_dims_are_for_models_only(capsys: pytest.CaptureFixture[str]) -> None:
     line = error_line(["run", "(x + y) * z", "--loss", "f"], capsys)
     assert "--loss and --dim are for ONNX models" in line

@@ -36,7 +36,13 @@ from ..arrays import check_size
 from ..errors import GraphstepError, Loc, did_you_mean
 from ..expr import Call, Const, Expr, Name, parse_expression, unparse
 from ..format import visible
-from ..limits import MAX_MODEL_BYTES, MAX_NODES, MAX_NUMBERS_OPTION, max_tensor_numbers
+from ..limits import (
+    MAX_MODEL_BYTES,
+    MAX_NODES,
+    MAX_NUMBERS_OPTION,
+    max_numbers,
+    max_tensor_numbers,
+)
 from ..ops import OPS, OpError
 from ..spec import EntrySpec, GraphSpec, LeafSpec, functions
 from . import ModelOptions
@@ -226,6 +232,7 @@ class _Import:
                 f"--dim {sorted(unknown)[0]}: the model has no dynamic dimension of that name",
                 hint=f"its dynamic dimensions: {', '.join(named)}" if named else "it has none",
             )
+        self.check_total(graph)
         for tensor in graph.initializer:
             self.declare_initializer(tensor)
         if len(graph.node) > MAX_NODES:
@@ -269,6 +276,16 @@ class _Import:
             raise self.fail(
                 f"unsupported ONNX operators: {listed}",
                 hint="graphstep computes every node with its own ops; the README lists them",
+            )
+
+    def check_total(self, graph: Any) -> None:
+        """Refuse, before any weight is widened to float64, weights over the budget."""
+        total = sum(math.prod(int(d) for d in t.dims) for t in graph.initializer)
+        if total > max_numbers():
+            raise self.fail(
+                f"the model's weights hold {total:,} numbers ({8 * total / 1e9:.3g} GB in "
+                f"float64); the limit is {max_numbers():,}",
+                hint=f"{MAX_NUMBERS_OPTION} N raises it",
             )
 
     def dim_names(self, graph: Any) -> set[str]:
