@@ -91,6 +91,13 @@ def test_a_grouped_window_names_its_group() -> None:
     assert lines[16].endswith("(group 1: channels 2–3)")
 
 
+def test_a_padded_maxpool_window_lists_only_the_pixels_inside() -> None:
+    session = graphstep.load(GROUPED).session()
+    session.goto(2)
+    session.step_into()
+    assert session.current.text.endswith("max(74) = 74 (the padding left out)")
+
+
 def test_lrn_matches_its_definition() -> None:
     rng = np.random.default_rng(0)
     x = rng.normal(size=(1, 5, 2, 2))

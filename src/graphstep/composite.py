@@ -198,6 +198,9 @@ def forward_text(wins: Windows, trace: Trace, position: tuple[int, ...]) -> str:
     if wins.pooling:
         fn = "max" if wins.kind == "maxpool" else "mean"
         if patch.size <= SMALL_POOL:
+            if wins.padded(position) and wins.kind == "maxpool":  # its padding is never picked
+                inside = [number(v) for v in patch.ravel() if v != -np.inf]
+                return f"{fn}({', '.join(inside)}) = {out} (the padding left out)"
             return f"{fn}({', '.join(number(v) for v in patch.ravel())}) = {out}"
         return f"{fn} of {wins.region(x_name, position)} = {out}"
     f = wins.filter_index(position)
