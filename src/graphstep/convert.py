@@ -57,6 +57,12 @@ def write_graph_file(spec: GraphSpec, out: str) -> str:
     """`spec` as the graph file `out` and its leaves' values as `out`'s stem + .npz; returns
     the archive's path."""
     target = Path(out)
+    if spec.blocks:
+        raise GraphstepError(
+            "convert writes a graph without blocks; this one has blocks",
+            file=spec.file,
+            hint="a graph file with blocks is already a graph file to edit",
+        )
     if target.suffix.lower() not in (".yaml", ".yml"):
         raise GraphstepError(f"'{out}' must end in .yaml", hint="e.g. -o model.yaml")
     archive = target.with_suffix(".npz")
