@@ -1,5 +1,6 @@
 """ONNX's own backend suite: the node tests of every operator graphstep imports, run through
-`graphstep.onnx_backend` and compared by BackendTest's own comparison (its rtol and atol).
+`graphstep.onnx_backend` and compared by BackendTest's own comparison (its rtol and atol),
+one pytest case each, and then all the passing ones once more through BackendTest itself.
 
 A node test passes, or fails for a documented limitation (README, "ONNX models"), which
 the test asserts as the error graphstep gives. Node tests with non-float outputs are not
@@ -8,11 +9,14 @@ collected: `GraphstepBackend.is_compatible` refuses them.
 
 from __future__ import annotations
 
+import io
 import re
+import unittest
 import warnings
 from collections import Counter
 
 import numpy as np
+import onnx.backend.test
 import pytest
 from onnx.backend.test.loader import load_model_tests
 from onnx.backend.test.runner import Runner
@@ -126,3 +130,19 @@ def test_every_operator_of_the_issue_passes_node_tests() -> None:
 def test_a_model_with_integer_outputs_is_not_compatible() -> None:
     shape_tests = [t for t in load_model_tests(kind="node") if t.name == "test_shape"]
     assert not GraphstepBackend.is_compatible(shape_tests[0].model)
+
+
+def test_onnx_backend_test_runs_the_passing_node_tests_through_graphstep() -> None:
+    """The same cases through BackendTest itself, as ONNX runs its conformance suite."""
+    passing = [c.name for c in CASES if _limitation(c.name) is None]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        backend_test = onnx.backend.test.BackendTest(GraphstepBackend, __name__)
+    for name in passing:
+        backend_test.include(rf"^{name}_cpu$")
+    suite = unittest.TestSuite()
+    for case in backend_test.test_cases.values():
+        suite.addTests(unittest.defaultTestLoader.loadTestsFromTestCase(case))
+    result = unittest.TextTestRunner(stream=io.StringIO()).run(suite)
+    assert not result.failures and not result.errors
+    assert result.testsRun - len(result.skipped) == len(passing)
