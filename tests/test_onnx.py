@@ -241,6 +241,22 @@ def test_external_data_outside_the_folder_is_refused(
         assert message in error_line(["run", path], capsys)
 
 
+def test_a_link_out_of_the_models_folder_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "secret.bin").write_bytes(np.ones(4, dtype=np.float32).tobytes())
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "w.bin").symlink_to(tmp_path / "secret.bin")
+    w = external("w", 4)
+    w.data_location = TensorProto.EXTERNAL
+    entry = w.external_data.add()
+    entry.key, entry.value = "location", "w.bin"
+    nodes = [helper.make_node("Add", ["x", "w"], ["y"])]
+    path = save(folder / "e.onnx", nodes, [tensor("x", 4)], [tensor("y", 4)], [w])
+    assert "points outside the model's folder: 'w.bin'" in error_line(["run", path], capsys)
+
+
 def test_external_data_beside_the_model_is_read(tmp_path: Path) -> None:
     (tmp_path / "w.bin").write_bytes(np.arange(4, dtype=np.float32).tobytes())
     w = external("w", 4)
