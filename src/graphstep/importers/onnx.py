@@ -932,14 +932,13 @@ def _squeeze(imp: _Import, node: Any, attrs: dict[str, Any]) -> list[Expr]:
 
 
 def _unsqueeze(imp: _Import, node: Any, attrs: dict[str, Any]) -> list[Expr]:
+    """Axes of size 1 inserted; the axes count in the output's rank (attribute or input)."""
     x = list(imp.shape_of(node, 0))
-    axes = _axes_of(imp, node, attrs, len(x) + len(attrs.get("axes", [])) or len(x) + 1)
-    if axes is None:
-        raise imp.fail(f"node '{_label(node)}' (Unsqueeze) has no axes")
-    if "axes" not in attrs:  # the axes input: count against the output's rank
-        raw = [int(a) for a in np.ravel(imp.constant(node, 1, "axes"))]
-        axes = [a % (len(x) + len(raw)) for a in raw]
-    for a in sorted(axes):
+    given = attrs.get("axes")
+    if given is None:
+        given = [int(a) for a in np.ravel(imp.constant(node, 1, "axes"))]
+    rank = len(x) + len(given)
+    for a in sorted(int(a) % rank for a in given):
         x.insert(a, 1)
     return _reshape_to(imp, node, x)
 
