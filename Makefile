@@ -25,6 +25,7 @@ bench: $(STAMP) graphviz
 	$(BIN)/python bench/render.py
 	$(BIN)/python bench/tui.py
 	$(BIN)/python bench/scale.py
+	$(BIN)/python bench/onnx_models.py
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)

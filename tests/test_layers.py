@@ -21,9 +21,9 @@ PACKAGE = Path(graphstep.__file__).parent
 # Lowest first. A module may import its own layer's modules and any below it; a package
 # (ops/, render/, tui/) is one unit whose modules import each other freely.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "limits", "format"),  # used by every layer
+    ("errors", "limits", "format", "arrays"),  # used by every layer; arrays reads .npy/.npz/.pb
     ("ops",),  # spec asks the registry which names are functions
-    ("expr", "spec"),
+    ("expr", "spec", "importers", "convert"),  # importers sit beside spec: they make GraphSpecs
     ("graph",),
     ("trace",),
     ("gradcheck", "summary"),  # finite differences against a trace; counts from shapes
@@ -32,8 +32,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("session", "train"),
     ("scene",),
     ("render",),
-    ("tui",),
-    ("serve",),  # the TUI through textual-serve  # draws with render's Graphviz layout
+    ("tui",),  # draws with render's Graphviz layout
+    ("serve", "onnx_backend"),  # the TUI through textual-serve; graphstep as an ONNX backend
     ("cli", "__init__", "__main__"),  # the command line, and the public API of `import graphstep`
 )
 LAYER = {unit: level for level, units in enumerate(LAYERS) for unit in units}

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from .errors import GraphstepError
 from .graph import Graph, Node, build
+from .importers import ModelOptions, is_onnx
 from .spec import expression_spec, read_spec
 from .trace import Anomaly, Trace
 
@@ -24,9 +26,22 @@ __all__ = [
 __version__ = "0.1.0"
 
 
-def load(source: str | Path) -> Graph:
+def load(
+    source: str | Path, *, loss: str | None = None, dims: Mapping[str, int] | None = None
+) -> Graph:
     """A graph from a file path, graph text (YAML) or an expression, told apart as on the
-    command line (`graphstep.spec.source_kind`): a mistyped path is a missing file."""
+    command line (`graphstep.spec.source_kind`): a mistyped path is a missing file.
+
+    An ONNX model (recognised by its content) takes `loss`, an expression over its outputs
+    (`output` is the first), and `dims`, the sizes of its dynamic dimensions (default 1).
+    """
+    if (isinstance(source, Path) or "\n" not in source) and is_onnx(str(source)):
+        from .importers.onnx import load_onnx
+
+        options = ModelOptions(loss, tuple((dims or {}).items()))
+        return build(load_onnx(str(source), options))
+    if loss is not None or dims:
+        raise GraphstepError("loss and dims are for ONNX models; a graph file names its output")
     return build(read_spec(str(source)))
 
 

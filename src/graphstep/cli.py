@@ -24,16 +24,18 @@ import yaml
 
 from . import __version__
 from . import format as fmt
+from .arrays import ARRAY_SUFFIXES, read_array
 from .errors import GraphstepError, did_you_mean
 from .gradcheck import check_gradients
 from .graph import Graph, build
-from .limits import MAX_EXPORT_BYTES
+from .importers import ModelOptions, is_onnx
+from .limits import MAX_EXPORT_BYTES, set_max_numbers
 from .spec import EXPRESSION_FILE, GraphSpec, leaf_shape, read_spec, source_kind
 from .summary import count, not_computed, summary_lines
 from .trace import Trace
 
 OK, FAILED, BAD_INPUT, INTERRUPTED = 0, 1, 2, 130
-COMMANDS = ("tui", "run", "check", "export", "train", "summary", "validate", "serve")
+COMMANDS = ("tui", "run", "check", "export", "train", "summary", "validate", "serve", "convert")
 BUNDLED_EXAMPLE = Path(__file__).parent / "examples" / "chain_rule.yaml"
 
 
@@ -54,8 +56,15 @@ def parse_assignment(text: str) -> tuple[str, str]:
 
 
 def leaf_value(name: str, text: str) -> Any:
-    """A --set value, read as YAML: a number or a (nested) list of numbers."""
+    """A --set value: a .npy or ONNX TensorProto .pb file, or YAML: a number or a (nested)
+    list of numbers."""
     where = f"--set {name}={text}"
+    if text.lower().endswith(ARRAY_SUFFIXES):
+        try:
+            return read_array(text)
+        except GraphstepError as e:
+            e.file = where
+            raise
     hint = "a number or a list, e.g. --set x=-2 or --set x='[1, 2]'"
     try:
         raw = yaml.safe_load(text)
@@ -108,9 +117,36 @@ def with_values(spec: GraphSpec, sets: Sequence[tuple[str, str]]) -> GraphSpec:
     return replace(spec, leaves=leaves)
 
 
-def load_graph(target: str, sets: Sequence[tuple[str, str]] = ()) -> Graph:
-    """A graph from a file, or from an expression whose free names are inputs (0 unless --set)."""
-    return build(with_values(read_spec(target), sets))
+def load_graph(
+    target: str, sets: Sequence[tuple[str, str]] = (), model: ModelOptions | None = None
+) -> Graph:
+    """A graph from a file (YAML or ONNX), or from an expression whose free names are inputs
+    (0 unless --set)."""
+    spec = graph_spec(target, sets, model)
+    graph = build(spec)
+    if spec.notes:
+        try:
+            graph.check_size_once()
+        except GraphstepError:
+            return graph  # the size is the news; the error will say it
+        given = {name for name, _ in sets}
+        for note in spec.notes:
+            if not any(note.startswith(f"input {name} ") for name in given):
+                print(f"graphstep: note: {fmt.visible(note)}", file=sys.stderr)
+    return graph
+
+
+def graph_spec(
+    target: str, sets: Sequence[tuple[str, str]] = (), model: ModelOptions | None = None
+) -> GraphSpec:
+    """load_graph's spec, before it is built; an ONNX model is recognised by its content."""
+    if source_kind(target) == "path" and is_onnx(target):
+        from .importers.onnx import load_onnx  # the onnx package loads only for a model
+
+        return with_values(load_onnx(target, model or ModelOptions()), sets)
+    if model is not None and model != ModelOptions():
+        raise UsageError("--loss and --dim are for ONNX models; a graph file names its output")
+    return with_values(read_spec(target), sets)
 
 
 # ---------------------------------------------------------------------------
@@ -228,6 +264,8 @@ def run_json(graph: Graph, trace: Trace) -> dict[str, Any]:
             "value": json_numbers(trace.value(node.name).tolist()),
             "grad": None if grad is None else json_numbers(grad.tolist()),
         }
+        if node.name in graph.sources:
+            nodes[node.name]["source"] = graph.sources[node.name]
     return {
         "graph": graph.name,
         "output": graph.output,
@@ -253,7 +291,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError("--into lists the inner steps of --steps; give --steps too")
     if args.wide and (args.steps or args.json):
         raise UsageError("--wide widens the table; --steps and --json are never cut")
-    graph = load_graph(args.file, args.set or ())
+    graph = load_graph(args.file, args.set or (), model_options(args))
     if not args.json and shown_summary_instead(graph):
         return OK
     trace = graph.trace()
@@ -280,7 +318,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    graph = load_graph(args.file, args.set or ())
+    graph = load_graph(args.file, args.set or (), model_options(args))
     if shown_summary_instead(graph):
         return OK
     trace = graph.trace()
@@ -322,7 +360,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
-    for line in summary_lines(load_graph(args.file, args.set or ())):
+    for line in summary_lines(load_graph(args.file, args.set or (), model_options(args))):
         print(line)
     return OK
 
@@ -404,7 +442,7 @@ class ProgressBar:
 def cmd_train(args: argparse.Namespace) -> int:
     from .train import settings, train
 
-    graph = load_graph(args.file, args.set or ())
+    graph = load_graph(args.file, args.set or (), model_options(args))
     if shown_summary_instead(graph):
         return OK
     steps, rate = settings(graph, args.steps, args.lr)
@@ -446,7 +484,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise UsageError("--step and --format go with -o OUT")
     if args.all_steps is None and (args.steps is not None or args.force):
         raise UsageError("--steps and --force go with --all-steps DIR")
-    graph = load_graph(args.file, args.set or ())
+    graph = load_graph(args.file, args.set or (), model_options(args))
     if shown_summary_instead(graph):
         print("no diagram written: there are no numbers to draw")
         return OK
@@ -503,7 +541,7 @@ def cmd_tui(args: argparse.Namespace) -> int:
     from .tui import run_tui
 
     target = args.file or str(BUNDLED_EXAMPLE)
-    run_tui(load_graph(target, args.set or ()))
+    run_tui(load_graph(target, args.set or (), model_options(args)))
     return OK
 
 
@@ -533,8 +571,9 @@ def _file_argument(parser: argparse.ArgumentParser, nargs: str | None = None) ->
         "file",
         metavar="FILE",
         nargs=nargs,
-        help="a graph file (.yaml), or an expression such as '(x + y) * z': an argument is "
-        "an expression only when it cannot be a path (graphs/chain_rule is a missing file)",
+        help="a graph file (.yaml), an ONNX model, or an expression such as '(x + y) * z': "
+        "an argument is an expression only when it cannot be a path "
+        "(graphs/chain_rule is a missing file)",
     )
 
 
@@ -544,8 +583,56 @@ def _set_option(parser: argparse.ArgumentParser) -> None:
         metavar="NAME=VALUE",
         action="append",
         type=parse_assignment,
-        help="give an input or param a value: a number or a list, read as YAML (repeatable)",
+        help="give an input or param a value: a number or a list, read as YAML, "
+        "or a .npy or ONNX TensorProto .pb file (repeatable)",
     )
+    _model_options(parser)
+
+
+# ---------------------------------------------------------------------------
+# ONNX models: --loss, --dim, --max-numbers, and convert
+
+
+def _model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--loss",
+        metavar="EXPR",
+        help="ONNX: the scalar backprop starts from, over the model's outputs "
+        "('output' is the first), e.g. 'sum(output)'",
+    )
+    parser.add_argument(
+        "--dim",
+        metavar="NAME=N",
+        action="append",
+        type=parse_dim,
+        help="ONNX: the size of a dynamic dimension, e.g. --dim batch=8 (default 1; repeatable)",
+    )
+    parser.add_argument(
+        "--max-numbers",
+        metavar="N",
+        type=_positive_int,
+        help="the most float64 numbers a graph's values and gradients may hold "
+        "(default: half the available memory, in numbers)",
+    )
+
+
+def parse_dim(text: str) -> tuple[str, int]:
+    name, value = parse_assignment(text)
+    return name, _positive_int(value)
+
+
+def model_options(args: argparse.Namespace) -> ModelOptions:
+    return ModelOptions(loss=args.loss, dims=tuple(args.dim or ()))
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from .convert import write_graph_file
+
+    spec = graph_spec(args.file, args.set or (), model_options(args))
+    graph = build(spec)
+    written = write_graph_file(spec, args.output)
+    print(f"wrote {args.output} and {written} ({count(graph.parameter_count())} parameters)")
+    return OK
 
 
 class _Parser(argparse.ArgumentParser):
@@ -638,6 +725,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="parse and type-check only")
     p.add_argument("files", metavar="FILE", nargs="+", help="graph files or expressions")
     p.set_defaults(handler=cmd_validate, parser=p)
+
+    p = sub.add_parser("convert", help="an ONNX model (or any graph) as YAML, weights in .npz")
+    _file_argument(p)
+    _set_option(p)
+    p.add_argument("-o", "--output", metavar="OUT.yaml", required=True, help="the graph file")
+    p.set_defaults(handler=cmd_convert, parser=p)
     return parser
 
 
@@ -742,6 +835,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as e:
         return usage_error(parser, e)
     handler: Callable[[argparse.Namespace], int] = args.handler
+    set_max_numbers(getattr(args, "max_numbers", None))
     try:
         return handler(args)
     except UsageError as e:

@@ -45,7 +45,9 @@ class Windows:
 
     The output position of a pool is `(*channel, i, j)` and its window reads
     `x[*channel, rows, cols]`; a conv's is `(*batch, f, i, j)` and its window
-    reads `x[*batch, :, rows, cols]` with filter `w[f]` (`w[f, i, j]` for local2d).
+    reads `x[*batch, channels, rows, cols]` with filter `w[f]` (`w[f, i, j]` for
+    local2d), where `channels` are all of x's, or filter f's group of them.
+    Rows and columns step by the dilation.
     """
 
     node: str
@@ -80,27 +82,42 @@ class Windows:
         return int(np.ravel_multi_index(position, self.shape))
 
     def span(self, position: tuple[int, ...]) -> tuple[slice, slice]:
-        """The window's rows and columns in the unpadded input (they may reach into the padding)."""
+        """The window's rows and columns in the unpadded input (they may reach into the padding);
+        their steps are the dilation."""
         rows, cols = self.op.window(position[-2], position[-1], *self.shapes, **self.attrs)
         ph, pw = self.pad
-        return slice(rows.start - ph, rows.stop - ph), slice(cols.start - pw, cols.stop - pw)
+        return (
+            slice(rows.start - ph, rows.stop - ph, rows.step),
+            slice(cols.start - pw, cols.stop - pw, cols.step),
+        )
 
     def lead(self, position: tuple[int, ...]) -> tuple[Any, ...]:
-        """x's index before rows and columns: a pool's channel, or a conv's batch and `:`."""
+        """x's index before rows and columns: a pool's channel, or a conv's batch and channels
+        (all of them, or its filter's group)."""
         if self.pooling:
             return position[:-2]
-        return (*position[:-3], slice(None))
+        return (*position[:-3], self.channels(position[-3]))
+
+    def channels(self, f: int) -> slice:
+        """The input channels that filter f reads: all, or its group's with `groups`."""
+        c = self.shapes[1][-3]
+        if c == self.shapes[0][-3]:
+            return slice(None)
+        per_group = self.shapes[1][0] * c // self.shapes[0][-3]
+        start = f // per_group * c
+        return slice(start, start + c)
 
     def patch(self, x: np.ndarray, position: tuple[int, ...]) -> np.ndarray:
-        """What the window reads: (kh, kw) for a pool, (C, kh, kw) for a conv; padding reads 0."""
+        """What the window reads: (kh, kw) for a pool, (C, kh, kw) for a conv; padding reads 0
+        (−inf for maxpool, which never picks it)."""
         plane = np.asarray(x)[self.lead(position)]
-        rows, cols = self.span(position)
-        (kh, kw), (h, w) = self.kernel, self.image
-        out = np.zeros((*plane.shape[:-2], kh, kw))
-        r0, r1 = max(rows.start, 0), min(rows.stop, h)
-        c0, c1 = max(cols.start, 0), min(cols.stop, w)
-        out[..., r0 - rows.start : r1 - rows.start, c0 - cols.start : c1 - cols.start] = plane[
-            ..., r0:r1, c0:c1
+        rows, cols = (np.arange(s.start, s.stop, s.step or 1) for s in self.span(position))
+        (h, w) = self.image
+        fill = float(getattr(self.op, "fill", 0.0))
+        out = np.full((*plane.shape[:-2], len(rows), len(cols)), fill)
+        r_in, c_in = (rows >= 0) & (rows < h), (cols >= 0) & (cols < w)
+        out[..., np.flatnonzero(r_in)[:, None], np.flatnonzero(c_in)[None, :]] = plane[
+            ..., rows[r_in][:, None], cols[c_in][None, :]
         ]
         return out
 
@@ -113,9 +130,9 @@ class Windows:
         """`x[0:2, 2:4]`, `x[0, 0:2, 2:4]`, `x[:, 1:4, 0:3]`: the pixels the window reads."""
         rows, cols = self.span(position)
         h, w = self.image
-        parts = [":" if isinstance(i, slice) else str(i) for i in self.lead(position)]
-        parts.append(f"{max(rows.start, 0)}:{min(rows.stop, h)}")
-        parts.append(f"{max(cols.start, 0)}:{min(cols.stop, w)}")
+        parts = [_slice_text(i) for i in self.lead(position)]
+        parts.append(_slice_text(_inside(rows, h)))
+        parts.append(_slice_text(_inside(cols, w)))
         return f"{name}[{', '.join(parts)}]"
 
     def padded(self, position: tuple[int, ...]) -> bool:
@@ -131,13 +148,9 @@ class Windows:
         return int(((flat == top).sum(axis=-1) > 1).sum())
 
     def all_patches(self, x: np.ndarray) -> np.ndarray:
-        """Every pool window at once, flattened: (..., Ho, Wo, kh·kw); a strided view, no copy."""
-        kh, kw = self.kernel
-        view = np.lib.stride_tricks.sliding_window_view(np.asarray(x), (kh, kw), axis=(-2, -1))
-        ho, wo = self.grid
-        s = self.stride
-        view = view[..., : s * (ho - 1) + 1 : s, : s * (wo - 1) + 1 : s, :, :]
-        return view.reshape(*view.shape[:-2], kh * kw)
+        """Every pool window at once, flattened: (..., Ho, Wo, kh·kw)."""
+        patches: np.ndarray = self.op.patches(x, **self.attrs)  # type: ignore[attr-defined]
+        return patches
 
 
 def windows(graph: Graph, name: str) -> Windows | None:
@@ -152,6 +165,10 @@ def windows(graph: Graph, name: str) -> Windows | None:
     attrs = dict(node.attrs)
     ho, wo = op.grid(*shapes, **attrs)
     rows, cols = op.window(0, 0, *shapes, **attrs)
+    kernel = (
+        len(range(rows.start, rows.stop, rows.step or 1)),
+        len(range(cols.start, cols.stop, cols.step or 1)),
+    )
     if ho > 1:
         stride = op.window(1, 0, *shapes, **attrs)[0].start - rows.start
     elif wo > 1:
@@ -164,7 +181,7 @@ def windows(graph: Graph, name: str) -> Windows | None:
         node=name,
         kind=node.op,
         shape=node.shape,
-        kernel=(rows.stop - rows.start, cols.stop - cols.start),
+        kernel=kernel,
         stride=int(stride),
         pad=pad,
         image=(shapes[0][-2], shapes[0][-1]),
@@ -184,6 +201,9 @@ def forward_text(wins: Windows, trace: Trace, position: tuple[int, ...]) -> str:
     if wins.pooling:
         fn = "max" if wins.kind == "maxpool" else "mean"
         if patch.size <= SMALL_POOL:
+            if wins.padded(position) and wins.kind == "maxpool":  # its padding is never picked
+                inside = [number(v) for v in patch.ravel() if v != -np.inf]
+                return f"{fn}({', '.join(inside)}) = {out} (the padding left out)"
             return f"{fn}({', '.join(number(v) for v in patch.ravel())}) = {out}"
         return f"{fn} of {wins.region(x_name, position)} = {out}"
     f = wins.filter_index(position)
@@ -196,9 +216,18 @@ def forward_text(wins: Windows, trace: Trace, position: tuple[int, ...]) -> str:
         ]
         if bias is not None:
             terms.append(number(bias))
-        return f"{lhs} = {' + '.join(terms)} = {out}"
+        return f"{lhs} = {' + '.join(terms)} = {out}{_group(wins, position)}"
     padded = ", zero-padded" if wins.padded(position) else ""
     return f"{lhs} over {wins.region(x_name, position)} ({patch.size} weights{padded}) = {out}"
+
+
+def _group(wins: Windows, position: tuple[int, ...]) -> str:
+    """`  (group 1: channels 2–3)` for a grouped conv's window; empty otherwise."""
+    channels = wins.channels(position[-3])
+    if channels.start is None:
+        return ""
+    group = channels.start // (channels.stop - channels.start)
+    return f"  (group {group}: channels {channels.start}–{channels.stop - 1})"
 
 
 def backward_text(wins: Windows, trace: Trace, position: tuple[int, ...]) -> str:
@@ -398,11 +427,29 @@ def _pixels(wins: Windows, position: tuple[int, ...]) -> list[tuple[int, ...]]:
     if wins.pooling:
         channels = [tuple(lead)]
     else:
-        c = wins.shapes[0][-3]
-        channels = [(*lead[:-1], k) for k in range(c)]
+        group = lead[-1].indices(wins.shapes[0][-3])
+        channels = [(*lead[:-1], k) for k in range(*group)]
     return [
         (*ch, r, col)
         for ch in channels
-        for r in range(max(rows.start, 0), min(rows.stop, h))
-        for col in range(max(cols.start, 0), min(cols.stop, w))
+        for r in range(rows.start, rows.stop, rows.step or 1)
+        if 0 <= r < h
+        for col in range(cols.start, cols.stop, cols.step or 1)
+        if 0 <= col < w
     ]
+
+
+def _inside(span: slice, n: int) -> slice:
+    """The part of a stepped span that lies inside 0..n."""
+    step = span.step or 1
+    start = span.start if span.start >= 0 else span.start - step * (span.start // step)
+    return slice(start, min(span.stop, n), step)
+
+
+def _slice_text(part: Any) -> str:
+    if not isinstance(part, slice):
+        return str(part)
+    if part.start is None:
+        return ":"
+    step = f":{part.step}" if part.step not in (None, 1) else ""
+    return f"{part.start}:{part.stop}{step}"

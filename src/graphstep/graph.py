@@ -18,9 +18,11 @@ from typing import TYPE_CHECKING, Any
 import networkx as nx
 import numpy as np
 
+from .arrays import read_npz_member
 from .errors import GraphstepError, Loc, did_you_mean
 from .expr import Call, Const, Expr, Name, walk
-from .limits import MAX_NODES, MAX_TENSOR_ELEMENTS, MAX_TOTAL_ELEMENTS
+from .format import data_size
+from .limits import MAX_NODES, MAX_NUMBERS_OPTION, max_numbers, max_tensor_numbers
 from .ops import OPS, Array, Op, OpError, is_composite
 from .spec import BlockSpec, EntrySpec, GraphSpec, Init, LeafSpec, leaf_shape
 
@@ -95,6 +97,7 @@ class Graph:
     leaves: dict[str, LeafSpec] = field(default_factory=dict)
     groups: dict[str, tuple[str, ...]] = field(default_factory=dict)  # block call → its nodes
     calls: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)  # → block, args
+    sources: dict[str, str] = field(default_factory=dict)  # a node → its name in an imported model
     _leaf_arrays: dict[str, Array] = field(default_factory=dict, repr=False)
     _size_checked: bool = field(default=False, repr=False)
 
@@ -178,21 +181,26 @@ class Graph:
     def check_size(self) -> None:
         """Refuse, before allocating anything, a graph whose tensors would not fit."""
         total = 0
+        tensor_limit, limit = max_tensor_numbers(), max_numbers()
+        hint = (
+            f"'graphstep summary' counts shapes and parameters without allocating; "
+            f"{MAX_NUMBERS_OPTION} N raises the limit (it defaults to half the available memory)"
+        )
         for node in self:
-            if node.size > MAX_TENSOR_ELEMENTS:
+            if node.size > tensor_limit:
                 raise GraphstepError.at(
                     f"'{node.name}' would hold {node.size:,} numbers (shape {list(node.shape)}); "
-                    f"the limit is {MAX_TENSOR_ELEMENTS:,}",
+                    f"the limit is {tensor_limit:,}",
                     node.loc,
-                    hint="'graphstep summary' counts shapes and parameters without allocating",
+                    hint=hint,
                 ).in_file(self.file)
             total += node.size
-        if 2 * total > MAX_TOTAL_ELEMENTS:
+        if 2 * total > limit:
             raise GraphstepError(
-                f"the graph's values and gradients would hold {2 * total:,} numbers; "
-                f"the limit is {MAX_TOTAL_ELEMENTS:,}",
+                f"the graph's values and gradients would hold {2 * total:,} numbers "
+                f"({data_size(16 * total)}); the limit is {limit:,}",
                 file=self.file,
-                hint="'graphstep summary' counts shapes and parameters without allocating",
+                hint=hint,
             )
 
     def leaf_array(self, name: str) -> Array:
@@ -247,7 +255,14 @@ def materialize(leaf: LeafSpec) -> np.ndarray:
             return rng.uniform(float(opts.get("low", -1.0)), float(opts.get("high", 1.0)), shape)
         case Init.ARANGE:
             return np.arange(prod(shape), dtype=np.float64).reshape(shape)
-    raise GraphstepError.at(f"'{leaf.name}' has neither a value nor an init", leaf.loc)
+        case Init.FILE:
+            array = read_npz_member(str(opts["file"]), str(opts["key"]), str(opts["file"]))
+            if array.shape != shape:
+                raise GraphstepError.at(
+                    f"'{opts['key']}' changed shape since the graph was read", leaf.loc
+                )
+            return array
+    raise GraphstepError.at(f"unknown init '{leaf.init}'", leaf.loc)
 
 
 @dataclass(frozen=True)
@@ -419,11 +434,12 @@ class _Builder:
                 raise GraphstepError.at(f"more than {MAX_NODES:,} nodes", node.loc)
             return node.name
 
-        made_of: dict[int, str] = {}  # a sub-expression (by id) → the node it became
+        done: list[str] = []  # the nodes of the sub-expressions walked, their parents' inputs last
         for expr in walk(entry.expr):  # post-order without recursion: a long chain is flat
-            args = expr.args if isinstance(expr, Call) else ()
-            ins = tuple(made_of.pop(id(a)) for a in args)
-            made_of[id(expr)] = visit(expr, expr is entry.expr, ins)
+            n = len(expr.args) if isinstance(expr, Call) else 0
+            ins = tuple(done[len(done) - n :])
+            del done[len(done) - n :]
+            done.append(visit(expr, expr is entry.expr, ins))
         return made
 
     def inline(
@@ -471,7 +487,9 @@ class _Builder:
         self, op: Op, given: dict[str, Any], call: Call, ins: tuple[str, ...]
     ) -> dict[str, Any]:
         n_min = len(op.args) - op.optional
-        if not n_min <= len(ins) <= len(op.args):
+        if op.variadic and ins:
+            pass
+        elif not n_min <= len(ins) <= len(op.args):
             want = str(len(op.args)) if not op.optional else f"{n_min} to {len(op.args)}"
             raise GraphstepError.at(
                 f"{op.name}() takes {want} inputs ({', '.join(op.args)}), got {len(ins)}",
@@ -528,6 +546,7 @@ class _Builder:
             leaves=dict(spec.leaves),
             groups={g: tuple(names) for g, names in self.groups.items()},
             calls=self.calls,
+            sources=dict(spec.sources),
         )
 
 

@@ -7,6 +7,8 @@ lists them.
 
 from __future__ import annotations
 
+from functools import cache
+
 MAX_FILE_BYTES = 1_000_000  # a graph file, or graph text handed to graphstep.load
 MAX_YAML_DEPTH = 32  # nesting of YAML mappings and lists
 MAX_EXPRESSION_CHARS = 10_000  # one expression
@@ -15,3 +17,44 @@ MAX_NODES = 200_000  # nodes of a graph, counted while blocks expand
 MAX_TENSOR_ELEMENTS = 1 << 24  # 16.7 million float64 numbers, 128 MiB
 MAX_TOTAL_ELEMENTS = 1 << 26  # every value and gradient of one graph together
 MAX_EXPORT_BYTES = 500_000_000  # export --all-steps writes no more, unless --force
+
+# Real models (an ImageNet network holds hundreds of millions of numbers) are bounded by the
+# machine, not by a fixed number: the default budget for all the values and gradients of a
+# graph is half the memory available when graphstep starts, in float64 numbers, and the
+# command line's --max-numbers replaces it. A file that asks for more is refused, with its
+# size and the option named, before anything is allocated.
+MAX_NUMBERS_OPTION = "--max-numbers"
+MAX_MODEL_BYTES = 2**31  # an ONNX protobuf (protobuf's own limit); external data files aside
+
+
+@cache
+def available_memory() -> int:
+    """Bytes of memory available now (MemAvailable of /proc/meminfo), or 4 GiB if unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 4 << 30
+
+
+_budget: list[int] = []  # the --max-numbers override, when given
+
+
+def max_numbers() -> int:
+    """How many float64 numbers the values and gradients of one graph may hold together."""
+    if _budget:
+        return _budget[-1]
+    return max(MAX_TOTAL_ELEMENTS, available_memory() // 2 // 8)
+
+
+def max_tensor_numbers() -> int:
+    """How many numbers one tensor may hold: the fixed bound, or half the budget if larger."""
+    return max(MAX_TENSOR_ELEMENTS, max_numbers() // 2)
+
+
+def set_max_numbers(n: int | None) -> None:
+    """Replace the memory-derived budget (the command line's --max-numbers); None restores it."""
+    _budget[:] = [] if n is None else [n]

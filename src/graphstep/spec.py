@@ -17,9 +17,12 @@ import unicodedata
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 import yaml
+
+if TYPE_CHECKING:
+    import numpy as np
 
 from .errors import GraphstepError, Loc, did_you_mean
 from .expr import Expr, Name, Origin, parse_expression, walk
@@ -36,9 +39,9 @@ TOP_LEVEL_KEYS = (
     "train",
     "blocks",
 )
-LEAF_KEYS = ("value", "shape", "init", "seed", "std", "low", "high")
+LEAF_KEYS = ("value", "shape", "init", "seed", "std", "low", "high", "file", "key")
 TRAIN_KEYS = ("lr", "steps")
-GRAPH_SUFFIXES = (".yaml", ".yml")
+GRAPH_SUFFIXES = (".yaml", ".yml", ".onnx")
 EXPRESSION_FILE = "<expr>"  # the file name errors in an expression given for FILE carry
 TEXT_FILE = "<string>"  # ... and in graph text handed to graphstep.load
 
@@ -163,6 +166,8 @@ for _loader in (_Loader, _Fast):
 
 
 Numbers = float | list["Numbers"]  # a leaf's value as written: a number or nested lists of them
+# ... or an array, as an importer reads it from a model (spec itself never makes one)
+LeafValue: TypeAlias = "Numbers | np.ndarray"
 
 
 class LeafKind(StrEnum):
@@ -178,9 +183,10 @@ class Init(StrEnum):
     NORMAL = "normal"
     UNIFORM = "uniform"
     ARANGE = "arange"
+    FILE = "file"  # a stored leaf, {file: X.npz, key: K}: not written as an init
 
 
-INITS = tuple(Init)
+INITS = tuple(i for i in Init if i is not Init.FILE)
 
 
 @dataclass(frozen=True)
@@ -190,7 +196,7 @@ class LeafSpec:
     name: str
     kind: LeafKind
     loc: Loc
-    value: Numbers | None = None  # when written out
+    value: LeafValue | None = None  # when written out, or read by an importer
     shape: tuple[int, ...] = ()
     init: Init | None = None
     options: tuple[tuple[str, Any], ...] = ()  # seed, std, low, high
@@ -229,6 +235,8 @@ class GraphSpec:
     output_loc: Loc
     train: dict[str, float] = field(default_factory=dict)
     blocks: dict[str, BlockSpec] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()  # what an importer chose for the user (default inputs, the loss)
+    sources: dict[str, str] = field(default_factory=dict)  # a name → the imported model's name
 
 
 def read_source(path: str) -> str:
@@ -489,6 +497,8 @@ def _build(data: Located, file: str, name: str | None) -> GraphSpec:
             loc = section.key_loc(leaf_name)
             _check_name(leaf_name, loc, taken)
             leaves[leaf_name] = _leaf(leaf_name, kind, raw, loc, section.value_loc(leaf_name))
+            if leaves[leaf_name].init is Init.FILE:
+                leaves[leaf_name] = _stored_leaf(leaves[leaf_name], file)
     blocks = _blocks(data, taken)
     fns = functions() | set(blocks)
     entries: dict[str, EntrySpec] = {}
@@ -562,6 +572,24 @@ def _leaf(name: str, kind: LeafKind, raw: Any, loc: Loc, value_loc: Loc) -> Leaf
                     raw.key_loc(key),
                     hint=did_you_mean(str(key), LEAF_KEYS) or f"use one of {', '.join(LEAF_KEYS)}",
                 )
+        if "file" in raw:
+            extra = [k for k in raw if k not in ("file", "key")]
+            if extra:
+                raise GraphstepError.at(
+                    f"'{extra[0]}' cannot go with 'file'", raw.key_loc(extra[0])
+                )
+            stored, key = raw["file"], raw.get("key", name)
+            if not isinstance(stored, str) or not isinstance(key, str) or not stored:
+                raise GraphstepError.at(
+                    "'file' and 'key' must be text", raw.value_loc("file"), hint=STORED_HINT
+                )
+            return LeafSpec(
+                name,
+                kind,
+                raw.value_loc("file"),
+                init=Init.FILE,
+                options=(("file", stored), ("key", key)),
+            )
         if "value" in raw:
             extra = [k for k in raw if k != "value"]
             if extra:
@@ -602,6 +630,41 @@ def _leaf(name: str, kind: LeafKind, raw: Any, loc: Loc, value_loc: Loc) -> Leaf
             raise GraphstepError.at("'low' must be below 'high'", where)
         return LeafSpec(name, kind, loc, shape=shape, init=Init(init), options=tuple(options))
     return LeafSpec(name, kind, loc, value=_literal(raw, value_loc))
+
+
+STORED_HINT = "e.g. {file: weights.npz, key: W1}: an array saved by numpy.savez beside the graph"
+
+
+def _stored_leaf(leaf: LeafSpec, graph_file: str) -> LeafSpec:
+    """A leaf stored in an .npz archive in the graph file's own folder (the current directory
+    for graph text): the path may not leave that folder; the shape is read from the array's
+    header and checked against the limits, and nothing is read until the graph runs."""
+    from .arrays import npz_member_shape
+
+    opts = dict(leaf.options)
+    stored, key = str(opts["file"]), str(opts["key"])
+    folder = (Path(graph_file).parent if Path(graph_file).is_file() else Path.cwd()).resolve()
+    target = (folder / stored).resolve()
+    if Path(stored).is_absolute() or ".." in Path(stored).parts or folder not in target.parents:
+        raise GraphstepError.at(
+            f"'{stored}' is outside the graph file's folder",
+            leaf.loc,
+            hint="stored arrays sit beside the graph file; name them by a relative path",
+        )
+    if target.suffix.lower() != ".npz":
+        raise GraphstepError.at(f"'{stored}' is not an .npz archive", leaf.loc, hint=STORED_HINT)
+    try:
+        shape = npz_member_shape(str(target), key, graph_file)
+    except GraphstepError as e:
+        raise GraphstepError.at(e.message, leaf.loc, hint=e.hint) from None
+    return LeafSpec(
+        leaf.name,
+        leaf.kind,
+        leaf.loc,
+        shape=shape,
+        init=Init.FILE,
+        options=(("file", str(target)), ("key", key)),
+    )
 
 
 def _shape(raw: Any, loc: Loc) -> tuple[int, ...]:
@@ -678,7 +741,11 @@ def _nested_shape(value: Numbers) -> tuple[int, ...]:
 
 
 def leaf_shape(leaf: LeafSpec) -> tuple[int, ...]:
-    return _nested_shape(leaf.value) if leaf.value is not None else leaf.shape
+    if leaf.value is None:
+        return leaf.shape
+    if isinstance(leaf.value, float | list):
+        return _nested_shape(leaf.value)
+    return tuple(leaf.value.shape)  # an imported array
 
 
 def _train(data: Located) -> dict[str, float]:

@@ -1,6 +1,6 @@
 """All ops, registered by name in OPS when this package is imported."""
 
-from . import activations, arith, conv, losses, pool, tensor, vision
+from . import activations, arith, conv, losses, nn, pool, shape, tensor, vision
 from .registry import (
     OPS,
     Array,
@@ -27,8 +27,10 @@ __all__ = [
     "conv",
     "is_composite",
     "losses",
+    "nn",
     "pool",
     "register",
+    "shape",
     "tensor",
     "unbroadcast",
     "vision",

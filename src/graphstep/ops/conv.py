@@ -27,66 +27,101 @@ from .registry import Op, OpError, Shape, register
 
 @dataclass(frozen=True)
 class Grid:
-    """Where a kh×kw window sits for each of the ho×wo outputs over an input padded by (ph, pw)."""
+    """Where a kh×kw window sits for each of the ho×wo outputs of a padded input.
+
+    Strides (sh, sw) and dilations (dh, dw) may differ down and across; the
+    padding is (top, left, bottom, right), and `extra` rows and columns are
+    added at the bottom and right when ceil mode keeps a partial last window.
+    """
 
     kh: int
     kw: int
-    stride: int
-    ph: int
-    pw: int
+    sh: int
+    sw: int
+    dh: int
+    dw: int
+    top: int
+    left: int
+    bottom: int
+    right: int
     ho: int
     wo: int
+    extra: tuple[int, int] = (0, 0)
 
     @classmethod
-    def over(cls, image: Shape, kernel: tuple[int, int], stride: int, pad: tuple[int, int]) -> Grid:
+    def over(
+        cls,
+        image: Shape,
+        kernel: tuple[int, int],
+        stride: tuple[int, int],
+        pad: tuple[int, int, int, int],
+        dilation: tuple[int, int] = (1, 1),
+        ceil: bool = False,
+    ) -> Grid:
         """The grid of a kernel sliding over the last two dimensions `image` of an input."""
-        (h, w), (kh, kw), (ph, pw) = image, kernel, pad
+        (h, w), (kh, kw), (sh, sw), (dh, dw) = image, kernel, stride, dilation
+        top, left, bottom, right = pad
         if kh < 1 or kw < 1:
             raise OpError(f"the kernel is {kh}×{kw}; it needs at least one row and column")
-        if kh > h + 2 * ph or kw > w + 2 * pw:
-            padded = (
-                ""
-                if ph == pw == 0
-                else f" (padded by {ph})"
-                if ph == pw
-                else f" (padded by {ph}, {pw})"
-            )
+        eh, ew = dh * (kh - 1) + 1, dw * (kw - 1) + 1
+        if eh > h + top + bottom or ew > w + left + right:
+            padded = "" if not any(pad) else f" (padded by {_pads_text(pad)})"
+            reach = f"{kh}×{kw}" if (dh, dw) == (1, 1) else f"{kh}×{kw} (dilated to {eh}×{ew})"
             raise OpError(
-                f"the {kh}×{kw} window is larger than the {h}×{w} input{padded}",
+                f"the {reach} window is larger than the {h}×{w} input{padded}",
                 hint="use a smaller window or more padding",
             )
-        ho = (h + 2 * ph - kh) // stride + 1
-        wo = (w + 2 * pw - kw) // stride + 1
-        return cls(kh, kw, stride, ph, pw, ho, wo)
+        ho = _count(h + top + bottom - eh, sh, ceil, h + top)
+        wo = _count(w + left + right - ew, sw, ceil, w + left)
+        extra = (
+            max(0, (ho - 1) * sh + eh - (h + top + bottom)),
+            max(0, (wo - 1) * sw + ew - (w + left + right)),
+        )
+        return cls(kh, kw, sh, sw, dh, dw, top, left, bottom, right, ho, wo, extra)
+
+    @property
+    def padded(self) -> tuple[int, int]:
+        """The padded input's height and width minus the image's: rows and columns added."""
+        return self.top + self.bottom + self.extra[0], self.left + self.right + self.extra[1]
 
     def window(self, i: int, j: int) -> tuple[slice, slice]:
-        """The rows and columns, in padded coordinates, that output (i, j) reads."""
+        """The rows and columns of the padded input that output (i, j) reads (step: dilation)."""
         if not (0 <= i < self.ho and 0 <= j < self.wo):
             raise IndexError(f"output ({i}, {j}) is outside the {self.ho}×{self.wo} grid")
-        top, left = i * self.stride, j * self.stride
-        return slice(top, top + self.kh), slice(left, left + self.kw)
+        top, left = i * self.sh, j * self.sw
+        return (
+            slice(top, top + self.dh * (self.kh - 1) + 1, self.dh),
+            slice(left, left + self.dw * (self.kw - 1) + 1, self.dw),
+        )
 
-    def pad(self, x: np.ndarray) -> np.ndarray:
-        if not (self.ph or self.pw):
+    def pad(self, x: np.ndarray, fill: float = 0.0) -> np.ndarray:
+        """x with the grid's padding around its last two dimensions, filled with `fill`."""
+        rows = (self.top, self.bottom + self.extra[0])
+        cols = (self.left, self.right + self.extra[1])
+        if not any(rows + cols):
             return x
-        return np.pad(x, [(0, 0)] * (x.ndim - 2) + [(self.ph, self.ph), (self.pw, self.pw)])
+        return np.pad(x, [(0, 0)] * (x.ndim - 2) + [rows, cols], constant_values=fill)
 
     def unpad(self, xp: np.ndarray) -> np.ndarray:
-        return xp[..., self.ph : xp.shape[-2] - self.ph, self.pw : xp.shape[-1] - self.pw]
+        h = xp.shape[-2] - self.bottom - self.extra[0]
+        w = xp.shape[-1] - self.right - self.extra[1]
+        return xp[..., self.top : h, self.left : w]
 
     def unfold(self, xp: np.ndarray) -> np.ndarray:
         """Every window of the padded `xp`, as a read-only view shaped (..., ho, wo, kh, kw)."""
-        view = sliding_window_view(xp, (self.kh, self.kw), axis=(-2, -1))
-        return view[..., :: self.stride, :: self.stride, :, :]
+        eh, ew = self.dh * (self.kh - 1) + 1, self.dw * (self.kw - 1) + 1
+        view = sliding_window_view(xp, (eh, ew), axis=(-2, -1))
+        view = view[..., :: self.sh, :: self.sw, :: self.dh, :: self.dw]
+        return view[..., : self.ho, : self.wo, :, :]
 
     def offsets(self, xp: np.ndarray) -> Iterator[tuple[tuple[Any, ...], np.ndarray]]:
         """For each kernel offset (i, j) in row-major order: where it sits in the padded input,
         and the view of what every window reads there, shaped (..., ho, wo)."""
-        s = self.stride
-        rows, columns = s * (self.ho - 1) + 1, s * (self.wo - 1) + 1
+        rows, columns = self.sh * (self.ho - 1) + 1, self.sw * (self.wo - 1) + 1
         for i in range(self.kh):
             for j in range(self.kw):
-                where = (..., slice(i, i + rows, s), slice(j, j + columns, s))
+                r, c = i * self.dh, j * self.dw
+                where = (..., slice(r, r + rows, self.sh), slice(c, c + columns, self.sw))
                 yield where, xp[where]
 
     def fold(self, cols: np.ndarray, padded: Shape) -> np.ndarray:
@@ -97,19 +132,53 @@ class Grid:
         return out
 
 
+def _count(room: int, stride: int, ceil: bool, start_limit: int) -> int:
+    """How many windows fit: floor(room / stride) + 1, or in ceil mode one more for a partial
+    last window, unless that window would start past the image and its leading padding."""
+    if not ceil:
+        return room // stride + 1
+    n = -(-room // stride) + 1
+    return n - 1 if (n - 1) * stride >= start_limit else n
+
+
+def _pads_text(pad: tuple[int, int, int, int]) -> str:
+    top, left, bottom, right = pad
+    if top == left == bottom == right:
+        return str(top)
+    if (top, left) == (bottom, right):
+        return f"{top}, {left}"
+    return f"{top}, {left}, {bottom}, {right} (top, left, bottom, right)"
+
+
 def positive_int(attr: str, value: Any) -> int:
     if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < 1:
         raise OpError(f"{attr} must be a positive integer, got {value!r}")
     return int(value)
 
 
-def _padding(pad: Any, kernel: tuple[int, int], stride: int) -> tuple[int, int]:
-    """`pad` as rows and columns added on each side; "same" keeps H×W (stride 1, odd kernel)."""
+def pair(attr: str, value: Any) -> tuple[int, int]:
+    """An attribute given for both dimensions (an int) or down and across ([2, 1])."""
+    if isinstance(value, list | tuple):
+        if len(value) != 2:
+            raise OpError(
+                f"{attr} must be a positive integer or a list of two, got {value!r}",
+                hint=f"e.g. {attr}=2 or {attr}=[2, 1] (down, across)",
+            )
+        return positive_int(attr, value[0]), positive_int(attr, value[1])
+    n = positive_int(attr, value)
+    return n, n
+
+
+def padding(
+    pad: Any, kernel: tuple[int, int], stride: tuple[int, int]
+) -> tuple[int, int, int, int]:
+    """`pad` as (top, left, bottom, right): an int, [rows, columns], [top, left, bottom, right],
+    or "same", which keeps H×W (stride 1, odd kernel)."""
     if isinstance(pad, str) and pad == "same":
         kh, kw = kernel
-        if stride != 1:
+        if stride != (1, 1):
             raise OpError(
-                f'pad="same" needs stride 1, got stride {stride}',
+                f'pad="same" needs stride 1, got stride {_pair_text(stride)}',
                 hint="give pad as an integer",
             )
         if kh % 2 == 0 or kw % 2 == 0:
@@ -117,13 +186,21 @@ def _padding(pad: Any, kernel: tuple[int, int], stride: int) -> tuple[int, int]:
                 f'pad="same" needs a kernel of odd size to centre, got {kh}×{kw}',
                 hint="give pad as an integer",
             )
-        return (kh - 1) // 2, (kw - 1) // 2
-    if not isinstance(pad, int | np.integer) or isinstance(pad, bool) or pad < 0:
+        return (kh - 1) // 2, (kw - 1) // 2, (kh - 1) // 2, (kw - 1) // 2
+    given = list(pad) if isinstance(pad, list | tuple) else [pad]
+    if len(given) not in (1, 2, 4) or not all(
+        isinstance(p, int | np.integer) and not isinstance(p, bool) and p >= 0 for p in given
+    ):
         raise OpError(
-            f'pad must be a non-negative integer or "same", got {pad!r}',
-            hint='e.g. pad=1 or pad="same"',
+            f'pad must be a non-negative integer, a list of 2 or 4, or "same", got {pad!r}',
+            hint='e.g. pad=1, pad=[1, 0] (rows, columns), pad=[0, 0, 1, 1] or pad="same"',
         )
-    return int(pad), int(pad)
+    t, left, b, r = {1: given * 4, 2: given * 2, 4: given}[len(given)]
+    return int(t), int(left), int(b), int(r)
+
+
+def _pair_text(p: tuple[int, int]) -> str:
+    return str(p[0]) if p[0] == p[1] else f"[{p[0]}, {p[1]}]"
 
 
 SCRATCH_LIMIT = 1 << 23  # numbers: temporaries up to 64 MiB are kept for the next call
@@ -161,7 +238,7 @@ class _Sliding(Op):
 
     `grid`, `window` and `padding` let the debugger step window by window:
     output position (i, j) reads rows and columns `window(i, j)` of x padded by
-    `padding()` zeros on each side.
+    `padding()` zeros at the top and left.
     """
 
     args = ("x", "w", "b")
@@ -169,7 +246,9 @@ class _Sliding(Op):
     attrs: ClassVar[Mapping[str, Any]] = {"stride": 1, "pad": 0}
     w_layout: ClassVar[str]
 
-    def _grid(self, x: Shape, w: Shape, stride: Any, pad: Any) -> Grid:
+    def _grid(
+        self, x: Shape, w: Shape, stride: Any = 1, pad: Any = 0, dilation: Any = 1, groups: Any = 1
+    ) -> Grid:
         if len(x) not in (3, 4):
             raise OpError(
                 f"x must be (C, H, W) or (N, C, H, W), got shape {list(x)}",
@@ -177,41 +256,37 @@ class _Sliding(Op):
             )
         if len(w) != len(self.w_layout.split(",")):
             raise OpError(f"w must be {self.w_layout}, got shape {list(w)}")
-        if x[-3] != w[-3]:
+        g = positive_int("groups", groups)
+        if x[-3] != w[-3] * g:
+            grouped = f" in {g} groups of {w[-3]}" if g > 1 else ""
             raise OpError(
-                f"x has {x[-3]} channels but w expects {w[-3]}",
-                hint=f"w is {self.w_layout}; its C must equal x's channels",
+                f"x has {x[-3]} channels but w expects {w[-3] * g}{grouped}",
+                hint=f"w is {self.w_layout}; its C must equal x's channels"
+                + (" divided by groups" if g > 1 else ""),
             )
-        step = positive_int("stride", stride)
+        if w[0] % g:
+            raise OpError(f"{w[0]} filters do not split into {g} groups")
+        step = pair("stride", stride)
         kernel = (w[-2], w[-1])
-        return Grid.over(x[-2:], kernel, step, _padding(pad, kernel, step))
+        return Grid.over(
+            x[-2:], kernel, step, padding(pad, kernel, step), pair("dilation", dilation)
+        )
 
-    def grid(
-        self, x: Shape, w: Shape, b: Shape | None = None, stride: Any = 1, pad: Any = 0
-    ) -> tuple[int, int]:
+    def grid(self, x: Shape, w: Shape, b: Shape | None = None, **attrs: Any) -> tuple[int, int]:
         """(Ho, Wo): how many window positions there are down and across."""
-        g = self._grid(x, w, stride, pad)
+        g = self._grid(x, w, **attrs)
         return g.ho, g.wo
 
     def window(
-        self,
-        i: int,
-        j: int,
-        x: Shape,
-        w: Shape,
-        b: Shape | None = None,
-        stride: Any = 1,
-        pad: Any = 0,
+        self, i: int, j: int, x: Shape, w: Shape, b: Shape | None = None, **attrs: Any
     ) -> tuple[slice, slice]:
         """The rows and columns of the padded x that output (i, j) reads."""
-        return self._grid(x, w, stride, pad).window(i, j)
+        return self._grid(x, w, **attrs).window(i, j)
 
-    def padding(
-        self, x: Shape, w: Shape, b: Shape | None = None, stride: Any = 1, pad: Any = 0
-    ) -> tuple[int, int]:
-        """Zero rows and zero columns added on each side of x (they differ only for "same")."""
-        g = self._grid(x, w, stride, pad)
-        return g.ph, g.pw
+    def padding(self, x: Shape, w: Shape, b: Shape | None = None, **attrs: Any) -> tuple[int, int]:
+        """Zero rows and zero columns added at the top and at the left of x."""
+        g = self._grid(x, w, **attrs)
+        return g.top, g.left
 
 
 @register
@@ -219,18 +294,18 @@ class Conv2d(_Sliding):
     """Cross-correlation of x with F filters, exactly torch.nn.functional.conv2d (no flip).
 
     Output (F, Ho, Wo), or (N, F, Ho, Wo) for a batch, with
-    Ho = (H + 2·pad − kh) // stride + 1. Each output is Wᵀx + b over one window,
-    so ∂out/∂window = w and ∂out/∂w = the window; w's gradient sums over every
-    window it was applied to.
+    Ho = (H + pads − dilation·(kh − 1) − 1) // stride + 1. Each output is Wᵀx + b
+    over one window, so ∂out/∂window = w and ∂out/∂w = the window; w's gradient
+    sums over every window it was applied to. With `groups` g, the channels
+    split into g groups and filter f reads only its group's C/g channels.
     """
 
     name = "conv2d"
     w_layout = "(F, C, kh, kw)"
+    attrs: ClassVar[Mapping[str, Any]] = {"stride": 1, "pad": 0, "dilation": 1, "groups": 1}
 
-    def shape(
-        self, x: Shape, w: Shape, b: Shape | None = None, stride: Any = 1, pad: Any = 0
-    ) -> Shape:
-        g = self._grid(x, w, stride, pad)
+    def shape(self, x: Shape, w: Shape, b: Shape | None = None, **attrs: Any) -> Shape:
+        g = self._grid(x, w, **attrs)
         if b is not None and tuple(b) != (w[0],):
             raise OpError(
                 f"b must be one bias per filter, shape [{w[0]}], got {list(b)}",
@@ -239,16 +314,14 @@ class Conv2d(_Sliding):
         return (*x[:-3], w[0], g.ho, g.wo)
 
     def forward(
-        self,
-        x: np.ndarray,
-        w: np.ndarray,
-        b: np.ndarray | None = None,
-        stride: Any = 1,
-        pad: Any = 0,
+        self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, **attrs: Any
     ) -> np.ndarray:
-        grid = self._grid(x.shape, w.shape, stride, pad)
-        cols = _im2col(grid, grid.pad(x))
-        out = (w.reshape(w.shape[0], -1) @ cols).reshape(*x.shape[:-3], -1, grid.ho, grid.wo)
+        grid = self._grid(x.shape, w.shape, **attrs)
+        groups = int(attrs.get("groups", 1))
+        cols = _im2col(grid, grid.pad(x))  # (..., C·kh·kw, windows)
+        cols = cols.reshape(*cols.shape[:-2], groups, -1, cols.shape[-1])
+        out = np.matmul(w.reshape(groups, w.shape[0] // groups, -1), cols)
+        out = out.reshape(*x.shape[:-3], -1, grid.ho, grid.wo)
         return out if b is None else out + b[:, None, None]
 
     def backward(
@@ -258,28 +331,29 @@ class Conv2d(_Sliding):
         x: np.ndarray,
         w: np.ndarray,
         b: np.ndarray | None = None,
-        stride: Any = 1,
-        pad: Any = 0,
+        **attrs: Any,
     ) -> tuple[np.ndarray, ...]:
-        grid = self._grid(x.shape, w.shape, stride, pad)
+        grid = self._grid(x.shape, w.shape, **attrs)
+        groups = int(attrs.get("groups", 1))
         xp = grid.pad(x)
         f = w.shape[0]
-        gmat = np.ascontiguousarray(g).reshape(
-            *g.shape[:-2], grid.ho * grid.wo
-        )  # (..., F, windows)
+        windows = grid.ho * grid.wo
+        gmat = np.ascontiguousarray(g).reshape(*g.shape[:-3], groups, f // groups, windows)
         cols = _im2col(grid, xp)
-        gw = gmat @ np.swapaxes(cols, -1, -2)
-        gw = (gw if gw.ndim == 2 else gw.sum(axis=0)).reshape(w.shape)
-        gcols = np.matmul(  # (..., C·kh·kw, windows)
-            w.reshape(f, -1).T, gmat, out=scratch((*gmat.shape[:-2], *cols.shape[-2:]), "gcols")
-        )
+        cols = cols.reshape(*cols.shape[:-2], groups, -1, windows)  # (..., G, C/G·kh·kw, windows)
+        # (cols · gᵀ)ᵀ, not g · colsᵀ: the same product, but BLAS runs it far faster with the
+        # long window axis inside than with the few filters outside
+        gw = np.swapaxes(cols @ np.swapaxes(gmat, -1, -2), -1, -2)
+        gw = (gw if gw.ndim == 3 else gw.sum(axis=0)).reshape(w.shape)
+        wg = np.swapaxes(w.reshape(groups, f // groups, -1), -1, -2)  # (G, C/G·kh·kw, F/G)
+        gcols = np.matmul(wg, gmat, out=cols)  # the windows are read: their space is free
         gcols = gcols.reshape(*x.shape[:-2], grid.kh, grid.kw, grid.ho, grid.wo)
         gx = grid.unpad(grid.fold(np.moveaxis(gcols, (-4, -3), (-2, -1)), xp.shape))
         if b is None:
             return gx, gw
         return gx, gw, g.reshape(-1, *g.shape[-3:]).sum(axis=(0, 2, 3))
 
-    def local(self, i: int, names: Sequence[str], out: str, stride: Any = 1, pad: Any = 0) -> str:
+    def local(self, i: int, names: Sequence[str], out: str, **attrs: Any) -> str:
         return (f"{names[1]} (window)", f"{names[0]} (window)", "1")[i]
 
 

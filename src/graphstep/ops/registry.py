@@ -40,6 +40,7 @@ class Op:
     optional: ClassVar[int] = 0  # how many trailing inputs may be left out
     attrs: ClassVar[Mapping[str, Any]] = {}  # keyword attributes and their defaults
     symbol: ClassVar[str | None] = None  # infix operators: "+", "@", ...
+    variadic: ClassVar[bool] = False  # takes any number ≥ 1 of inputs of the one role in args
     grad_inputs: ClassVar[tuple[bool, ...] | None] = None  # which inputs carry gradient
 
     # Each op names its own inputs and keywords (`forward(self, a, b)`, `shape(self, x,

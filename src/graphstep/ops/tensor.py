@@ -99,10 +99,14 @@ def _axes(axis: Any, ndim: int) -> tuple[int, ...]:
 
 class _Reduction(Op):
     args = ("x",)
-    attrs: ClassVar[Mapping[str, Any]] = {"axis": None}
+    attrs: ClassVar[Mapping[str, Any]] = {"axis": None, "keepdims": 0}
 
-    def shape(self, x: Shape, axis: Any = None) -> Shape:
+    def shape(self, x: Shape, axis: Any = None, keepdims: Any = 0) -> Shape:
         axes = _axes(axis, len(x))
+        if keepdims not in (0, 1):
+            raise OpError(f"keepdims is 0 or 1, got {keepdims!r}")
+        if keepdims:
+            return tuple(1 if d in axes else n for d, n in enumerate(x))
         return tuple(n for d, n in enumerate(x) if d not in axes)
 
     def _spread(self, g: np.ndarray, x: np.ndarray, axis: Any) -> np.ndarray:
@@ -121,15 +125,17 @@ class Sum(_Reduction):
 
     name = "sum"
 
-    def forward(self, x: np.ndarray, axis: Any = None) -> np.ndarray:
-        return np.sum(x, axis=_axes(axis, np.ndim(x)))
+    def forward(self, x: np.ndarray, axis: Any = None, keepdims: Any = 0) -> np.ndarray:
+        return np.sum(x, axis=_axes(axis, np.ndim(x)), keepdims=bool(keepdims))
 
     def backward(
-        self, g: np.ndarray, out: np.ndarray, x: np.ndarray, axis: Any = None
+        self, g: np.ndarray, out: np.ndarray, x: np.ndarray, axis: Any = None, keepdims: Any = 0
     ) -> tuple[np.ndarray]:
         return (self._spread(g, np.asarray(x), axis),)
 
-    def local(self, i: int, names: Sequence[str], out: str, axis: Any = None) -> str:
+    def local(
+        self, i: int, names: Sequence[str], out: str, axis: Any = None, keepdims: Any = 0
+    ) -> str:
         return "1"
 
 
@@ -139,16 +145,18 @@ class Mean(_Reduction):
 
     name = "mean"
 
-    def forward(self, x: np.ndarray, axis: Any = None) -> np.ndarray:
-        return np.mean(x, axis=_axes(axis, np.ndim(x)))
+    def forward(self, x: np.ndarray, axis: Any = None, keepdims: Any = 0) -> np.ndarray:
+        return np.mean(x, axis=_axes(axis, np.ndim(x)), keepdims=bool(keepdims))
 
     def backward(
-        self, g: np.ndarray, out: np.ndarray, x: np.ndarray, axis: Any = None
+        self, g: np.ndarray, out: np.ndarray, x: np.ndarray, axis: Any = None, keepdims: Any = 0
     ) -> tuple[np.ndarray]:
         x = np.asarray(x)
         return (self._spread(g, x, axis) / self._count(x, axis),)
 
-    def local(self, i: int, names: Sequence[str], out: str, axis: Any = None) -> str:
+    def local(
+        self, i: int, names: Sequence[str], out: str, axis: Any = None, keepdims: Any = 0
+    ) -> str:
         x = names[0]
         if axis is None:
             return f"1/size({x})"

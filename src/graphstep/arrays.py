@@ -1,0 +1,145 @@
+"""Tensors from files: .npy, a member of .npz, and ONNX TensorProto .pb.
+
+Every reader measures the array from its header (shape and type) and checks it
+against the limits before reading its data; nothing is ever unpickled.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from math import prod
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+
+from .errors import GraphstepError
+from .limits import MAX_NUMBERS_OPTION, max_tensor_numbers
+
+ARRAY_SUFFIXES = (".npy", ".pb")
+
+
+def check_size(shape: tuple[int, ...], what: str, file: str | None = None) -> None:
+    """Refuse, before allocating, a tensor over the per-tensor limit."""
+    if any(n < 0 for n in shape):
+        raise GraphstepError(f"{what} has a negative dimension {list(shape)}", file=file)
+    if len(shape) > 6:
+        raise GraphstepError(
+            f"{what} has {len(shape)} dimensions; at most 6 are supported", file=file
+        )
+    size, limit = prod(shape), max_tensor_numbers()
+    if size > limit:
+        raise GraphstepError(
+            f"{what} would hold {size:,} numbers (shape {list(shape)}); the limit is {limit:,}",
+            file=file,
+            hint=f"{MAX_NUMBERS_OPTION} N raises it",
+        )
+
+
+def _npy_header(f: IO[bytes], what: str, file: str) -> tuple[tuple[int, ...], np.dtype]:
+    try:
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+        else:
+            shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+    except (ValueError, OSError, SyntaxError) as e:
+        raise GraphstepError(f"{what} is not a .npy array ({e})", file=file) from None
+    if dtype.hasobject or dtype.kind not in "biuf":
+        raise GraphstepError(
+            f"{what} holds {dtype} values, not numbers",
+            file=file,
+            hint="save a float or integer array; objects are never unpickled",
+        )
+    check_size(tuple(shape), what, file)
+    return tuple(shape), dtype
+
+
+def _read_npy(f: IO[bytes], what: str, file: str) -> np.ndarray:
+    shape, _ = _npy_header(f, what, file)
+    f.seek(0)
+    try:
+        array = np.load(f, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as e:
+        raise GraphstepError(f"{what} cannot be read: {e}", file=file) from None
+    if array.shape != shape:
+        raise GraphstepError(f"{what} is truncated", file=file)
+    return np.asarray(array, dtype=np.float64)
+
+
+def read_array(path: str) -> np.ndarray:
+    """A .npy file or an ONNX TensorProto .pb file as float64, measured before it is read."""
+    p = Path(path)
+    try:
+        if p.suffix.lower() == ".pb":
+            return _read_tensor_proto(p)
+        with p.open("rb") as f:
+            return _read_npy(f, f"'{path}'", path)
+    except FileNotFoundError:
+        raise GraphstepError(f"no such file: {path}") from None
+    except IsADirectoryError:
+        raise GraphstepError(f"'{path}' is a directory, not an array file") from None
+    except OSError as e:
+        raise GraphstepError(f"cannot read {path}: {e.strerror}") from None
+
+
+def _read_tensor_proto(p: Path) -> np.ndarray:
+    from onnx import TensorProto, numpy_helper
+    from onnx.helper import tensor_dtype_to_np_dtype
+
+    path = str(p)
+    data = p.read_bytes()  # bounded by the file's size, which the caller chose
+    tensor = TensorProto()
+    try:
+        tensor.ParseFromString(data)
+    except Exception:  # protobuf's DecodeError and friends
+        raise GraphstepError(
+            "not an ONNX TensorProto (truncated or malformed)", file=path
+        ) from None
+    check_size(tuple(tensor.dims), f"the tensor in '{path}'", path)
+    try:
+        kind: str = np.dtype(tensor_dtype_to_np_dtype(tensor.data_type)).kind
+    except (KeyError, TypeError, ValueError):
+        kind = "?"
+    if kind not in "biuf" or tensor.data_location == TensorProto.EXTERNAL:
+        raise GraphstepError(f"the tensor in '{path}' does not hold numbers inline", file=path)
+    try:
+        return np.asarray(numpy_helper.to_array(tensor), dtype=np.float64)
+    except (ValueError, TypeError) as e:
+        raise GraphstepError(f"the tensor in '{path}' cannot be read: {e}", file=path) from None
+
+
+def npz_member_shape(path: str, key: str, file: str) -> tuple[int, ...]:
+    """The shape of `key` in an .npz archive, from its header alone."""
+    with _npz_member(path, key, file) as f:
+        shape, _ = _npy_header(f, f"'{key}' in {Path(path).name}", file)
+    return shape
+
+
+def read_npz_member(path: str, key: str, file: str) -> np.ndarray:
+    """`key` of an .npz archive as float64, measured before it is read; never unpickled."""
+    with _npz_member(path, key, file) as f:
+        return _read_npy(f, f"'{key}' in {Path(path).name}", file)
+
+
+@contextmanager
+def _npz_member(path: str, key: str, file: str) -> Iterator[IO[bytes]]:
+    """An .npz member opened for reading (zip members can seek, so np.load reads them)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+            if f"{key}.npy" not in names:
+                keys = ", ".join(n.removesuffix(".npy") for n in names[:10])
+                raise GraphstepError(
+                    f"'{key}' is not in {Path(path).name}",
+                    file=file,
+                    hint=f"its arrays: {keys}" if keys else "the archive is empty",
+                )
+            with archive.open(f"{key}.npy") as stream:
+                yield stream
+    except FileNotFoundError:
+        raise GraphstepError(f"no such file: {path}", file=file) from None
+    except (zipfile.BadZipFile, OSError) as e:
+        raise GraphstepError(f"{path} is not an .npz archive ({e})", file=file) from None
