@@ -14,3 +14,4 @@ MAX_EXPRESSION_DEPTH = 64  # nesting inside one expression
 MAX_NODES = 200_000  # nodes of a graph, counted while blocks expand
 MAX_TENSOR_ELEMENTS = 1 << 24  # 16.7 million float64 numbers, 128 MiB
 MAX_TOTAL_ELEMENTS = 1 << 26  # every value and gradient of one graph together
+MAX_WHY_EXPANSIONS = 1_000_000  # partial paths the --why search takes off its queue

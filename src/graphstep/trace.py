@@ -156,6 +156,19 @@ class Trace:
         part = self._contributions.get((self._lookup(consumer), position))
         return None if part is None else np.asarray(part)
 
+    def all_values(self) -> dict[str, Any]:
+        """Every node's value by name in one call, for analyses that read them all (the doctor)."""
+        return dict(zip(self.graph.plan.names, self._values, strict=True))
+
+    def all_grads(self) -> dict[str, Any]:
+        """Every node's gradient by name (None where there is none), in one call."""
+        return dict(zip(self.graph.plan.names, self._grads, strict=True))
+
+    def all_contributions(self) -> dict[tuple[str, int], Any]:
+        """Every edge's contribution by (consumer, position), in one call."""
+        names = self.graph.plan.names
+        return {(names[i], k): part for (i, k), part in self._contributions.items()}
+
     @property
     def loss(self) -> float:
         return float(self.value(self.graph.output))

@@ -16,6 +16,7 @@ from .registry import Op, Shape, register
 
 class _Elementwise(Op):
     args = ("x",)
+    elementwise = True
 
     def shape(self, x: Shape) -> Shape:
         return x

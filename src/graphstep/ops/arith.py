@@ -12,6 +12,7 @@ from .registry import Op, OpError, Shape, broadcast_shape, register, unbroadcast
 
 class _Binary(Op):
     args = ("a", "b")
+    elementwise = True
 
     def shape(self, a: Shape, b: Shape) -> Shape:
         return broadcast_shape(a, b)
@@ -81,6 +82,7 @@ class Div(_Binary):
 class Neg(Op):
     name = "neg"
     args = ("a",)
+    elementwise = True
     symbol = "-"
 
     def shape(self, a: Shape) -> Shape:
@@ -102,6 +104,7 @@ class Pow(Op):
 
     name = "pow"
     args = ("a",)
+    elementwise = True
     attrs: ClassVar[Mapping[str, Any]] = {"p": 2.0}
 
     def shape(self, a: Shape, p: float = 2.0) -> Shape:
@@ -170,6 +173,7 @@ class Identity(Op):
 
     name = "identity"
     args = ("a",)
+    elementwise = True
 
     def shape(self, a: Shape) -> Shape:
         return a

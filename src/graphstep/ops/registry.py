@@ -40,6 +40,7 @@ class Op:
     symbol: ClassVar[str | None] = None  # infix operators: "+", "@", ...
     composite: ClassVar[bool] = False  # conv and pool: steppable window by window
     grad_inputs: ClassVar[tuple[bool, ...] | None] = None  # which inputs carry gradient
+    elementwise: ClassVar[bool] = False  # element i of the output reads element i of each input
 
     def shape(self, *shapes: Shape, **attrs: Any) -> Shape:
         raise NotImplementedError

@@ -1,0 +1,969 @@
+"""The gradient doctor: where a gradient dies, explodes or turns NaN, and why.
+
+Everything here reads a finished trace (values, gradients and what each edge
+sent back) and its timeline (the step where each node is computed); nothing
+is printed. `diagnose` gives the findings, worst first; `provenance` answers
+"why is ∂L/∂W what it is" with the paths from the loss that carry most of it.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import networkx as nx
+import numpy as np
+
+from . import format as fmt
+from .errors import GraphstepError, did_you_mean
+from .graph import Graph
+from .limits import MAX_WHY_EXPANSIONS
+from .ops import OPS, Op, OpError
+from .steps import Timeline, outermost_calls
+from .trace import Trace
+
+# Thresholds, each stated once. Gradients are in units of ∂L/∂L = 1.
+VANISH = 1e-3  # a chain whose gains multiply to this or less: three orders of magnitude
+EXPLODE = 1e3
+ZERO_GRAD = 1e-12  # a gradient is "zero" when 0, or this small next to what its edges sent
+DEAD_FRACTION = 0.9  # a relu, sigmoid or tanh node is reported when this share of units is off
+SATURATED_SLOPE = 1e-3  # a sigmoid or tanh unit is saturated where its slope is below this
+CHECK_STEPS = (1e-5, 1e-7)  # relative steps of the per-node check: coarse, then fine
+CHECK_RTOL = 1e-4
+CHECK_SEED = 0
+EPS = float(np.finfo(np.float64).eps)
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+class Kind(StrEnum):
+    NONFINITE = "nonfinite"
+    GRADCHECK = "gradcheck"
+    VANISHING = "vanishing"
+    EXPLODING = "exploding"
+    ZERO_GRAD = "zero-grad"
+    DEAD = "dead"
+    SATURATED = "saturated"
+    ONE_HOT = "one-hot"
+    UNSELECTED = "unselected"
+
+
+_SEVERITY_RANK = {s: i for i, s in enumerate(Severity)}
+_KIND_RANK = {k: i for i, k in enumerate(Kind)}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One diagnosis: the node, the step that shows it, its numbers and a one-line reason."""
+
+    kind: Kind
+    severity: Severity
+    node: str
+    step: int | None  # the timeline's step to jump to; None where there is none
+    phase: str  # the phase of that step: "forward" or "backward"
+    reason: str
+    numbers: Mapping[str, float]
+    path: tuple[str, ...] = ()  # the route to the loss, or the cut, or the chain
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A block call or a named entry: its gradient's norm next to its weights'."""
+
+    name: str
+    output: str  # the node the layer's gradient is measured at
+    nodes: int
+    step: int | None  # the output's backward step
+    grad_norm: float | None  # ‖∂L/∂output‖
+    gain: float | None  # ‖∂L/∂(the layer's data inputs)‖ / ‖∂L/∂output‖
+    weight_norm: float | None  # ‖params the layer reads‖
+    weight_grad_norm: float | None
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    findings: tuple[Finding, ...]  # worst first
+    layers: tuple[Layer, ...]  # in topological order
+    gains: Mapping[str, float]  # each op node with a nonzero gradient: its gain
+    dead: Mapping[str, float]  # relu, sigmoid, tanh nodes: the share of units off or saturated
+
+    @property
+    def has_error(self) -> bool:
+        return any(f.severity is Severity.ERROR for f in self.findings)
+
+
+@dataclass(frozen=True)
+class ProvenancePath:
+    """One route from the loss to W and how much of ∂L/∂W it carries."""
+
+    nodes: tuple[str, ...]  # the loss first, W last
+    share: float  # the fraction of ∂L/∂W this path brings (the shares of all paths sum to 1)
+    amount: float  # for scalars, the product of the local derivatives along the path
+
+
+@dataclass(frozen=True)
+class Provenance:
+    node: str
+    grad_norm: float
+    paths: tuple[ProvenancePath, ...]  # largest |share| first
+    searched: int  # partial paths taken off the queue
+
+
+def diagnose(trace: Trace, timeline: Timeline | None = None) -> Diagnosis:
+    """Every finding of the six kinds, worst first, with the layers' norms."""
+    doctor = _Doctor(trace, timeline or Timeline(trace))
+    with np.errstate(all="ignore"):
+        findings = [
+            *doctor.nonfinite(),
+            *doctor.gradient_checks(),
+            *doctor.chains(),
+            *doctor.zero_gradients(),
+            *doctor.units(),
+        ]
+        layers = tuple(doctor.layers())
+    order = trace.graph.plan.index
+    findings.sort(
+        key=lambda f: (_SEVERITY_RANK[f.severity], _KIND_RANK[f.kind], order[f.node], f.reason)
+    )
+    return Diagnosis(tuple(findings), layers, doctor.gains, doctor.dead)
+
+
+def _norm(a: Any) -> float:
+    a = np.asarray(a)
+    if a.ndim == 0:
+        return abs(float(a))
+    return float(np.sqrt(np.sum(np.square(a))))
+
+
+def _worst_runs(
+    order: Sequence[str], into: Mapping[str, list[tuple[str, float]]]
+) -> dict[str, tuple[float, str, int]]:
+    """For each node j, the path ending at j whose weights (into[j]: (consumer, weight)) sum
+    to the least, restarting where the sum turns positive: (sum, the consumer before j, edges)."""
+    best: dict[str, tuple[float, str, int]] = {}
+    for j in order:
+        edges = into.get(j)
+        if edges is None:
+            continue
+        total, prev, length = math.inf, "", 0
+        for c, weight in edges:
+            run = best.get(c)
+            if run is None or run[0] > 0:
+                t, n = weight, 1
+            else:
+                t, n = run[0] + weight, run[2] + 1
+            if t < total:
+                total, prev, length = t, c, n
+        best[j] = (total, prev, length)
+    return best
+
+
+def _norms(graph: Graph, arrays: Sequence[Any], names: Sequence[str]) -> list[float]:
+    """‖a‖ of each array, which has the shape of the node named alongside; scalars in bulk."""
+    scalar = [i for i, n in enumerate(names) if graph.nodes[n].shape == ()]
+    out = [0.0] * len(arrays)
+    if scalar:
+        sizes = np.abs(np.array([arrays[i] for i in scalar], dtype=np.float64)).tolist()
+        for i, size in zip(scalar, sizes, strict=True):
+            out[i] = size
+    if len(scalar) < len(arrays):
+        for i in sorted(set(range(len(arrays))) - set(scalar)):
+            out[i] = _norm(arrays[i])
+    return out
+
+
+def _finite(a: Any) -> bool:
+    return bool(np.isfinite(a).all())
+
+
+class _Doctor:
+    """The trace's numbers, gathered once per edge for the analyses that share them."""
+
+    def __init__(self, trace: Trace, timeline: Timeline) -> None:
+        self.trace = trace
+        self.timeline = timeline
+        self.graph: Graph = trace.graph
+        graph = self.graph
+        self.values: Mapping[str, Any] = trace.all_values()
+        self.grads: Mapping[str, Any] = trace.all_grads()
+        with_grad = [n for n, g in self.grads.items() if g is not None]
+        self.grad_norms = dict(
+            zip(
+                with_grad, _norms(graph, [self.grads[n] for n in with_grad], with_grad), strict=True
+            )
+        )
+        # What each edge sent back: (consumer, position) → the contribution, and its norm.
+        self.parts = {
+            (c, k): part
+            for (c, k), part in trace.all_contributions().items()
+            if part is not None and graph.nodes[graph.nodes[c].inputs[k]].op != "const"
+        }
+        into = [graph.nodes[c].inputs[k] for c, k in self.parts]
+        sizes = _norms(graph, list(self.parts.values()), into)
+        self.edges = [
+            (c, k, j, size) for (c, k), j, size in zip(self.parts, into, sizes, strict=True)
+        ]
+        passed: dict[str, float] = {}
+        self.sent: dict[str, float] = {}  # the largest contribution's norm each node received
+        for c, _, j, size in self.edges:
+            passed[c] = passed.get(c, 0.0) + size * size
+            self.sent[j] = max(self.sent.get(j, 0.0), size)
+        self.gains: Mapping[str, float] = {
+            c: math.sqrt(total) / up
+            for c, total in passed.items()
+            if (up := self.grad_norms[c]) > 0 and math.isfinite(up)
+        }
+        self.dead: dict[str, float] = {}
+
+    # -- where the timeline shows a node
+
+    def forward_step(self, node: str) -> tuple[int | None, str]:
+        return self.timeline.forward_index.get(node), "forward"
+
+    def backward_step(self, node: str) -> tuple[int | None, str]:
+        step = self.timeline.backward_index.get(node)
+        if step is None:
+            return self.forward_step(node)
+        return step, "backward"
+
+    def finding(
+        self,
+        kind: Kind,
+        severity: Severity,
+        node: str,
+        where: tuple[int | None, str],
+        reason: str,
+        numbers: Mapping[str, float],
+        path: Sequence[str] = (),
+    ) -> Finding:
+        return Finding(kind, severity, node, where[0], where[1], reason, numbers, tuple(path))
+
+    # -- 1. non-finite origins
+
+    def nonfinite(self) -> Iterator[Finding]:
+        if self.trace.anomaly is None:
+            return
+        graph = self.graph
+        finite = {n: _finite(self.values[n]) for n in graph.order}
+        for name in graph.order:
+            node = graph.nodes[name]
+            if finite[name] or not all(finite[i] for i in node.inputs):
+                continue
+            ins = [self.values[i] for i in node.inputs]
+            cause = _forward_cause(node.op, ins, dict(node.attrs), self.values[name])
+            shown = ", ".join(
+                f"{graph.display(i)} = {fmt.tensor(v)}"
+                for i, v in zip(node.inputs, ins, strict=True)
+            )
+            path = self._nonfinite_path(name, finite)
+            yield self.finding(
+                Kind.NONFINITE,
+                Severity.ERROR,
+                name,
+                self.forward_step(name),
+                f"{node.op} gives {_kinds(self.values[name])} from finite inputs: {cause}"
+                + (f" ({shown})" if shown else ""),
+                _summary("value", self.values[name]),
+                path,
+            )
+        for c in reversed(graph.forward_order):
+            g = self.grads[c]
+            node = graph.nodes[c]
+            if g is None or not _finite(g) or not finite[c]:
+                continue
+            if not all(finite[i] for i in node.inputs):
+                continue
+            for k, j in enumerate(node.inputs):
+                part = self.parts.get((c, k))
+                if part is None or _finite(part):
+                    continue
+                ins = [self.values[i] for i in node.inputs]
+                cause = _backward_cause(node.op, k, ins, dict(node.attrs), g)
+                yield self.finding(
+                    Kind.NONFINITE,
+                    Severity.ERROR,
+                    j,
+                    self.backward_step(j),
+                    f"the gradient {c} sends back to {j} is {_kinds(part)} though ∂L/∂{c} and "
+                    f"every value are finite: {cause}",
+                    {**_summary("upstream", g), **_summary("input", ins[k])},
+                    (j, *self._route(c)),
+                )
+        for j in graph.order:
+            g = self.grads[j]
+            if g is None or _finite(g) or not finite[j]:
+                continue
+            parts = [self.parts.get((c, k)) for c, k in graph.consumers[j]]
+            if all(p is None or _finite(p) for p in parts):
+                yield self.finding(
+                    Kind.NONFINITE,
+                    Severity.ERROR,
+                    j,
+                    self.backward_step(j),
+                    f"∂L/∂{j} is {_kinds(g)}: its finite contributions overflow when summed",
+                    _summary("gradient", g),
+                    self._route(j),
+                )
+
+    def _nonfinite_path(self, start: str, finite: Mapping[str, bool]) -> tuple[str, ...]:
+        """From the origin to the loss through non-finite values, else any route there."""
+        bad = self.graph.dag.subgraph([n for n, ok in finite.items() if not ok])
+        try:
+            return tuple(nx.shortest_path(bad, start, self.graph.output))
+        except (nx.NetworkXNoPath, nx.NodeNotFound):
+            return self._route(start)
+
+    def _route(self, start: str) -> tuple[str, ...]:
+        try:
+            return tuple(nx.shortest_path(self.graph.dag, start, self.graph.output))
+        except nx.NetworkXNoPath:
+            return ()
+
+    # -- 6. each node's backward against its own forward
+
+    def gradient_checks(self) -> Iterator[Finding]:
+        """Every op node checked; scalar nodes of an elementwise op in one batch per op."""
+        graph = self.graph
+        rng = np.random.default_rng(CHECK_SEED)
+        batches: dict[tuple[str, str], list[str]] = {}
+        results: dict[str, NodeCheck] = {}
+        for name in graph.forward_order:
+            node = graph.nodes[name]
+            op = OPS[node.op]
+            if (
+                op.elementwise
+                and node.shape == ()
+                and all(graph.nodes[i].shape == () for i in node.inputs)
+            ):
+                batches.setdefault((node.op, repr(sorted(node.attrs.items()))), []).append(name)
+                continue
+            ins = [self.values[i] for i in node.inputs]
+            out = self.values[name]
+            if self.trace.anomaly is not None and not (
+                _finite(out) and all(_finite(v) for v in ins)
+            ):
+                continue
+            checked = _check(op, ins, out, dict(node.attrs), rng, batched=False)
+            if checked is not None:
+                results[name] = checked[0]
+        for names in batches.values():
+            node = graph.nodes[names[0]]
+            ins = [
+                np.array([self.values[graph.nodes[n].inputs[k]] for n in names], dtype=np.float64)
+                for k in range(len(node.inputs))
+            ]
+            out = np.array([self.values[n] for n in names], dtype=np.float64)
+            rows = np.isfinite(out) & np.logical_and.reduce([np.isfinite(v) for v in ins])
+            if not rows.all():
+                names = [n for n, ok in zip(names, rows, strict=True) if ok]
+                ins, out = [v[rows] for v in ins], out[rows]
+            checked = _check(OPS[node.op], ins, out, dict(node.attrs), rng, batched=True)
+            if checked is not None:
+                results.update(zip(names, checked, strict=True))
+        for name, result in results.items():
+            if result.ok:
+                continue
+            yield self.finding(
+                Kind.GRADCHECK,
+                Severity.ERROR,
+                name,
+                self.backward_step(name),
+                f"{graph.nodes[name].op}'s backward disagrees with central differences of its "
+                f"forward along a random direction: {fmt.number(result.analytic)} by backward, "
+                f"{fmt.number(result.numeric)} by differences",
+                {
+                    "analytic": result.analytic,
+                    "numeric": result.numeric,
+                    "rel_error": result.rel_error,
+                },
+            )
+
+    # -- 2. vanishing and exploding
+
+    def chains(self) -> Iterator[Finding]:
+        """The worst run of shrinking (growing) gains along the backward pass, if large.
+
+        Kadane's maximum-subarray over the DAG: best[j] is the most negative
+        sum of log10 gains over the edges of a path ending at j, restarting
+        wherever the running sum turns positive. Zero gains (a dead unit, an
+        unselected max) are cuts, reported as such, not as vanishing; edges into
+        inputs are left out, since data is not trained.
+        """
+        shrink: dict[str, list[tuple[str, float]]] = {}
+        grow: dict[str, list[tuple[str, float]]] = {}
+        ups = np.array([self.grad_norms[c] for c, _, _, _ in self.edges])
+        with np.errstate(all="ignore"):
+            logs = np.log10(np.array([size for _, _, _, size in self.edges]) / ups).tolist()
+        for (c, _, j, _), gain in zip(self.edges, logs, strict=True):
+            if math.isfinite(gain) and self.graph.nodes[j].op != "input":  # data is not trained
+                shrink.setdefault(j, []).append((c, gain))
+                grow.setdefault(j, []).append((c, -gain))
+        order = self.graph.order[::-1]
+        for sign, into, kind, bound in (
+            (1, shrink, Kind.VANISHING, VANISH),
+            (-1, grow, Kind.EXPLODING, EXPLODE),
+        ):
+            best = _worst_runs(order, into)
+            if not best:
+                continue
+            end, (total, _, length) = min(best.items(), key=lambda item: item[1][0])
+            total *= sign
+            if sign * total > sign * math.log10(bound):
+                continue
+            chain = [end]
+            while len(chain) <= length:
+                chain.append(best[chain[-1]][1])
+            chain.reverse()
+            start = chain[0]
+            factor = 10.0**total
+            per = 10.0 ** (total / length)
+            verb = "shrinks" if kind is Kind.VANISHING else "grows"
+            yield self.finding(
+                kind,
+                Severity.WARNING,
+                end,
+                self.backward_step(end),
+                f"the gradient {verb} by a factor of {fmt.number(factor)} over {length} "
+                f"step{'s' if length != 1 else ''} from {start} to {end} "
+                f"(×{fmt.number(per)} per node on average)",
+                {
+                    "factor": factor,
+                    "length": float(length),
+                    "gain_per_node": per,
+                    "grad_norm_start": self.grad_norms[start],
+                    "grad_norm_end": self.grad_norms[end],
+                },
+                chain,
+            )
+
+    def layers(self) -> Iterator[Layer]:
+        """Each outermost block call, and each named entry outside them, as one layer."""
+        graph = self.graph
+        calls = outermost_calls(graph)
+        layer_of = {n: calls.get(n, graph.nodes[n].entry) for n in graph.forward_order}
+        members: dict[str, list[str]] = {}
+        params: dict[str, dict[str, None]] = {}
+        for n, layer in layer_of.items():
+            members.setdefault(layer, []).append(n)
+            for src in graph.nodes[n].inputs:
+                if graph.nodes[src].op == "param":
+                    params.setdefault(layer, {})[src] = None
+        # what each layer sends back to the data it reads from outside (params apart)
+        into: dict[str, dict[str, Any]] = {}
+        for (n, k), part in self.parts.items():
+            src = graph.nodes[n].inputs[k]
+            layer = layer_of[n]
+            if layer_of.get(src) != layer and graph.nodes[src].op != "param":
+                sent = into.setdefault(layer, {})
+                sent[src] = part if src not in sent else sent[src] + part
+        squares = {
+            p: (_norm(self.values[p]) ** 2, self.grad_norms.get(p, 0.0) ** 2) for p in graph.params
+        }
+        for name, nodes in members.items():
+            output = name if name in layer_of else nodes[-1]
+            up = self.grad_norms.get(output)
+            gain = None
+            received = into.get(name)
+            if up and received and math.isfinite(up):
+                gain = math.sqrt(sum(_norm(p) ** 2 for p in received.values())) / up
+            read = params.get(name, {})
+            yield Layer(
+                name,
+                output,
+                len(nodes),
+                self.timeline.backward_index.get(output),
+                up,
+                gain,
+                math.sqrt(sum(squares[p][0] for p in read)) if read else None,
+                math.sqrt(sum(squares[p][1] for p in read)) if read else None,
+            )
+
+    # -- 4. zero gradients explained
+
+    def zero_gradients(self) -> Iterator[Finding]:
+        for p in self.graph.params:
+            g = self.grads[p]
+            if g is None:
+                yield self.finding(
+                    Kind.ZERO_GRAD,
+                    Severity.WARNING,
+                    p,
+                    self.forward_step(p),
+                    f"{p} gets no gradient: the loss does not depend on it",
+                    {},
+                )
+                continue
+            largest = float(np.max(np.abs(g)))
+            if not self.is_zero(p):
+                continue
+            cuts, path = self._cuts(p)
+            where = path[-1] if path else p
+            said = "; ".join(f"at {c}: {why}" for c, why in cuts[:3])
+            if len(cuts) > 3:
+                said += f"; and {len(cuts) - 3} more"
+            yield self.finding(
+                Kind.ZERO_GRAD,
+                Severity.WARNING,
+                p,
+                self.backward_step(where),
+                f"∂L/∂{p} is 0 (largest |element| {fmt.number(largest)}): every path to the "
+                f"loss is cut — {said or 'no path carries a gradient'}",
+                {"max_abs_grad": largest, "cuts": float(len(cuts))},
+                path,
+            )
+
+    def is_zero(self, name: str) -> bool:
+        """∂L/∂name is 0, or only what is left of contributions that cancel."""
+        g = self.grads[name]
+        if g is None:
+            return False
+        largest = float(np.max(np.abs(g)))
+        return largest == 0 or largest <= ZERO_GRAD * self.sent.get(name, 0.0)
+
+    def _cuts(self, start: str) -> tuple[list[tuple[str, str]], tuple[str, ...]]:
+        """Where the gradient towards `start` stops, found by following the edges'
+        contributions up from it; and the path from `start` to the first cut."""
+        graph = self.graph
+        parent: dict[str, str | None] = {start: None}
+        queue = [start]
+        cuts: dict[str, str] = {}
+        for n in queue:
+            parts = [(c, k, self.parts.get((c, k))) for c, k in graph.consumers[n]]
+            if any(p is not None and np.max(np.abs(p)) > 0 for _, _, p in parts):
+                cuts.setdefault(n, "the gradients its consumers send back cancel out")
+                continue
+            for c, k, part in parts:
+                if self.grads[c] is None:
+                    continue  # c does not reach the loss either: a dead end, not a cut
+                if part is not None and self.is_zero(c):
+                    if c not in parent:
+                        parent[c] = n
+                        queue.append(c)
+                    continue
+                parent.setdefault(c, n)
+                cuts.setdefault(
+                    c,
+                    f"{graph.nodes[c].op} carries no gradient to its input {k + 1}"
+                    if part is None
+                    else _cut_cause(graph, self.values, c, k),
+                )
+        first = next(iter(cuts), None)
+        if first is None:
+            return [], ()
+        path = [first]
+        while (prev := parent.get(path[-1])) is not None:
+            path.append(prev)
+        return list(cuts.items()), tuple(reversed(path))
+
+    # -- 3. dead and saturated units
+
+    def units(self) -> Iterator[Finding]:
+        graph = self.graph
+        scalars: dict[str, list[str]] = {"relu": [], "sigmoid": [], "tanh": []}
+        for name in graph.forward_order:
+            node = graph.nodes[name]
+            if node.op in scalars and node.shape == ():
+                scalars[node.op].append(name)
+                continue
+            match node.op:
+                case "relu" | "sigmoid" | "tanh":
+                    yield from self._off(name, self._units_off(node.op, name))
+                case "softmax":
+                    yield from self._one_hot(name, self.values[name], node.attrs["axis"])
+                case "max" | "min":
+                    yield from self._unselected(name)
+                case "maxpool":
+                    yield from self._pool_unselected(name)
+        for op, names in scalars.items():
+            if names:
+                off = self._units_off(op, names).tolist()
+                for name, dead in zip(names, off, strict=True):
+                    self.dead[name] = float(dead)
+                    if dead:
+                        yield from self._off(name, np.asarray(dead))
+
+    def _units_off(self, op: str, names: str | list[str]) -> np.ndarray:
+        """Where a relu's input is ≤ 0, or a sigmoid's or tanh's slope is below SATURATED_SLOPE;
+        for a list of scalar nodes, one element each."""
+        if op == "relu":
+            inputs = [
+                self.graph.nodes[n].inputs[0]
+                for n in ([names] if isinstance(names, str) else names)
+            ]
+            x = (
+                self.values[inputs[0]]
+                if isinstance(names, str)
+                else np.array([self.values[i] for i in inputs])
+            )
+            return np.asarray(x <= 0)
+        out = (
+            self.values[names]
+            if isinstance(names, str)
+            else np.array([self.values[n] for n in names])
+        )
+        slope = out * (1.0 - out) if op == "sigmoid" else 1.0 - out * out
+        return np.asarray(slope < SATURATED_SLOPE)
+
+    def _off(self, name: str, off: np.ndarray) -> Iterator[Finding]:
+        """Units that pass (almost) no gradient; over a batch, those off for every example."""
+        op = self.graph.nodes[name].op
+        batch = off.shape[0] if off.ndim in (2, 4) else None
+        if batch is not None:
+            off = np.asarray(off.all(axis=0))
+        share = float(off.mean()) if off.size else 0.0
+        self.dead[name] = share
+        if share < DEAD_FRACTION:
+            return
+        count, size = int(off.sum()), off.size
+        across = f" across the batch of {batch}" if batch is not None else ""
+        kind = Kind.DEAD if op == "relu" else Kind.SATURATED
+        label, what, passes = (
+            ("dead ReLU", "have input ≤ 0", "no gradient passes")
+            if op == "relu"
+            else (f"saturated {op}", "are saturated", "almost no gradient passes")
+        )
+        yield self.finding(
+            kind,
+            Severity.WARNING if share == 1 else Severity.INFO,
+            name,
+            self.forward_step(name),
+            f"{label}: {count} of {size} unit{'s' if size != 1 else ''} {what}{across}; "
+            f"{passes} them",
+            {"fraction": share, "units": float(size)},
+        )
+
+    def _one_hot(self, name: str, out: np.ndarray, axis: int) -> Iterator[Finding]:
+        top = np.max(out, axis=axis)
+        rows = np.atleast_1d(1.0 - top <= EPS)
+        count = int(rows.sum())
+        if not count:
+            return
+        yield self.finding(
+            Kind.ONE_HOT,
+            Severity.WARNING if count == rows.size else Severity.INFO,
+            name,
+            self.forward_step(name),
+            f"softmax: {count} of {rows.size} row{'s' if rows.size != 1 else ''} one-hot to "
+            "machine precision; its gradient there is 0",
+            {"rows": float(count), "of": float(rows.size)},
+        )
+
+    def _unselected(self, name: str) -> Iterator[Finding]:
+        node = self.graph.nodes[name]
+        a, b = (self.values[i] for i in node.inputs)
+        a_wins = a > b if node.op == "max" else a < b
+        for k, chosen in enumerate((a_wins | (a == b), ~a_wins)):
+            src = node.inputs[k]
+            if self.graph.nodes[src].op == "const" or np.asarray(chosen).any():
+                continue
+            trained = self.graph.nodes[src].op == "param" or any(
+                self.graph.nodes[a].op == "param" for a in nx.ancestors(self.graph.dag, src)
+            )
+            yield self.finding(
+                Kind.UNSELECTED,
+                Severity.WARNING if trained else Severity.INFO,
+                src,
+                self.forward_step(name),
+                f"{node.op}({', '.join(node.inputs)}) never selects {src}: "
+                f"it gets no gradient through {name}",
+                {"elements": float(np.size(chosen))},
+                (src, name),
+            )
+
+    def _pool_unselected(self, name: str) -> Iterator[Finding]:
+        """Positions of a batch (N > 1) that no example's window ever takes as its maximum."""
+        node = self.graph.nodes[name]
+        x, out = self.values[node.inputs[0]], self.values[name]
+        if x.ndim != 4 or x.shape[0] < 2:
+            return
+        taken = np.asarray(OPS["maxpool"].backward(np.ones_like(out), out, x, **node.attrs)[0])
+        never = ~(taken > 0).any(axis=0)
+        count = int(never.sum())
+        if not count:
+            return
+        yield self.finding(
+            Kind.UNSELECTED,
+            Severity.INFO,
+            node.inputs[0],
+            self.forward_step(name),
+            f"maxpool {name}: {count} of {never.size} input positions are never a window's "
+            f"maximum across the batch of {x.shape[0]}: they get no gradient",
+            {"positions": float(count), "of": float(never.size)},
+            (node.inputs[0], name),
+        )
+
+
+@dataclass(frozen=True)
+class NodeCheck:
+    """One node's backward against central differences of its forward, along one direction."""
+
+    analytic: float  # ⟨backward(u), v⟩
+    numeric: float  # ⟨u, (f(x + hv) − f(x − hv)) / 2h⟩
+    ok: bool  # they agree, or the direction crosses a kink (no derivative to compare)
+
+    @property
+    def rel_error(self) -> float:
+        err = abs(self.analytic - self.numeric)
+        return err / max(abs(self.analytic), abs(self.numeric)) if err else 0.0
+
+
+def _check(
+    op: Op,
+    ins: Sequence[Any],
+    out: Any,
+    attrs: Mapping[str, Any],
+    rng: np.random.Generator,
+    *,
+    batched: bool,
+) -> list[NodeCheck] | None:
+    """An op's backward against central differences of its forward along a random direction:
+    ⟨backward(u), v⟩ against ⟨u, (f(x + hv) − f(x − hv)) / 2h⟩, with h relative to |x|.
+
+    Where they disagree the step is taken 100 times smaller; if they still do and
+    the left and right differences stay apart, the direction crosses a kink (relu
+    at 0, a tie of max): there is no derivative to compare, and the node passes.
+    `batched`: every input is a vector of the scalar inputs of many nodes of one
+    elementwise op, each element checked on its own.
+    """
+
+    def total(a: Any) -> np.ndarray:
+        return np.asarray(a if batched else np.sum(a), dtype=np.float64)
+
+    moved = [op.carries_grad(k) for k in range(len(ins))]
+    if not any(moved):
+        return None
+    directions = [
+        rng.standard_normal(np.shape(v))
+        * np.maximum(1.0, np.abs(v) if batched else np.max(np.abs(v)))
+        if m
+        else None
+        for v, m in zip(ins, moved, strict=True)
+    ]
+    u = rng.standard_normal(np.shape(out))
+    try:
+        parts = op.backward(u, out, *ins, **attrs)
+        analytic = sum(
+            (
+                total(p * d)
+                for p, d in zip(parts, directions, strict=True)
+                if p is not None and d is not None
+            ),
+            np.zeros(np.shape(out) if batched else ()),
+        )
+        base = total(u * out)
+        scale = total(np.abs(u * out))
+        steps = []
+        for h in CHECK_STEPS:
+            above = total(u * op.forward(*_moved(ins, directions, h), **attrs))
+            below = total(u * op.forward(*_moved(ins, directions, -h), **attrs))
+            numeric = (above - below) / (2 * h)
+            tol = (
+                CHECK_RTOL * np.maximum(np.abs(numeric), np.abs(analytic))
+                + 64 * EPS * (1 + scale) / h
+            )
+            jump = np.abs((above - base) / h - (base - below) / h)
+            agree = (np.abs(numeric - analytic) <= tol) | ~np.isfinite(numeric)
+            steps.append((numeric, tol, jump, agree))
+            if agree.all():
+                break
+    except (OpError, ValueError, FloatingPointError):
+        return None
+    if len(steps) == 1:
+        numeric, *_ = steps[0]
+        ok = np.ones(np.shape(numeric), dtype=bool)
+    else:
+        (coarse, coarse_tol, coarse_jump, coarse_ok), (fine, _, fine_jump, fine_ok) = steps
+        kink = (coarse_jump > coarse_tol) & (fine_jump > coarse_jump / 2)
+        ok = coarse_ok | fine_ok | kink
+        numeric = np.where(coarse_ok, coarse, fine)
+    return [
+        NodeCheck(a, n, o)
+        for a, n, o in zip(
+            np.atleast_1d(analytic).tolist(),
+            np.atleast_1d(numeric).tolist(),
+            np.atleast_1d(ok).tolist(),
+            strict=True,
+        )
+    ]
+
+
+def _moved(ins: Sequence[Any], directions: Sequence[Any], h: float) -> list[Any]:
+    return [v if d is None else v + h * d for v, d in zip(ins, directions, strict=True)]
+
+
+def _kinds(v: Any) -> str:
+    v = np.asarray(v)
+    kinds = [
+        label
+        for label, mask in (("nan", np.isnan(v)), ("inf", np.isposinf(v)), ("-inf", np.isneginf(v)))
+        if mask.any()
+    ]
+    return "/".join(kinds)
+
+
+def _summary(label: str, v: Any) -> dict[str, float]:
+    v = np.asarray(v, dtype=np.float64)
+    if v.ndim == 0:
+        return {label: float(v)}
+    finite = v[np.isfinite(v)]
+    out = {f"{label}_nonfinite": float(v.size - finite.size)}
+    if finite.size:
+        out[f"{label}_min"] = float(finite.min())
+        out[f"{label}_max"] = float(finite.max())
+    return out
+
+
+def _forward_cause(op: str, ins: Sequence[Any], attrs: Mapping[str, Any], out: Any) -> str:
+    """Why an op made a NaN or an infinity out of finite numbers."""
+    match op:
+        case "input" | "param":
+            return f"the {op} is given as {_kinds(out)}"
+        case "log":
+            x = np.asarray(ins[0])
+            if (x < 0).any():
+                return f"log of a negative number (min {fmt.number(x.min())})"
+            return "log of 0"
+        case "div":
+            a, b = np.broadcast_arrays(*ins)
+            if ((b == 0) & (a == 0)).any():
+                return "0 / 0"
+            if (b == 0).any():
+                return "division by zero"
+        case "exp":
+            return f"exp overflow: its input reaches {fmt.number(np.max(ins[0]))} (above 709.78)"
+        case "pow":
+            a, p = np.asarray(ins[0]), float(attrs["p"])
+            if (a < 0).any() and p != int(p):
+                return f"a negative number to the power {fmt.number(p)}"
+            if (a == 0).any() and p < 0:
+                return f"0 to the negative power {fmt.number(p)}"
+    if np.isnan(out).any():
+        return f"{op} of finite numbers is not a number here"
+    return "overflow: the result exceeds the largest float64 (1.8e308)"
+
+
+def _backward_cause(op: str, k: int, ins: Sequence[Any], attrs: Mapping[str, Any], g: Any) -> str:
+    """Why an op's local derivative, times a finite upstream gradient, is not finite."""
+    x = np.asarray(ins[k])
+    match op:
+        case "pow" if (x == 0).any() and float(attrs["p"]) < 1:
+            return f"the slope of a ** {fmt.number(attrs['p'])} is infinite at a = 0"
+        case "div" if k == 1:
+            return "−a/b² overflows: b is nearly 0"
+        case "div":
+            return "1/b overflows: b is nearly 0"
+        case "log":
+            return "1/x overflows: x is nearly 0"
+    return f"∂{op}/∂input {k + 1} is not finite at these inputs"
+
+
+def _cut_cause(graph: Graph, values: Mapping[str, Any], c: str, k: int) -> str:
+    """Why consumer c, whose own gradient is not zero, sends none back along input k."""
+    node = graph.nodes[c]
+    src = node.inputs[k]
+    match node.op:
+        case "relu":
+            return f"dead ReLU: its input {src} is ≤ 0 everywhere"
+        case "max" | "min":
+            return f"{node.op} never selects {src}"
+        case "maxpool":
+            return f"no element of {src} is its window's maximum where the gradient is"
+        case "mul" | "matmul":
+            other = node.inputs[1 - k]
+            if graph.nodes[other].op == "const":
+                return f"multiplied by the constant {graph.display(other)}"
+            if not np.any(values[other]):
+                return f"multiplied by {other}, which is 0"
+        case "sigmoid" | "tanh":
+            return f"saturated {node.op}: its slope is 0 in float64"
+        case "pow":
+            return "a ** 0 is constant"
+    return f"∂{c}/∂{src} is 0 here ({node.op})"
+
+
+def provenance(trace: Trace, target: str, top: int = 10) -> Provenance:
+    """The `top` paths from the loss to `target` that carry the most of ∂L/∂target.
+
+    Each edge c → j is weighted by its share of ∂L/∂j, ⟨contribution, ∂L/∂j⟩ / ‖∂L/∂j‖²
+    (the shares into a node sum to 1, so the products along all paths do too);
+    for scalars a path's share times ∂L/∂target is the product of its local
+    derivatives. A best-first search expands partial paths from the loss in
+    the order of the largest share they can still reach (known exactly, from a
+    dynamic programme over the DAG), so the paths come out largest first
+    without enumerating the rest.
+    """
+    graph = trace.graph
+    if target not in graph.nodes:
+        raise GraphstepError(
+            f"--why {target}: no node named '{target}' in {graph.name}",
+            hint=did_you_mean(target, list(graph.nodes)) or "graphstep run FILE lists the nodes",
+        )
+    g_target = trace.grad(target)
+    if g_target is None:
+        return Provenance(target, 0.0, (), 0)
+    below = nx.descendants(graph.dag, target) | {target}
+    order = [n for n in graph.order if n in below]
+    # log|share| and sign of each edge c → j inside the region, from c's side
+    out_edges: dict[str, list[tuple[str, float, float]]] = {n: [] for n in order}
+    for j in order:
+        g = trace.grad(j)
+        assert g is not None
+        total = float(np.sum(g * g))
+        if not (total > 0 and math.isfinite(total)):
+            continue
+        for c, k in graph.consumers[j]:
+            part = trace.contribution(c, k) if c in below else None
+            if part is None:
+                continue
+            share = float(np.sum(part * g)) / total
+            if share != 0 and math.isfinite(share):
+                out_edges[c].append((j, math.log(abs(share)), math.copysign(1.0, share)))
+    # reach[n]: the largest log|share product| from n down to the target
+    reach: dict[str, float] = {target: 0.0}
+    for c in order:
+        options = [w + reach[j] for j, w, _ in out_edges[c] if j in reach]
+        if options:
+            reach[c] = max(options)
+    found: list[ProvenancePath] = []
+    searched = 0
+    g_norm = _norm(g_target)
+    scalar = np.ndim(g_target) == 0
+    if graph.output in reach:
+        # (−bound, tie-break, node, log|share| so far, sign, parent path)
+        queue: list[tuple[float, int, str, float, float, Any]] = [
+            (-reach[graph.output], 0, graph.output, 0.0, 1.0, None)
+        ]
+        tick = 1
+        while queue and len(found) < top and searched < MAX_WHY_EXPANSIONS:
+            _, _, n, logged, sign, parent = heapq.heappop(queue)
+            searched += 1
+            chain = (n, parent)
+            if n == target:
+                nodes = _unlink(chain)
+                share = sign * math.exp(logged)
+                amount = share * float(g_target) if scalar else share * g_norm
+                found.append(ProvenancePath(nodes, share, amount))
+                continue
+            for j, w, s in out_edges[n]:
+                if j in reach:
+                    heapq.heappush(
+                        queue, (-(logged + w + reach[j]), tick, j, logged + w, sign * s, chain)
+                    )
+                    tick += 1
+    return Provenance(target, g_norm, tuple(found), searched)
+
+
+def _unlink(chain: Any) -> tuple[str, ...]:
+    nodes = []
+    while chain is not None:
+        nodes.append(chain[0])
+        chain = chain[1]
+    return tuple(reversed(nodes))
