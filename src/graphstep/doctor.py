@@ -144,40 +144,36 @@ def _norm(a: Any) -> float:
 
 
 def _worst_runs(
-    order: Sequence[str], into: Mapping[str, list[tuple[str, float]]]
-) -> dict[str, tuple[float, str, int]]:
-    """For each node j, the path ending at j whose weights (into[j]: (consumer, weight)) sum
-    to the least, restarting where the sum turns positive: (sum, the consumer before j, edges)."""
-    best: dict[str, tuple[float, str, int]] = {}
-    for j in order:
-        edges = into.get(j)
-        if edges is None:
+    into: Sequence[list[tuple[int, float]]], sign: float
+) -> tuple[list[float], list[int], list[int]]:
+    """Over nodes in topological order, into[j] = [(consumer, weight), ...]: for each j, the
+    path from the loss's side ending at j whose weights sum to the least, restarting where
+    the sum turns positive, as three lists: the sum, the consumer before j, the edge count.
+    The weights are multiplied by `sign` first: -1 finds the largest sums."""
+    size = len(into)
+    total, prev, length = [0.0] * size, [-1] * size, [0] * size
+    for j in range(size - 1, -1, -1):
+        edges = into[j]
+        if not edges:
             continue
-        total, prev, length = math.inf, "", 0
+        best, before, count = math.inf, -1, 0
         for c, weight in edges:
-            run = best.get(c)
-            if run is None or run[0] > 0:
-                t, n = weight, 1
+            run = total[c]
+            if length[c] == 0 or run > 0:
+                t, n = sign * weight, 1
             else:
-                t, n = run[0] + weight, run[2] + 1
-            if t < total:
-                total, prev, length = t, c, n
-        best[j] = (total, prev, length)
-    return best
+                t, n = run + sign * weight, length[c] + 1
+            if t < best:
+                best, before, count = t, c, n
+        total[j], prev[j], length[j] = best, before, count
+    return total, prev, length
 
 
-def _norms(graph: Graph, arrays: Sequence[Any], names: Sequence[str]) -> list[float]:
+def _norms(arrays: Sequence[Any], names: Sequence[str], scalar: frozenset[str]) -> list[float]:
     """‖a‖ of each array, which has the shape of the node named alongside; scalars in bulk."""
-    scalar = [i for i, n in enumerate(names) if graph.nodes[n].shape == ()]
-    out = [0.0] * len(arrays)
-    if scalar:
-        sizes = np.abs(np.array([arrays[i] for i in scalar], dtype=np.float64)).tolist()
-        for i, size in zip(scalar, sizes, strict=True):
-            out[i] = size
-    if len(scalar) < len(arrays):
-        for i in sorted(set(range(len(arrays))) - set(scalar)):
-            out[i] = _norm(arrays[i])
-    return out
+    if scalar.issuperset(names):
+        return np.abs(np.array(arrays, dtype=np.float64)).tolist()
+    return [_norm(a) for a in arrays]
 
 
 def _finite(a: Any) -> bool:
@@ -194,20 +190,21 @@ class _Doctor:
         graph = self.graph
         self.values: Mapping[str, Any] = trace.all_values()
         self.grads: Mapping[str, Any] = trace.all_grads()
+        names = graph.plan.names
+        self.scalar = frozenset(names[i] for i in graph.plan.scalars)
         with_grad = [n for n, g in self.grads.items() if g is not None]
-        self.grad_norms = dict(
-            zip(
-                with_grad, _norms(graph, [self.grads[n] for n in with_grad], with_grad), strict=True
-            )
-        )
+        grads = [self.grads[n] for n in with_grad]
+        self.grad_norms = dict(zip(with_grad, _norms(grads, with_grad, self.scalar), strict=True))
         # What each edge sent back: (consumer, position) → the contribution, and its norm.
+        inputs = {n: graph.nodes[n].inputs for n in graph.forward_order}
+        consts = {n for n in graph.order if graph.nodes[n].op == "const"}
         self.parts = {
-            (c, k): part
-            for (c, k), part in trace.all_contributions().items()
-            if part is not None and graph.nodes[graph.nodes[c].inputs[k]].op != "const"
+            edge: part
+            for edge, part in trace.all_contributions().items()
+            if part is not None and inputs[edge[0]][edge[1]] not in consts
         }
-        into = [graph.nodes[c].inputs[k] for c, k in self.parts]
-        sizes = _norms(graph, list(self.parts.values()), into)
+        into = [inputs[c][k] for c, k in self.parts]
+        sizes = _norms(list(self.parts.values()), into, self.scalar)
         self.edges = [
             (c, k, j, size) for (c, k), j, size in zip(self.parts, into, sizes, strict=True)
         ]
@@ -215,7 +212,8 @@ class _Doctor:
         self.sent: dict[str, float] = {}  # the largest contribution's norm each node received
         for c, _, j, size in self.edges:
             passed[c] = passed.get(c, 0.0) + size * size
-            self.sent[j] = max(self.sent.get(j, 0.0), size)
+            if size > self.sent.get(j, 0.0):
+                self.sent[j] = size
         self.gains: Mapping[str, float] = {
             c: math.sqrt(total) / up
             for c, total in passed.items()
@@ -334,16 +332,15 @@ class _Doctor:
         graph = self.graph
         rng = np.random.default_rng(CHECK_SEED)
         batches: dict[tuple[str, str], list[str]] = {}
-        results: dict[str, NodeCheck] = {}
+        results: dict[str, Mismatch] = {}
+        scalar = self.scalar
+        elementwise = {name for name, op in OPS.items() if op.elementwise}
         for name in graph.forward_order:
             node = graph.nodes[name]
             op = OPS[node.op]
-            if (
-                op.elementwise
-                and node.shape == ()
-                and all(graph.nodes[i].shape == () for i in node.inputs)
-            ):
-                batches.setdefault((node.op, repr(sorted(node.attrs.items()))), []).append(name)
+            if node.op in elementwise and name in scalar and scalar.issuperset(node.inputs):
+                key = (node.op, repr(sorted(node.attrs.items())) if node.attrs else "")
+                batches.setdefault(key, []).append(name)
                 continue
             ins = [self.values[i] for i in node.inputs]
             out = self.values[name]
@@ -352,7 +349,7 @@ class _Doctor:
             ):
                 continue
             checked = _check(op, ins, out, dict(node.attrs), rng, batched=False)
-            if checked is not None:
+            if checked:
                 results[name] = checked[0]
         for names in batches.values():
             node = graph.nodes[names[0]]
@@ -366,11 +363,8 @@ class _Doctor:
                 names = [n for n, ok in zip(names, rows, strict=True) if ok]
                 ins, out = [v[rows] for v in ins], out[rows]
             checked = _check(OPS[node.op], ins, out, dict(node.attrs), rng, batched=True)
-            if checked is not None:
-                results.update(zip(names, checked, strict=True))
+            results.update((names[row], found) for row, found in (checked or {}).items())
         for name, result in results.items():
-            if result.ok:
-                continue
             yield self.finding(
                 Kind.GRADCHECK,
                 Severity.ERROR,
@@ -397,31 +391,28 @@ class _Doctor:
         unselected max) are cuts, reported as such, not as vanishing; edges into
         inputs are left out, since data is not trained.
         """
-        shrink: dict[str, list[tuple[str, float]]] = {}
-        grow: dict[str, list[tuple[str, float]]] = {}
+        names = self.graph.order
+        index = self.graph.plan.index
+        into: list[list[tuple[int, float]]] = [[] for _ in names]
         ups = np.array([self.grad_norms[c] for c, _, _, _ in self.edges])
         with np.errstate(all="ignore"):
             logs = np.log10(np.array([size for _, _, _, size in self.edges]) / ups).tolist()
+        data = set(self.graph.inputs)  # not trained
         for (c, _, j, _), gain in zip(self.edges, logs, strict=True):
-            if math.isfinite(gain) and self.graph.nodes[j].op != "input":  # data is not trained
-                shrink.setdefault(j, []).append((c, gain))
-                grow.setdefault(j, []).append((c, -gain))
-        order = self.graph.order[::-1]
-        for sign, into, kind, bound in (
-            (1, shrink, Kind.VANISHING, VANISH),
-            (-1, grow, Kind.EXPLODING, EXPLODE),
-        ):
-            best = _worst_runs(order, into)
-            if not best:
+            if j not in data and -math.inf < gain < math.inf:
+                into[index[j]].append((index[c], gain))
+        for sign, kind, bound in ((1, Kind.VANISHING, VANISH), (-1, Kind.EXPLODING, EXPLODE)):
+            sums, prev, count = _worst_runs(into, sign)
+            last = min(range(len(names)), key=sums.__getitem__)
+            length = count[last]
+            if length == 0 or sums[last] > sign * math.log10(bound):
                 continue
-            end, (total, _, length) = min(best.items(), key=lambda item: item[1][0])
-            total *= sign
-            if sign * total > sign * math.log10(bound):
-                continue
-            chain = [end]
-            while len(chain) <= length:
-                chain.append(best[chain[-1]][1])
-            chain.reverse()
+            steps = [last]
+            while len(steps) <= length:
+                steps.append(prev[steps[-1]])
+            chain = [names[i] for i in reversed(steps)]
+            end = names[last]
+            total = sign * sums[last]
             start = chain[0]
             factor = 10.0**total
             per = 10.0 ** (total / length)
@@ -451,19 +442,20 @@ class _Doctor:
         layer_of = {n: calls.get(n, graph.nodes[n].entry) for n in graph.forward_order}
         members: dict[str, list[str]] = {}
         params: dict[str, dict[str, None]] = {}
+        trained = set(graph.params)
         for n, layer in layer_of.items():
             members.setdefault(layer, []).append(n)
-            for src in graph.nodes[n].inputs:
-                if graph.nodes[src].op == "param":
-                    params.setdefault(layer, {})[src] = None
-        # what each layer sends back to the data it reads from outside (params apart)
-        into: dict[str, dict[str, Any]] = {}
-        for (n, k), part in self.parts.items():
-            src = graph.nodes[n].inputs[k]
+            used = trained.intersection(graph.nodes[n].inputs)
+            if used:
+                params.setdefault(layer, {}).update(dict.fromkeys(used))
+        # what each layer sends back to the data it reads from outside (params apart): the
+        # contribution and its norm, which is known until a second one to the same node adds in
+        into: dict[str, dict[str, tuple[Any, float | None]]] = {}
+        for (n, _, src, size), part in zip(self.edges, self.parts.values(), strict=True):
             layer = layer_of[n]
-            if layer_of.get(src) != layer and graph.nodes[src].op != "param":
+            if layer_of.get(src) != layer and src not in trained:
                 sent = into.setdefault(layer, {})
-                sent[src] = part if src not in sent else sent[src] + part
+                sent[src] = (part, size) if src not in sent else (sent[src][0] + part, None)
         squares = {
             p: (_norm(self.values[p]) ** 2, self.grad_norms.get(p, 0.0) ** 2) for p in graph.params
         }
@@ -473,7 +465,8 @@ class _Doctor:
             gain = None
             received = into.get(name)
             if up and received and math.isfinite(up):
-                gain = math.sqrt(sum(_norm(p) ** 2 for p in received.values())) / up
+                norms = (_norm(p) if size is None else size for p, size in received.values())
+                gain = math.sqrt(sum(x * x for x in norms)) / up
             read = params.get(name, {})
             yield Layer(
                 name,
@@ -702,17 +695,16 @@ class _Doctor:
 
 
 @dataclass(frozen=True)
-class NodeCheck:
-    """One node's backward against central differences of its forward, along one direction."""
+class Mismatch:
+    """A node's backward against central differences of its forward, along one direction,
+    where they disagree."""
 
     analytic: float  # ⟨backward(u), v⟩
     numeric: float  # ⟨u, (f(x + hv) − f(x − hv)) / 2h⟩
-    ok: bool  # they agree, or the direction crosses a kink (no derivative to compare)
 
     @property
     def rel_error(self) -> float:
-        err = abs(self.analytic - self.numeric)
-        return err / max(abs(self.analytic), abs(self.numeric)) if err else 0.0
+        return abs(self.analytic - self.numeric) / max(abs(self.analytic), abs(self.numeric))
 
 
 def _check(
@@ -723,7 +715,7 @@ def _check(
     rng: np.random.Generator,
     *,
     batched: bool,
-) -> list[NodeCheck] | None:
+) -> dict[int, Mismatch] | None:
     """An op's backward against central differences of its forward along a random direction:
     ⟨backward(u), v⟩ against ⟨u, (f(x + hv) − f(x − hv)) / 2h⟩, with h relative to |x|.
 
@@ -731,7 +723,8 @@ def _check(
     the left and right differences stay apart, the direction crosses a kink (relu
     at 0, a tie of max): there is no derivative to compare, and the node passes.
     `batched`: every input is a vector of the scalar inputs of many nodes of one
-    elementwise op, each element checked on its own.
+    elementwise op, each element checked on its own. The mismatches by row (0 when
+    not batched); None where the op cannot be evaluated there.
     """
 
     def total(a: Any) -> np.ndarray:
@@ -784,15 +777,11 @@ def _check(
         kink = (coarse_jump > coarse_tol) & (fine_jump > coarse_jump / 2)
         ok = coarse_ok | fine_ok | kink
         numeric = np.where(coarse_ok, coarse, fine)
-    return [
-        NodeCheck(a, n, o)
-        for a, n, o in zip(
-            np.atleast_1d(analytic).tolist(),
-            np.atleast_1d(numeric).tolist(),
-            np.atleast_1d(ok).tolist(),
-            strict=True,
-        )
-    ]
+    analytic, numeric = np.atleast_1d(analytic), np.atleast_1d(numeric)
+    return {
+        int(row): Mismatch(float(analytic[row]), float(numeric[row]))
+        for row in np.flatnonzero(~np.atleast_1d(ok))
+    }
 
 
 def _moved(ins: Sequence[Any], directions: Sequence[Any], h: float) -> list[Any]:
