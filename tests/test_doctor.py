@@ -174,7 +174,7 @@ def test_a_param_reaching_the_loss_only_through_a_dead_unit() -> None:
     assert kinds(d) == [("zero-grad", "w"), ("dead", "u")]
     f = d.findings[0]
     assert f.path == ("w", "u.1", "u")
-    assert f.numbers == {"max_abs_grad": 0.0, "cuts": 1.0}
+    assert f.numbers == {"max_abs_grad": 0.0}
 
 
 def test_a_max_whose_one_input_is_never_selected() -> None:

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 import networkx as nx
@@ -21,7 +23,7 @@ import numpy as np
 from . import format as fmt
 from .errors import GraphstepError, did_you_mean
 from .graph import Graph
-from .limits import MAX_WHY_EXPANSIONS
+from .limits import MAX_PATH_NODES, MAX_WHY_EXPANSIONS
 from .ops import OPS, Op, OpError
 from .steps import Timeline, outermost_calls
 from .trace import Trace
@@ -35,6 +37,7 @@ SATURATED_SLOPE = 1e-3  # a sigmoid or tanh unit is saturated where its slope is
 CHECK_STEPS = (1e-5, 1e-7)  # relative steps of the per-node check: coarse, then fine
 CHECK_RTOL = 1e-4
 CHECK_SEED = 0
+CUTS_SHOWN = 3  # cuts named in a zero-gradient finding
 EPS = float(np.finfo(np.float64).eps)
 
 
@@ -169,6 +172,30 @@ def _worst_runs(
     return total, prev, length
 
 
+def _toward(graph: Graph, through: frozenset[str] | None) -> dict[str, str]:
+    """For each node from which the loss is reached (through nodes of `through` only, if
+    given), the next node on a shortest path there: one breadth-first search back from it."""
+    hop = {graph.output: graph.output}
+    queue = deque([graph.output])
+    while queue:
+        n = queue.popleft()
+        for src in graph.nodes[n].inputs:
+            if src not in hop and (through is None or src in through):
+                hop[src] = n
+                queue.append(src)
+    return hop
+
+
+def _walk(start: str, hop: Mapping[str, str], end: str) -> tuple[str, ...]:
+    """start → hop[start] → … → end, with the middle left out past MAX_PATH_NODES nodes."""
+    path = [start]
+    while path[-1] != end and len(path) < MAX_PATH_NODES - 2:
+        path.append(hop[path[-1]])
+    if path[-1] != end:
+        path += ["…", end]
+    return tuple(path)
+
+
 def _norms(arrays: Sequence[Any], names: Sequence[str], scalar: frozenset[str]) -> list[float]:
     """‖a‖ of each array, which has the shape of the node named alongside; scalars in bulk."""
     if scalar.issuperset(names):
@@ -220,6 +247,17 @@ class _Doctor:
             if (up := self.grad_norms[c]) > 0 and math.isfinite(up)
         }
         self.dead: dict[str, float] = {}
+        self._routes: dict[frozenset[str], dict[str, str]] = {}
+
+    @cached_property
+    def trained(self) -> frozenset[str]:
+        """The params and every node computed from one."""
+        graph = self.graph
+        found = set(graph.params)
+        for n in graph.forward_order:
+            if not found.isdisjoint(graph.nodes[n].inputs):
+                found.add(n)
+        return frozenset(found)
 
     # -- where the timeline shows a node
 
@@ -251,6 +289,7 @@ class _Doctor:
             return
         graph = self.graph
         finite = {n: _finite(self.values[n]) for n in graph.order}
+        bad = frozenset(n for n, ok in finite.items() if not ok)
         for name in graph.order:
             node = graph.nodes[name]
             if finite[name] or not all(finite[i] for i in node.inputs):
@@ -261,7 +300,7 @@ class _Doctor:
                 f"{graph.display(i)} = {fmt.tensor(v)}"
                 for i, v in zip(node.inputs, ins, strict=True)
             )
-            path = self._nonfinite_path(name, finite)
+            path = self._route(name, bad)
             yield self.finding(
                 Kind.NONFINITE,
                 Severity.ERROR,
@@ -311,19 +350,17 @@ class _Doctor:
                     self._route(j),
                 )
 
-    def _nonfinite_path(self, start: str, finite: Mapping[str, bool]) -> tuple[str, ...]:
-        """From the origin to the loss through non-finite values, else any route there."""
-        bad = self.graph.dag.subgraph([n for n, ok in finite.items() if not ok])
-        try:
-            return tuple(nx.shortest_path(bad, start, self.graph.output))
-        except (nx.NetworkXNoPath, nx.NodeNotFound):
+    def _route(self, start: str, through: frozenset[str] | None = None) -> tuple[str, ...]:
+        """A shortest path from `start` to the loss (through nodes of `through` only, if given;
+        else any route there); empty where there is none."""
+        key = through or frozenset()
+        hop = self._routes.get(key)
+        if hop is None:
+            hop = _toward(self.graph, through)
+            self._routes[key] = hop
+        if start not in hop and through is not None:
             return self._route(start)
-
-    def _route(self, start: str) -> tuple[str, ...]:
-        try:
-            return tuple(nx.shortest_path(self.graph.dag, start, self.graph.output))
-        except nx.NetworkXNoPath:
-            return ()
+        return _walk(start, hop, self.graph.output) if start in hop else ()
 
     # -- 6. each node's backward against its own forward
 
@@ -482,9 +519,9 @@ class _Doctor:
     # -- 4. zero gradients explained
 
     def zero_gradients(self) -> Iterator[Finding]:
+        zero = []
         for p in self.graph.params:
-            g = self.grads[p]
-            if g is None:
+            if self.grads[p] is None:
                 yield self.finding(
                     Kind.ZERO_GRAD,
                     Severity.WARNING,
@@ -493,23 +530,26 @@ class _Doctor:
                     f"{p} gets no gradient: the loss does not depend on it",
                     {},
                 )
-                continue
-            largest = float(np.max(np.abs(g)))
-            if not self.is_zero(p):
-                continue
-            cuts, path = self._cuts(p)
-            where = path[-1] if path else p
-            said = "; ".join(f"at {c}: {why}" for c, why in cuts[:3])
-            if len(cuts) > 3:
-                said += f"; and {len(cuts) - 3} more"
+            elif self.is_zero(p):
+                zero.append(p)
+        if not zero:
+            return
+        cuts, hop = self._cuts(zero)
+        for p in zero:
+            found = cuts[p]
+            said = "; ".join(f"at {c}: {why}" for c, why in found[:CUTS_SHOWN])
+            if len(found) > CUTS_SHOWN:
+                said += "; and more"
+            path = _walk(p, hop, found[0][0]) if found else (p,)
+            largest = float(np.max(np.abs(self.grads[p])))
             yield self.finding(
                 Kind.ZERO_GRAD,
                 Severity.WARNING,
                 p,
-                self.backward_step(where),
+                self.backward_step(path[-1]),
                 f"∂L/∂{p} is 0 (largest |element| {fmt.number(largest)}): every path to the "
                 f"loss is cut — {said or 'no path carries a gradient'}",
-                {"max_abs_grad": largest, "cuts": float(len(cuts))},
+                {"max_abs_grad": largest},
                 path,
             )
 
@@ -521,40 +561,45 @@ class _Doctor:
         largest = float(np.max(np.abs(g)))
         return largest == 0 or largest <= ZERO_GRAD * self.sent.get(name, 0.0)
 
-    def _cuts(self, start: str) -> tuple[list[tuple[str, str]], tuple[str, ...]]:
-        """Where the gradient towards `start` stops, found by following the edges'
-        contributions up from it; and the path from `start` to the first cut."""
+    def _cuts(
+        self, starts: Sequence[str]
+    ) -> tuple[dict[str, list[tuple[str, str]]], dict[str, str]]:
+        """Where the gradient towards each node below `starts` is cut, found by following the
+        edges' contributions towards the loss: for each node whose gradient is zero, up to
+        CUTS_SHOWN + 1 cuts (node, why), and the next node on the way to the first of them.
+        One pass over the nodes, consumers first, each node's cuts built from theirs."""
         graph = self.graph
-        parent: dict[str, str | None] = {start: None}
-        queue = [start]
-        cuts: dict[str, str] = {}
-        for n in queue:
+        region = set(starts)
+        for n in graph.order:  # everything a zero-gradient param feeds
+            if n not in region and any(i in region for i in graph.nodes[n].inputs):
+                region.add(n)
+        cuts: dict[str, list[tuple[str, str]]] = {}
+        hop: dict[str, str] = {}
+        for n in reversed(graph.order):
+            if n not in region or not self.is_zero(n):
+                continue
             parts = [(c, k, self.parts.get((c, k))) for c, k in graph.consumers[n]]
             if any(p is not None and np.max(np.abs(p)) > 0 for _, _, p in parts):
-                cuts.setdefault(n, "the gradients its consumers send back cancel out")
+                cuts[n] = [(n, "the gradients its consumers send back cancel out")]
                 continue
+            found: dict[str, str] = {}
             for c, k, part in parts:
                 if self.grads[c] is None:
                     continue  # c does not reach the loss either: a dead end, not a cut
-                if part is not None and self.is_zero(c):
-                    if c not in parent:
-                        parent[c] = n
-                        queue.append(c)
-                    continue
-                parent.setdefault(c, n)
-                cuts.setdefault(
-                    c,
-                    f"{graph.nodes[c].op} carries no gradient to its input {k + 1}"
-                    if part is None
-                    else _cut_cause(graph, self.values, c, k),
-                )
-        first = next(iter(cuts), None)
-        if first is None:
-            return [], ()
-        path = [first]
-        while (prev := parent.get(path[-1])) is not None:
-            path.append(prev)
-        return list(cuts.items()), tuple(reversed(path))
+                if part is not None and c in cuts:
+                    below = dict(cuts[c])
+                elif part is None:
+                    below = {c: f"{graph.nodes[c].op} carries no gradient to its input {k + 1}"}
+                else:
+                    below = {c: _cut_cause(graph, self.values, c, k)}
+                if below and n not in hop:
+                    hop[n] = c
+                for cut, why in below.items():
+                    found.setdefault(cut, why)
+                if len(found) > CUTS_SHOWN:
+                    break
+            cuts[n] = list(found.items())[: CUTS_SHOWN + 1]
+        return cuts, hop
 
     # -- 3. dead and saturated units
 
@@ -657,9 +702,7 @@ class _Doctor:
             src = node.inputs[k]
             if self.graph.nodes[src].op == "const" or np.asarray(chosen).any():
                 continue
-            trained = self.graph.nodes[src].op == "param" or any(
-                self.graph.nodes[a].op == "param" for a in nx.ancestors(self.graph.dag, src)
-            )
+            trained = src in self.trained
             yield self.finding(
                 Kind.UNSELECTED,
                 Severity.WARNING if trained else Severity.INFO,
