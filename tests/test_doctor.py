@@ -161,7 +161,7 @@ def test_a_dead_relu_layer_and_the_params_it_cuts() -> None:
     w = by["zero-grad", "W"]
     assert w.path == ("W", "h.1", "h")
     assert "at h: dead ReLU: its input h.1 is ≤ 0 everywhere" in w.reason
-    assert w.step == Timeline(trace).backward_index["h"]
+    assert w.step == Timeline(trace).backward_index["h.1"]  # where ∂L/∂h · 1(h.1 > 0) is 0
     assert "at f.1: multiplied by h, which is 0" in by["zero-grad", "V"].reason
 
 

@@ -541,12 +541,14 @@ class _Doctor:
             if len(found) > CUTS_SHOWN:
                 said += "; and more"
             path = _walk(p, hop, found[0][0]) if found else (p,)
+            # the step where the cut's chain rule multiplies by 0: its input's
+            shown = path[-2] if len(path) > 1 and path[-2] != "…" else path[-1]
             largest = float(np.max(np.abs(self.grads[p])))
             yield self.finding(
                 Kind.ZERO_GRAD,
                 Severity.WARNING,
                 p,
-                self.backward_step(path[-1]),
+                self.backward_step(shown),
                 f"∂L/∂{p} is 0 (largest |element| {fmt.number(largest)}): every path to the "
                 f"loss is cut — {said or 'no path carries a gradient'}",
                 {"max_abs_grad": largest},
