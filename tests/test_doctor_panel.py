@@ -56,7 +56,7 @@ def test_d_lists_the_findings_worst_first() -> None:
         "warning dead u · step 2",
     ]
     assert seen.listed[1].splitlines()[1] == (
-        "  dead ReLU: 1 of 1 unit have input ≤ 0; no gradient passes them"
+        "  dead ReLU: 1 of 1 unit has input ≤ 0; no gradient passes it"
     )
     assert seen.open_after
 

@@ -665,10 +665,15 @@ class _Doctor:
         count, size = int(off.sum()), off.size
         across = f" across the batch of {batch}" if batch is not None else ""
         kind = Kind.DEAD if op == "relu" else Kind.SATURATED
+        one = count == 1
         label, what, passes = (
-            ("dead ReLU", "have input ≤ 0", "no gradient passes")
+            ("dead ReLU", "has input ≤ 0" if one else "have input ≤ 0", "no gradient passes")
             if op == "relu"
-            else (f"saturated {op}", "are saturated", "almost no gradient passes")
+            else (
+                f"saturated {op}",
+                "is saturated" if one else "are saturated",
+                "almost no gradient passes",
+            )
         )
         yield self.finding(
             kind,
@@ -676,7 +681,7 @@ class _Doctor:
             name,
             self.forward_step(name),
             f"{label}: {count} of {size} unit{'s' if size != 1 else ''} {what}{across}; "
-            f"{passes} them",
+            f"{passes} {'it' if one else 'them'}",
             {"fraction": share, "units": float(size)},
         )
 
