@@ -114,6 +114,14 @@ def test_log_of_x_minus_3_at_1_is_a_forward_origin() -> None:
     assert f.path == ("y", "f")
 
 
+def test_an_input_given_as_nan_is_its_own_origin() -> None:
+    graph = graphstep.parse("log(x) * y", x=math.nan, y=2.0)
+    d = diagnose(graph.trace())
+    assert kinds(d) == [("nonfinite", "x")]
+    assert d.findings[0].reason == "the input x is given as nan"
+    assert d.findings[0].path == ("x", "f.1", "f") and d.findings[0].step == 0
+
+
 def test_x_over_its_norm_at_zero_is_zero_over_zero() -> None:
     graph = graphstep.load("inputs: {x: [0, 0]}\ngraph: {u: x / norm(x), f: sum(u)}\noutput: f\n")
     d = diagnose(graph.trace())
@@ -278,6 +286,12 @@ def test_why_splits_a_gradient_over_its_paths() -> None:
         (("f", "f.2", "x"), pytest.approx(-1.0)),
     ]
     assert [p.share for p in found.paths] == pytest.approx([1.5, -0.5])
+
+
+def test_why_ignores_what_does_not_reach_the_loss() -> None:
+    graph = graphstep.load("inputs: {x: 2, y: 3}\ngraph: {unused: x * 5, f: x * y}\noutput: f\n")
+    found = provenance(graph.trace(), "x")
+    assert [(p.nodes, p.amount) for p in found.paths] == [(("f", "x"), 3.0)]
 
 
 def test_why_finds_the_top_paths_of_a_ladder_without_enumerating_them() -> None:

@@ -306,7 +306,9 @@ class _Doctor:
                 Severity.ERROR,
                 name,
                 self.forward_step(name),
-                f"{node.op} gives {_kinds(self.values[name])} from finite inputs: {cause}"
+                f"the {node.op} {name} is given as {_kinds(self.values[name])}"
+                if node.is_leaf
+                else f"{node.op} gives {_kinds(self.values[name])} from finite inputs: {cause}"
                 + (f" ({shown})" if shown else ""),
                 _summary("value", self.values[name]),
                 path,
@@ -863,8 +865,6 @@ def _summary(label: str, v: Any) -> dict[str, float]:
 def _forward_cause(op: str, ins: Sequence[Any], attrs: Mapping[str, Any], out: Any) -> str:
     """Why an op made a NaN or an infinity out of finite numbers."""
     match op:
-        case "input" | "param":
-            return f"the {op} is given as {_kinds(out)}"
         case "log":
             x = np.asarray(ins[0])
             if (x < 0).any():
@@ -952,19 +952,19 @@ def provenance(trace: Trace, target: str, top: int = 10) -> Provenance:
     order = [n for n in graph.order if n in below]
     # log|share| and sign of each edge c → j inside the region, from c's side
     out_edges: dict[str, list[tuple[str, float, float]]] = {n: [] for n in order}
-    for j in order:
-        g = trace.grad(j)
-        assert g is not None
-        total = float(np.sum(g * g))
-        if not (total > 0 and math.isfinite(total)):
-            continue
-        for c, k in graph.consumers[j]:
-            part = trace.contribution(c, k) if c in below else None
-            if part is None:
-                continue
-            share = float(np.sum(part * g)) / total
-            if share != 0 and math.isfinite(share):
-                out_edges[c].append((j, math.log(abs(share)), math.copysign(1.0, share)))
+    with np.errstate(all="ignore"):
+        for j in order:
+            g = trace.grad(j)
+            total = 0.0 if g is None else float(np.sum(g * g))
+            if not (total > 0 and math.isfinite(total)):
+                continue  # j does not reach the loss, or its gradient is 0 or not finite
+            for c, k in graph.consumers[j]:
+                part = trace.contribution(c, k) if c in below else None
+                if part is None:
+                    continue
+                share = float(np.sum(part * g)) / total
+                if share != 0 and math.isfinite(share):
+                    out_edges[c].append((j, math.log(abs(share)), math.copysign(1.0, share)))
     # reach[n]: the largest log|share product| from n down to the target
     reach: dict[str, float] = {target: 0.0}
     for c in order:
