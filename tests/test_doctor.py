@@ -33,16 +33,16 @@ def sigmoid(z: float) -> float:
 SIGMOID_LAYERS = 20
 
 
-def sigmoid_chain() -> graphstep.Graph:
+def sigmoid_chain(layers: int = SIGMOID_LAYERS) -> graphstep.Graph:
     lines = ["inputs: {x: 0.5}", "params:"]
-    for k in range(1, SIGMOID_LAYERS + 1):
+    for k in range(1, layers + 1):
         lines += [f"  w{k}: {1 + 0.05 * k}", f"  b{k}: {-0.1 * k}"]
     lines.append("graph:")
     prev = "x"
-    for k in range(1, SIGMOID_LAYERS + 1):
+    for k in range(1, layers + 1):
         lines.append(f"  h{k}: sigmoid(w{k} * {prev} + b{k})")
         prev = f"h{k}"
-    lines.append(f"output: h{SIGMOID_LAYERS}")
+    lines.append(f"output: h{layers}")
     return graphstep.load("\n".join(lines) + "\n")
 
 
@@ -71,6 +71,13 @@ def test_twenty_sigmoid_layers_vanish_with_the_gain_of_each_layer() -> None:
     assert layers["h1"].weight_norm == pytest.approx(math.hypot(1.05, -0.1))
     grad = float(np.hypot(trace.grad("w1"), trace.grad("b1")))
     assert layers["h1"].weight_grad_norm == pytest.approx(grad, rel=1e-12)
+
+
+def test_a_long_chain_lists_its_ends_and_skips_its_middle() -> None:
+    f = diagnose(sigmoid_chain(40).trace()).findings[0]
+    assert f.numbers["length"] == 120
+    assert len(f.path) == 64
+    assert f.path[:2] == ("h40", "h40.2") and f.path[-2:] == ("…", "w1")
 
 
 def test_a_badly_scaled_init_explodes() -> None:

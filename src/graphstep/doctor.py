@@ -247,7 +247,7 @@ class _Doctor:
             if (up := self.grad_norms[c]) > 0 and math.isfinite(up)
         }
         self.dead: dict[str, float] = {}
-        self._routes: dict[frozenset[str], dict[str, str]] = {}
+        self._routes: dict[frozenset[str] | None, dict[str, str]] = {}
 
     @cached_property
     def trained(self) -> frozenset[str]:
@@ -355,11 +355,10 @@ class _Doctor:
     def _route(self, start: str, through: frozenset[str] | None = None) -> tuple[str, ...]:
         """A shortest path from `start` to the loss (through nodes of `through` only, if given;
         else any route there); empty where there is none."""
-        key = through or frozenset()
-        hop = self._routes.get(key)
+        hop = self._routes.get(through)
         if hop is None:
             hop = _toward(self.graph, through)
-            self._routes[key] = hop
+            self._routes[through] = hop
         if start not in hop and through is not None:
             return self._route(start)
         return _walk(start, hop, self.graph.output) if start in hop else ()
@@ -450,6 +449,8 @@ class _Doctor:
             while len(steps) <= length:
                 steps.append(prev[steps[-1]])
             chain = [names[i] for i in reversed(steps)]
+            if len(chain) > MAX_PATH_NODES:
+                chain = [*chain[: MAX_PATH_NODES - 2], "…", chain[-1]]
             end = names[last]
             total = sign * sums[last]
             start = chain[0]
