@@ -73,6 +73,14 @@ def test_twenty_sigmoid_layers_vanish_with_the_gain_of_each_layer() -> None:
     assert layers["h1"].weight_grad_norm == pytest.approx(grad, rel=1e-12)
 
 
+def test_a_layer_reading_one_node_twice_sends_back_the_sum() -> None:
+    # ∂(x·x)/∂x = 3 + 3 along two edges: the layer's gain is 6, not √(3² + 3²)
+    graph = graphstep.load("inputs: {x: 3, y: 2}\ngraph: {g: x * x, f: g + y * y}\noutput: f\n")
+    layers = {layer.name: layer for layer in diagnose(graph.trace()).layers}
+    assert layers["g"].gain == 6.0
+    assert layers["f"].gain == pytest.approx(math.hypot(1, 4))  # to g, and 2 + 2 to y
+
+
 def test_a_long_chain_lists_its_ends_and_skips_its_middle() -> None:
     f = diagnose(sigmoid_chain(40).trace()).findings[0]
     assert f.numbers["length"] == 120

@@ -12,6 +12,7 @@ import heapq
 import math
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cached_property
@@ -122,8 +123,8 @@ class Provenance:
 
 def diagnose(trace: Trace, timeline: Timeline | None = None) -> Diagnosis:
     """Every finding of the six kinds, worst first, with the layers' norms."""
-    doctor = _Doctor(trace, timeline or Timeline(trace))
     with np.errstate(all="ignore"):
+        doctor = _Doctor(trace, timeline or Timeline(trace))
         findings = [
             *doctor.nonfinite(),
             *doctor.gradient_checks(),
@@ -147,28 +148,21 @@ def _norm(a: Any) -> float:
 
 
 def _worst_runs(
-    into: Sequence[list[tuple[int, float]]], sign: float
+    size: int, to: np.ndarray, start: np.ndarray, weight: np.ndarray, sign: float
 ) -> tuple[list[float], list[int], list[int]]:
-    """Over nodes in topological order, into[j] = [(consumer, weight), ...]: for each j, the
-    path from the loss's side ending at j whose weights sum to the least, restarting where
-    the sum turns positive, as three lists: the sum, the consumer before j, the edge count.
-    The weights are multiplied by `sign` first: -1 finds the largest sums."""
-    size = len(into)
+    """Over the edges start → to (by `to`, last node first), for each node j the path from
+    the loss's side ending at j whose weights, times `sign`, sum to the least, restarting
+    where the sum turns positive: three lists by node, the sum, the node before j on that
+    path, and its number of edges (0: no path ends there)."""
     total, prev, length = [0.0] * size, [-1] * size, [0] * size
-    for j in range(size - 1, -1, -1):
-        edges = into[j]
-        if not edges:
-            continue
-        best, before, count = math.inf, -1, 0
-        for c, weight in edges:
-            run = total[c]
-            if length[c] == 0 or run > 0:
-                t, n = sign * weight, 1
-            else:
-                t, n = run + sign * weight, length[c] + 1
-            if t < best:
-                best, before, count = t, c, n
-        total[j], prev[j], length[j] = best, before, count
+    for j, c, w in zip(to.tolist(), start.tolist(), (sign * weight).tolist(), strict=True):
+        run = total[c]
+        if length[c] == 0 or run > 0:
+            t, n = w, 1
+        else:
+            t, n = run + w, length[c] + 1
+        if length[j] == 0 or t < total[j]:
+            total[j], prev[j], length[j] = t, c, n
     return total, prev, length
 
 
@@ -222,30 +216,31 @@ class _Doctor:
         with_grad = [n for n, g in self.grads.items() if g is not None]
         grads = [self.grads[n] for n in with_grad]
         self.grad_norms = dict(zip(with_grad, _norms(grads, with_grad, self.scalar), strict=True))
-        # What each edge sent back: (consumer, position) → the contribution, and its norm.
+        # What each edge sent back: (consumer, position) → the contribution; and, as arrays
+        # over those edges, the consumer's and the input's index and the contribution's norm.
+        index = graph.plan.index
         inputs = {n: graph.nodes[n].inputs for n in graph.forward_order}
         consts = {n for n in graph.order if graph.nodes[n].op == "const"}
-        self.parts = {
-            edge: part
-            for edge, part in trace.all_contributions().items()
-            if part is not None and inputs[edge[0]][edge[1]] not in consts
-        }
-        into = [inputs[c][k] for c, k in self.parts]
-        sizes = _norms(list(self.parts.values()), into, self.scalar)
-        self.edges = [
-            (c, k, j, size) for (c, k), j, size in zip(self.parts, into, sizes, strict=True)
-        ]
-        passed: dict[str, float] = {}
-        self.sent: dict[str, float] = {}  # the largest contribution's norm each node received
-        for c, _, j, size in self.edges:
-            passed[c] = passed.get(c, 0.0) + size * size
-            if size > self.sent.get(j, 0.0):
-                self.sent[j] = size
-        self.gains: Mapping[str, float] = {
-            c: math.sqrt(total) / up
-            for c, total in passed.items()
-            if (up := self.grad_norms[c]) > 0 and math.isfinite(up)
-        }
+        self.parts: dict[tuple[str, int], Any] = {}
+        into: list[str] = []
+        for edge, part in trace.all_contributions().items():
+            if part is not None and (j := inputs[edge[0]][edge[1]]) not in consts:
+                self.parts[edge] = part
+                into.append(j)
+        self.consumer = np.array([index[c] for c, _ in self.parts], dtype=np.intp)
+        self.input = np.array([index[j] for j in into], dtype=np.intp)
+        self.size = np.array(_norms(list(self.parts.values()), into, self.scalar))
+        # per node, by index: ‖∂L/∂node‖ (nan where none), the largest contribution it received
+        self.up = np.full(len(names), np.nan)
+        self.up[[index[n] for n in with_grad]] = [self.grad_norms[n] for n in with_grad]
+        self.sent = np.zeros(len(names))
+        np.maximum.at(self.sent, self.input, self.size)
+        passed = np.sqrt(np.bincount(self.consumer, self.size**2, minlength=len(names)))
+        gain = passed / self.up
+        keep = np.flatnonzero((self.up > 0) & np.isfinite(self.up) & np.isfinite(gain))
+        self.gains: Mapping[str, float] = dict(
+            zip([names[i] for i in keep], gain[keep].tolist(), strict=True)
+        )
         self.dead: dict[str, float] = {}
         self._routes: dict[frozenset[str] | None, dict[str, str]] = {}
 
@@ -430,17 +425,16 @@ class _Doctor:
         inputs are left out, since data is not trained.
         """
         names = self.graph.order
-        index = self.graph.plan.index
-        into: list[list[tuple[int, float]]] = [[] for _ in names]
-        ups = np.array([self.grad_norms[c] for c, _, _, _ in self.edges])
-        with np.errstate(all="ignore"):
-            logs = np.log10(np.array([size for _, _, _, size in self.edges]) / ups).tolist()
-        data = set(self.graph.inputs)  # not trained
-        for (c, _, j, _), gain in zip(self.edges, logs, strict=True):
-            if j not in data and -math.inf < gain < math.inf:
-                into[index[j]].append((index[c], gain))
+        gains = np.log10(self.size / self.up[self.consumer])
+        data = np.zeros(len(names), dtype=bool)  # not trained: left out
+        data[[self.graph.plan.index[n] for n in self.graph.inputs]] = True
+        kept = np.isfinite(gains) & ~data[self.input]
+        # consumers come after their inputs in topological order: the edges by their input,
+        # last first, visit every edge into a node after all those into its consumers
+        by = np.argsort(-self.input[kept], kind="stable")
+        edges = (self.input[kept][by], self.consumer[kept][by], gains[kept][by])
         for sign, kind, bound in ((1, Kind.VANISHING, VANISH), (-1, Kind.EXPLODING, EXPLODE)):
-            sums, prev, count = _worst_runs(into, sign)
+            sums, prev, count = _worst_runs(len(names), *edges, sign)
             last = min(range(len(names)), key=sums.__getitem__)
             length = count[last]
             if length == 0 or sums[last] > sign * math.log10(bound):
@@ -485,28 +479,16 @@ class _Doctor:
         trained = set(graph.params)
         for n, layer in layer_of.items():
             members.setdefault(layer, []).append(n)
-            used = trained.intersection(graph.nodes[n].inputs)
-            if used:
-                params.setdefault(layer, {}).update(dict.fromkeys(used))
-        # what each layer sends back to the data it reads from outside (params apart): the
-        # contribution and its norm, which is known until a second one to the same node adds in
-        into: dict[str, dict[str, tuple[Any, float | None]]] = {}
-        for (n, _, src, size), part in zip(self.edges, self.parts.values(), strict=True):
-            layer = layer_of[n]
-            if layer_of.get(src) != layer and src not in trained:
-                sent = into.setdefault(layer, {})
-                sent[src] = (part, size) if src not in sent else (sent[src][0] + part, None)
+            if not trained.isdisjoint(inputs := graph.nodes[n].inputs):
+                params.setdefault(layer, {}).update(dict.fromkeys(trained.intersection(inputs)))
+        received = self._received(layer_of, list(members), trained)
         squares = {
             p: (_norm(self.values[p]) ** 2, self.grad_norms.get(p, 0.0) ** 2) for p in graph.params
         }
-        for name, nodes in members.items():
+        for (name, nodes), sent in zip(members.items(), received, strict=True):
             output = name if name in layer_of else nodes[-1]
             up = self.grad_norms.get(output)
-            gain = None
-            received = into.get(name)
-            if up and received and math.isfinite(up):
-                norms = (_norm(p) if size is None else size for p, size in received.values())
-                gain = math.sqrt(sum(x * x for x in norms)) / up
+            gain = math.sqrt(sent) / up if sent is not None and up and math.isfinite(up) else None
             read = params.get(name, {})
             yield Layer(
                 name,
@@ -518,6 +500,34 @@ class _Doctor:
                 math.sqrt(sum(squares[p][0] for p in read)) if read else None,
                 math.sqrt(sum(squares[p][1] for p in read)) if read else None,
             )
+
+    def _received(
+        self, layer_of: Mapping[str, str], layers: Sequence[str], trained: AbstractSet[str]
+    ) -> list[float | None]:
+        """For each layer, ‖what it sends back to the data it reads from outside‖² (params
+        apart; None where it reads none): over the edges into another layer's node or a leaf,
+        the contributions to one node summed, then their squared norms."""
+        names = self.graph.plan.names
+        index = self.graph.plan.index
+        ids = {name: i for i, name in enumerate(layers)}
+        layer = np.full(len(names), -1, dtype=np.intp)  # leaves: in no layer
+        layer[[index[n] for n in layer_of]] = [ids[g] for g in layer_of.values()]
+        param = np.zeros(len(names), dtype=bool)
+        param[[index[p] for p in trained]] = True
+        mine, theirs = layer[self.consumer], layer[self.input]
+        out = np.flatnonzero((mine != theirs) & ~param[self.input])
+        # one key per (layer, node it sends to); a key with several edges sums them first
+        keys, where, count = np.unique(
+            mine[out] * len(names) + self.input[out], return_inverse=True, return_counts=True
+        )
+        squares = np.bincount(where, self.size[out] ** 2, minlength=len(keys))
+        parts = list(self.parts.values())
+        for k in np.flatnonzero(count > 1).tolist():
+            edges = out[where == k].tolist()
+            squares[k] = _norm(sum(parts[e] for e in edges)) ** 2
+        total = np.bincount(keys // len(names), squares, minlength=len(layers)).tolist()
+        reads = np.bincount(keys // len(names), minlength=len(layers)).tolist()
+        return [t if r else None for t, r in zip(total, reads, strict=True)]
 
     # -- 4. zero gradients explained
 
@@ -564,7 +574,8 @@ class _Doctor:
         if g is None:
             return False
         largest = float(np.max(np.abs(g)))
-        return largest == 0 or largest <= ZERO_GRAD * self.sent.get(name, 0.0)
+        sent = float(self.sent[self.graph.plan.index[name]])
+        return largest == 0 or largest <= ZERO_GRAD * sent
 
     def _cuts(
         self, starts: Sequence[str]
