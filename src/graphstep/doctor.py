@@ -190,9 +190,9 @@ def _walk(start: str, hop: Mapping[str, str], end: str) -> tuple[str, ...]:
     return tuple(path)
 
 
-def _norms(arrays: Sequence[Any], names: Sequence[str], scalar: frozenset[str]) -> list[float]:
-    """‖a‖ of each array, which has the shape of the node named alongside; scalars in bulk."""
-    if scalar.issuperset(names):
+def _norms(arrays: Sequence[Any], scalars: bool) -> list[float]:
+    """‖a‖ of each array; when all are scalars, in one numpy call."""
+    if scalars:
         return np.abs(np.array(arrays, dtype=np.float64)).tolist()
     return [_norm(a) for a in arrays]
 
@@ -211,28 +211,33 @@ class _Doctor:
         graph = self.graph
         self.values: Mapping[str, Any] = trace.all_values()
         self.grads: Mapping[str, Any] = trace.all_grads()
-        names = graph.plan.names
-        self.scalar = frozenset(names[i] for i in graph.plan.scalars)
-        with_grad = [n for n, g in self.grads.items() if g is not None]
-        grads = [self.grads[n] for n in with_grad]
-        self.grad_norms = dict(zip(with_grad, _norms(grads, with_grad, self.scalar), strict=True))
-        # What each edge sent back: (consumer, position) → the contribution; and, as arrays
-        # over those edges, the consumer's and the input's index and the contribution's norm.
-        index = graph.plan.index
-        inputs = {n: graph.nodes[n].inputs for n in graph.forward_order}
-        consts = {n for n in graph.order if graph.nodes[n].op == "const"}
-        self.parts: dict[tuple[str, int], Any] = {}
-        into: list[str] = []
-        for edge, part in trace.all_contributions().items():
-            if part is not None and (j := inputs[edge[0]][edge[1]]) not in consts:
-                self.parts[edge] = part
-                into.append(j)
-        self.consumer = np.array([index[c] for c, _ in self.parts], dtype=np.intp)
-        self.input = np.array([index[j] for j in into], dtype=np.intp)
-        self.size = np.array(_norms(list(self.parts.values()), into, self.scalar))
-        # per node, by index: ‖∂L/∂node‖ (nan where none), the largest contribution it received
+        plan = graph.plan
+        names = plan.names
+        self.scalar = frozenset(names[i] for i in plan.scalars)
+        shapeless = np.zeros(len(names), dtype=bool)
+        shapeless[list(plan.scalars)] = True
+        # per node, by index: ‖∂L/∂node‖, nan where there is none
+        grads = list(self.grads.values())
+        with_grad = [i for i, g in enumerate(grads) if g is not None]
+        norms = _norms([grads[i] for i in with_grad], bool(shapeless[with_grad].all()))
         self.up = np.full(len(names), np.nan)
-        self.up[[index[n] for n in with_grad]] = [self.grad_norms[n] for n in with_grad]
+        self.up[with_grad] = norms
+        self.grad_norms = dict(zip([names[i] for i in with_grad], norms, strict=True))
+        # What each edge sent back, constants apart: (consumer, position) → the contribution
+        # by the plan's indices; and, as arrays over those edges, the consumer's and the
+        # input's index and the contribution's norm.
+        reads = {step.index: (step.inputs, step.receives) for step in plan.ops}
+        self.parts: dict[tuple[int, int], Any] = {}
+        into: list[int] = []
+        for (i, k), part in trace.contributions_by_index().items():
+            inputs, receives = reads[i]
+            if part is not None and receives[k]:
+                self.parts[i, k] = part
+                into.append(inputs[k])
+        self.consumer = np.array([i for i, _ in self.parts], dtype=np.intp)
+        self.input = np.array(into, dtype=np.intp)
+        self.size = np.array(_norms(list(self.parts.values()), bool(shapeless[into].all())))
+        # the largest contribution each node received, by index
         self.sent = np.zeros(len(names))
         np.maximum.at(self.sent, self.input, self.size)
         passed = np.sqrt(np.bincount(self.consumer, self.size**2, minlength=len(names)))
@@ -243,6 +248,10 @@ class _Doctor:
         )
         self.dead: dict[str, float] = {}
         self._routes: dict[frozenset[str] | None, dict[str, str]] = {}
+
+    def part(self, consumer: str, position: int) -> Any:
+        """What `consumer` sent back along its input `position`; None where nothing was."""
+        return self.parts.get((self.graph.plan.index[consumer], position))
 
     @cached_property
     def trained(self) -> frozenset[str]:
@@ -316,7 +325,7 @@ class _Doctor:
             if not all(finite[i] for i in node.inputs):
                 continue
             for k, j in enumerate(node.inputs):
-                part = self.parts.get((c, k))
+                part = self.part(c, k)
                 if part is None or _finite(part):
                     continue
                 ins = [self.values[i] for i in node.inputs]
@@ -335,7 +344,7 @@ class _Doctor:
             g = self.grads[j]
             if g is None or _finite(g) or not finite[j]:
                 continue
-            parts = [self.parts.get((c, k)) for c, k in graph.consumers[j]]
+            parts = [self.part(c, k) for c, k in graph.consumers[j]]
             if all(p is None or _finite(p) for p in parts):
                 yield self.finding(
                     Kind.NONFINITE,
@@ -594,7 +603,7 @@ class _Doctor:
         for n in reversed(graph.order):
             if n not in region or not self.is_zero(n):
                 continue
-            parts = [(c, k, self.parts.get((c, k))) for c, k in graph.consumers[n]]
+            parts = [(c, k, self.part(c, k)) for c, k in graph.consumers[n]]
             if any(p is not None and np.max(np.abs(p)) > 0 for _, _, p in parts):
                 cuts[n] = [(n, "the gradients its consumers send back cancel out")]
                 continue

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -164,10 +165,10 @@ class Trace:
         """Every node's gradient by name (None where there is none), in one call."""
         return dict(zip(self.graph.plan.names, self._grads, strict=True))
 
-    def all_contributions(self) -> dict[tuple[str, int], Any]:
-        """Every edge's contribution by (consumer, position), in one call."""
-        names = self.graph.plan.names
-        return {(names[i], k): part for (i, k), part in self._contributions.items()}
+    def contributions_by_index(self) -> Mapping[tuple[int, int], Any]:
+        """Every edge's contribution by (the consumer's index in graph.plan, position), read
+        only and not copied."""
+        return MappingProxyType(self._contributions)
 
     @property
     def loss(self) -> float:
