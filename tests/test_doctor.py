@@ -357,6 +357,7 @@ def test_doctor_json_and_exit_code(tmp_path: Path, capsys: pytest.CaptureFixture
         }
     ]
     assert [layer["name"] for layer in report["layers"]] == ["y", "f"]
+    assert report["gains"] == {"y.2": 1.0, "y": 0.5, "f": 2.0} and report["dead"] == {}
 
 
 def test_doctor_text_exits_0_on_warnings(capsys: pytest.CaptureFixture[str]) -> None:

@@ -703,6 +703,8 @@ def doctor_json(graph: Graph, trace: Trace, diagnosis: Diagnosis) -> dict[str, A
             }
             for layer in diagnosis.layers
         ],
+        "gains": {name: json_numbers(gain) for name, gain in diagnosis.gains.items()},
+        "dead": {name: json_numbers(share) for name, share in diagnosis.dead.items()},
     }
 
 

@@ -242,7 +242,9 @@ class _Doctor:
         np.maximum.at(self.sent, self.input, self.size)
         passed = np.sqrt(np.bincount(self.consumer, self.size**2, minlength=len(names)))
         gain = passed / self.up
-        keep = np.flatnonzero((self.up > 0) & np.isfinite(self.up) & np.isfinite(gain))
+        op = np.zeros(len(names), dtype=bool)
+        op[list(reads)] = True
+        keep = np.flatnonzero(op & (self.up > 0) & np.isfinite(self.up) & np.isfinite(gain))
         self.gains: Mapping[str, float] = dict(
             zip([names[i] for i in keep], gain[keep].tolist(), strict=True)
         )
