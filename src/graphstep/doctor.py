@@ -72,7 +72,7 @@ class Finding:
     severity: Severity
     node: str
     step: int | None  # the timeline's step to jump to; None where there is none
-    phase: str  # the phase of that step: "forward" or "backward"
+    phase: str  # the phase of that step: "start" (a leaf), "forward" or "backward"
     reason: str
     numbers: Mapping[str, float]
     path: tuple[str, ...] = ()  # the route to the loss, or the cut, or the chain
@@ -268,7 +268,8 @@ class _Doctor:
     # -- where the timeline shows a node
 
     def forward_step(self, node: str) -> tuple[int | None, str]:
-        return self.timeline.forward_index.get(node), "forward"
+        step = self.timeline.forward_index.get(node)
+        return step, "start" if step == 0 else "forward"  # a leaf is known at the start
 
     def backward_step(self, node: str) -> tuple[int | None, str]:
         step = self.timeline.backward_index.get(node)
