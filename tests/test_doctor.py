@@ -157,6 +157,20 @@ def test_sqrt_at_zero_is_a_backward_only_origin() -> None:
     assert f.path == ("x", "f")
 
 
+def test_forward_origins_come_first_then_backward_ones_as_backprop_meets_them() -> None:
+    graph = graphstep.load(
+        "inputs: {x: 0, y: 0, z: 1}\n"
+        "graph: {a: x ** 0.5, b: y ** 0.5, c: log(z - 2), f: a + 2 * b + c}\noutput: f\n"
+    )
+    d = diagnose(graph.trace())
+    # c is nan forward; then ∂f/∂a and ∂f/∂b are finite but a ** 0.5 and b ** 0.5 send ∞ back
+    assert [(f.node, f.phase) for f in d.findings] == [
+        ("c", "forward"),
+        ("y", "backward"),
+        ("x", "backward"),
+    ]
+
+
 def test_sqrt_of_abs_names_the_inf_not_the_nan_it_causes_below() -> None:
     # ∂f/∂a = ∞ at a = |x| = 0; then abs sends back ∞ · sign(0) = 0 · ∞ = nan to x
     graph = graphstep.load("inputs: {x: 0}\ngraph:\n  a: abs(x)\n  f: a ** 0.5\noutput: f\n")

@@ -134,9 +134,14 @@ def diagnose(trace: Trace, timeline: Timeline | None = None) -> Diagnosis:
         ]
         layers = tuple(doctor.layers())
     order = trace.graph.plan.index
-    findings.sort(
-        key=lambda f: (_SEVERITY_RANK[f.severity], _KIND_RANK[f.kind], order[f.node], f.reason)
-    )
+
+    def rank(f: Finding) -> tuple[int, int, int, int, str]:
+        """Worst first; non-finite origins in the order the passes meet them: forward first."""
+        backward = f.kind is Kind.NONFINITE and f.phase == "backward"
+        where = -order[f.node] if backward else order[f.node]
+        return _SEVERITY_RANK[f.severity], _KIND_RANK[f.kind], backward, where, f.reason
+
+    findings.sort(key=rank)
     return Diagnosis(tuple(findings), layers, doctor.gains, doctor.dead)
 
 
