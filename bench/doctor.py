@@ -20,7 +20,7 @@ from graphstep.doctor import diagnose, provenance
 WIDTH = 100
 LAYERS = 33  # three nodes per unit and layer: ~10,000 nodes with the leaves
 KINDS = ("tanh", "relu", "sigmoid")
-ROUNDS = 9
+ROUNDS = 15
 
 
 def layered_yaml() -> str:

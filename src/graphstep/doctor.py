@@ -215,6 +215,7 @@ class _Doctor:
         self.graph: Graph = trace.graph
         graph = self.graph
         self.values: Mapping[str, Any] = trace.all_values()
+        self.params = graph.params  # a property that walks every node: read once
         self.grads: Mapping[str, Any] = trace.all_grads()
         plan = graph.plan
         names = plan.names
@@ -264,7 +265,7 @@ class _Doctor:
     def trained(self) -> frozenset[str]:
         """The params and every node computed from one."""
         graph = self.graph
-        found = set(graph.params)
+        found = set(self.params)
         for n in graph.forward_order:
             if not found.isdisjoint(graph.nodes[n].inputs):
                 found.add(n)
@@ -403,8 +404,9 @@ class _Doctor:
                 results[name] = checked[0]
         for names in batches.values():
             node = graph.nodes[names[0]]
+            reads = [graph.nodes[n].inputs for n in names]
             ins = [
-                np.array([self.values[graph.nodes[n].inputs[k]] for n in names], dtype=np.float64)
+                np.array([self.values[r[k]] for r in reads], dtype=np.float64)
                 for k in range(len(node.inputs))
             ]
             out = np.array([self.values[n] for n in names], dtype=np.float64)
@@ -493,14 +495,14 @@ class _Doctor:
         layer_of = {n: calls.get(n, graph.nodes[n].entry) for n in graph.forward_order}
         members: dict[str, list[str]] = {}
         params: dict[str, dict[str, None]] = {}
-        trained = set(graph.params)
+        trained = set(self.params)
         for n, layer in layer_of.items():
             members.setdefault(layer, []).append(n)
             if not trained.isdisjoint(inputs := graph.nodes[n].inputs):
                 params.setdefault(layer, {}).update(dict.fromkeys(trained.intersection(inputs)))
         received = self._received(layer_of, list(members), trained)
         squares = {
-            p: (_norm(self.values[p]) ** 2, self.grad_norms.get(p, 0.0) ** 2) for p in graph.params
+            p: (_norm(self.values[p]) ** 2, self.grad_norms.get(p, 0.0) ** 2) for p in self.params
         }
         for (name, nodes), sent in zip(members.items(), received, strict=True):
             output = name if name in layer_of else nodes[-1]
@@ -550,7 +552,7 @@ class _Doctor:
 
     def zero_gradients(self) -> Iterator[Finding]:
         zero = []
-        for p in self.graph.params:
+        for p in self.params:
             if self.grads[p] is None:
                 yield self.finding(
                     Kind.ZERO_GRAD,
