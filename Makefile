@@ -26,6 +26,7 @@ bench: $(STAMP) graphviz
 	$(BIN)/python bench/tui.py
 	$(BIN)/python bench/scale.py
 	$(BIN)/python bench/onnx_models.py
+	$(BIN)/python bench/doctor.py
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)

@@ -29,6 +29,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("gradcheck", "summary"),  # finite differences against a trace; counts from shapes
     ("composite",),  # the windows of conv and pool, read from a trace
     ("steps",),
+    ("doctor",),  # findings over a trace, with the steps to jump to
     ("session", "train"),
     ("scene",),
     ("render",),

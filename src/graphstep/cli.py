@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 import numpy as np
 import yaml
@@ -34,8 +34,22 @@ from .spec import EXPRESSION_FILE, GraphSpec, leaf_shape, read_spec, source_kind
 from .summary import count, not_computed, summary_lines
 from .trace import Trace
 
+if TYPE_CHECKING:
+    from .doctor import Diagnosis, Provenance
+
 OK, FAILED, BAD_INPUT, INTERRUPTED = 0, 1, 2, 130
-COMMANDS = ("tui", "run", "check", "export", "train", "summary", "validate", "serve", "convert")
+COMMANDS = (
+    "tui",
+    "run",
+    "check",
+    "doctor",
+    "export",
+    "train",
+    "summary",
+    "validate",
+    "serve",
+    "convert",
+)
 BUNDLED_EXAMPLE = Path(__file__).parent / "examples" / "chain_rule.yaml"
 
 
@@ -534,6 +548,173 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------
+# doctor: where a gradient dies, explodes or turns NaN, and why
+
+WHY_TOP = 10  # paths listed by doctor --why
+DOCTOR_SHOWN = 50  # findings printed as text (--json lists them all)
+LAYERS_SHOWN = 40  # layers printed as text
+
+
+def _doctor_parser(sub: Any) -> None:
+    p = sub.add_parser("doctor", help="diagnose vanishing, exploding, dead and NaN gradients")
+    _file_argument(p)
+    _set_option(p)
+    p.add_argument("--json", action="store_true", help="the findings and layers as JSON")
+    p.add_argument(
+        "--why",
+        metavar="W",
+        help=f"the {WHY_TOP} paths from the loss that carry the most of the gradient of W",
+    )
+    p.set_defaults(handler=cmd_doctor, parser=p)
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from .doctor import diagnose, provenance
+
+    graph = load_graph(args.file, args.set or (), model_options(args))
+    trace = graph.trace()
+    if args.why is not None:
+        found = provenance(trace, args.why, top=WHY_TOP)
+        if args.json:
+            print(json.dumps(why_json(found), allow_nan=False))
+        else:
+            print_why(graph, trace, found)
+        return OK
+    diagnosis = diagnose(trace)
+    if args.json:
+        print(json.dumps(doctor_json(graph, trace, diagnosis), allow_nan=False))
+    else:
+        print_diagnosis(graph, diagnosis)
+    return FAILED if diagnosis.has_error else OK
+
+
+def _json_number(x: float | None) -> Any:
+    return None if x is None else json_numbers(x)
+
+
+def doctor_json(graph: Graph, trace: Trace, diagnosis: Diagnosis) -> dict[str, Any]:
+    return {
+        "graph": graph.name,
+        "output": graph.output,
+        "loss": json_numbers(trace.loss),
+        "errors": sum(f.severity == "error" for f in diagnosis.findings),
+        "findings": [
+            {
+                "kind": str(f.kind),
+                "severity": str(f.severity),
+                "node": f.node,
+                "step": f.step,
+                "phase": f.phase,
+                "reason": f.reason,
+                "numbers": {k: json_numbers(v) for k, v in f.numbers.items()},
+                "path": list(f.path),
+            }
+            for f in diagnosis.findings
+        ],
+        "layers": [
+            {
+                "name": layer.name,
+                "output": layer.output,
+                "nodes": layer.nodes,
+                "step": layer.step,
+                "grad_norm": _json_number(layer.grad_norm),
+                "gain": _json_number(layer.gain),
+                "weight_norm": _json_number(layer.weight_norm),
+                "weight_grad_norm": _json_number(layer.weight_grad_norm),
+            }
+            for layer in diagnosis.layers
+        ],
+        "gains": {name: json_numbers(gain) for name, gain in diagnosis.gains.items()},
+        "dead": {name: json_numbers(share) for name, share in diagnosis.dead.items()},
+    }
+
+
+def why_json(found: Provenance) -> dict[str, Any]:
+    return {
+        "node": found.node,
+        "grad_norm": json_numbers(found.grad_norm),
+        "paths": [
+            {
+                "nodes": list(p.nodes),
+                "share": json_numbers(p.share),
+                "amount": json_numbers(p.amount),
+            }
+            for p in found.paths
+        ],
+        "searched": found.searched,
+    }
+
+
+def route(path: Sequence[str], arrow: str = " → ", keep: int = 5) -> str:
+    """A path of node names, the middle of a long one elided."""
+    names = [fmt.visible(n) for n in path]
+    if len(names) > 2 * keep + 1:
+        names = [*names[:keep], f"… {len(names) - 2 * keep} more …", *names[-keep:]]
+    return arrow.join(names)
+
+
+def _maybe(x: float | None) -> str:
+    return "—" if x is None else fmt.number(x)
+
+
+def print_diagnosis(graph: Graph, diagnosis: Diagnosis) -> None:
+    findings = diagnosis.findings
+    counts = {s: sum(f.severity == s for f in findings) for s in ("error", "warning", "info")}
+    said = ", ".join(f"{n} {s}{'s' if n != 1 else ''}" for s, n in counts.items() if n)
+    print(
+        f"{fmt.visible(graph.name)}: {len(findings)} finding{'s' if len(findings) != 1 else ''}"
+        + (f" ({said})" if said else ": every gradient is finite, checked and flows")
+    )
+    for f in findings[:DOCTOR_SHOWN]:
+        step = "no step" if f.step is None else f"step {f.step} {f.phase}"
+        print(f"{f.severity:<8} {f.kind:<10} {fmt.visible(f.node)}  [{step}]")
+        print(f"    {fmt.visible(f.reason)}")
+        if f.path:
+            print(f"    path: {route(f.path)}")
+    if len(findings) > DOCTOR_SHOWN:
+        print(f"… and {len(findings) - DOCTOR_SHOWN} more (--json lists them all)")
+    layers = diagnosis.layers
+    if layers:
+        print()
+        rows = [["layer", "nodes", "step", "‖∂L/∂out‖", "gain", "‖W‖", "‖∂L/∂W‖"]]
+        for layer in layers[:LAYERS_SHOWN]:
+            rows.append(
+                [
+                    fmt.visible(layer.name),
+                    str(layer.nodes),
+                    "—" if layer.step is None else str(layer.step),
+                    _maybe(layer.grad_norm),
+                    _maybe(layer.gain),
+                    _maybe(layer.weight_norm),
+                    _maybe(layer.weight_grad_norm),
+                ]
+            )
+        table(rows, sys.stdout)
+        if len(layers) > LAYERS_SHOWN:
+            print(f"… and {len(layers) - LAYERS_SHOWN} more layers (--json lists them all)")
+
+
+def print_why(graph: Graph, trace: Trace, found: Provenance) -> None:
+    name = fmt.visible(found.node)
+    grad = trace.grad(found.node)
+    if grad is None:
+        loss = fmt.visible(graph.output)
+        print(f"∂{loss}/∂{name} does not exist: the loss does not depend on {name}")
+        return
+    print(f"∂{fmt.visible(graph.output)}/∂{name} = {fmt.tensor(grad)}")
+    if not found.paths:
+        print("no path carries any of it (graphstep doctor FILE explains zero gradients)")
+        return
+    scalar = grad.ndim == 0
+    n = len(found.paths)
+    print(f"the {n} path{'s' if n != 1 else ''} carrying the most of it:")
+    rows = [["share", "product of local derivatives" if scalar else "amount", "path"]]
+    for p in found.paths:
+        rows.append([f"{p.share:.1%}", fmt.number(p.amount), route(p.nodes)])
+    table(rows, sys.stdout)
+
+
+# ---------------------------------------------------------------------------
 # tui
 
 
@@ -721,6 +902,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--port", type=_port, default=8000, metavar="N", help="the port on 127.0.0.1 (8000)"
     )
     p.set_defaults(handler=cmd_serve, parser=p)
+    _doctor_parser(sub)
 
     p = sub.add_parser("validate", help="parse and type-check only")
     p.add_argument("files", metavar="FILE", nargs="+", help="graph files or expressions")

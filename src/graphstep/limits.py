@@ -17,6 +17,8 @@ MAX_NODES = 200_000  # nodes of a graph, counted while blocks expand
 MAX_TENSOR_ELEMENTS = 1 << 24  # 16.7 million float64 numbers, 128 MiB
 MAX_TOTAL_ELEMENTS = 1 << 26  # every value and gradient of one graph together
 MAX_EXPORT_BYTES = 500_000_000  # export --all-steps writes no more, unless --force
+MAX_WHY_EXPANSIONS = 1_000_000  # partial paths the --why search takes off its queue
+MAX_PATH_NODES = 64  # nodes of a path a doctor finding lists; longer ones skip their middle
 
 # Real models (an ImageNet network holds hundreds of millions of numbers) are bounded by the
 # machine, not by a fixed number: the default budget for all the values and gradients of a

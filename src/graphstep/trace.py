@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -167,6 +168,19 @@ class Trace:
         """∂L/∂consumer · ∂consumer/∂input, sent along the consumer's `position`-th input."""
         part = self._contributions.get((self._lookup(consumer), position))
         return None if part is None else np.asarray(part)
+
+    def all_values(self) -> dict[str, Any]:
+        """Every node's value by name in one call, for analyses that read them all (the doctor)."""
+        return dict(zip(self.graph.plan.names, self._values, strict=True))
+
+    def all_grads(self) -> dict[str, Any]:
+        """Every node's gradient by name (None where there is none), in one call."""
+        return dict(zip(self.graph.plan.names, self._grads, strict=True))
+
+    def contributions_by_index(self) -> Mapping[tuple[int, int], Any]:
+        """Every edge's contribution by (the consumer's index in graph.plan, position), read
+        only and not copied."""
+        return MappingProxyType(self._contributions)
 
     @property
     def loss(self) -> float:

@@ -17,6 +17,7 @@ from .registry import Op, Shape, register
 
 class _Elementwise(Op):
     args = ("x",)
+    elementwise = True
 
     def shape(self, x: Shape, **attrs: Any) -> Shape:
         return x

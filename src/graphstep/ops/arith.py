@@ -12,6 +12,7 @@ from .registry import Op, OpError, Shape, broadcast_shape, register, unbroadcast
 
 class _Binary(Op):
     args = ("a", "b")
+    elementwise = True
 
     def shape(self, a: Shape, b: Shape) -> Shape:
         return broadcast_shape(a, b)
@@ -89,6 +90,7 @@ class Div(_Binary):
 class Neg(Op):
     name = "neg"
     args = ("a",)
+    elementwise = True
     symbol = "-"
 
     def shape(self, a: Shape) -> Shape:
@@ -110,6 +112,7 @@ class Pow(Op):
 
     name = "pow"
     args = ("a",)
+    elementwise = True
     attrs: ClassVar[Mapping[str, Any]] = {"p": 2.0}
 
     def shape(self, a: Shape, p: float = 2.0) -> Shape:
@@ -187,6 +190,7 @@ class Identity(Op):
 
     name = "identity"
     args = ("a",)
+    elementwise = True
 
     def shape(self, a: Shape) -> Shape:
         return a

@@ -42,6 +42,7 @@ class Op:
     symbol: ClassVar[str | None] = None  # infix operators: "+", "@", ...
     variadic: ClassVar[bool] = False  # takes any number ≥ 1 of inputs of the one role in args
     grad_inputs: ClassVar[tuple[bool, ...] | None] = None  # which inputs carry gradient
+    elementwise: ClassVar[bool] = False  # element i of the output reads element i of each input
 
     # Each op names its own inputs and keywords (`forward(self, a, b)`, `shape(self, x,
     # size=2, stride=None)`), so here the arguments are `...`: the builder checks the

@@ -23,6 +23,7 @@ from textual.containers import Container, Horizontal
 from textual.reactive import var
 from textual.widgets import Footer
 
+from ..doctor import Diagnosis, Finding, diagnose
 from ..errors import GraphstepError
 from ..format import index, number, tensor
 from ..graph import Graph
@@ -31,6 +32,7 @@ from ..session import Breakpoint, Session, untrainable
 from ..steps import Step
 from ..summary import not_computed
 from .dialogs import FindScreen, GotoScreen, HelpScreen, SetInputScreen
+from .doctor_panel import DoctorScreen
 from .graph_view import GraphView
 from .inspector import Inspector
 from .status import StatusBar
@@ -122,6 +124,13 @@ class GraphstepApp(App[None]):
         Binding("k,shift+up", "pan(0, -3)", "pan up", show=False),
         Binding("j,shift+down", "pan(0, 3)", "pan down", show=False),
         Binding("z", "overview", "overview", show=False, tooltip="overview: the whole graph"),
+        Binding(
+            "d",
+            "doctor",
+            "doctor",
+            show=False,
+            tooltip="the gradient doctor: findings, worst first; Enter jumps to the node and step",
+        ),
         Binding("question_mark", "help", "help", key_display="?", tooltip="this help"),
         Binding("q", "quit", "quit", tooltip="quit"),
     ]
@@ -139,6 +148,7 @@ class GraphstepApp(App[None]):
         super().__init__(ansi_color=True if "NO_COLOR" in os.environ else None)
         self.session = Session(graph)
         self.export_dir = export_dir or Path.cwd()
+        self._diagnosis: tuple[int, Diagnosis] | None = None  # by the session's version
 
     # -- the screen
 
@@ -392,6 +402,19 @@ class GraphstepApp(App[None]):
             self.call_from_thread(self.notify, str(error), severity="error")
             return
         self.call_from_thread(self.notify, message, timeout=4)
+
+    def action_doctor(self) -> None:
+        session = self.session
+        if self._diagnosis is None or self._diagnosis[0] != session.version:
+            self._diagnosis = (session.version, diagnose(session.trace, session.timeline))
+
+        def jump(finding: Finding | None) -> None:
+            if finding is not None:
+                if finding.step is not None:
+                    self.move(lambda: session.goto(finding.step or 0))
+                self.selected = finding.node
+
+        self.push_screen(DoctorScreen(self._diagnosis[1].findings), jump)
 
     # -- messages bubble up
 
