@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .errors import GraphstepError
+from .session import Session
 
 if TYPE_CHECKING:
     from .graph import Graph
@@ -62,7 +63,7 @@ def train(
     rate = float(graph.train.get("lr", DEFAULT_LR) if lr is None else lr)
     if not math.isfinite(rate) or rate <= 0:
         raise GraphstepError(f"the learning rate must be a positive number, got {rate:g}")
-    session = graph.session()
+    session = Session(graph)
     for k in range(1, steps + 1):
         loss = session.train_step(rate)
         if on_step is not None:

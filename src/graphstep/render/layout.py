@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import GraphstepError
-from .dot import Diagram, diagram, to_dot
+from ..scene import Diagram, diagram
+from .dot import to_dot
 
 if TYPE_CHECKING:
     from ..composite import Region
@@ -165,7 +166,7 @@ def parse_json(text: str, d: Diagram, rankdir: str, seconds: float = 0.0) -> Lay
     by_gvid: dict[int, str] = {}
     boxes: dict[str, Box] = {}
     clusters: list[Cluster] = []
-    box_of = {b.id: b for b in d.boxes}
+    box_of = {f.id: f for f in d.frames}
     call_of = {cid: call for call, cid in d.call_ids.items()}
     subgraphs = int(data.get("_subgraph_cnt", 0))  # json0 lists subgraphs first, then nodes
     for obj in data.get("objects", []):

@@ -27,6 +27,9 @@ from typing import TYPE_CHECKING
 
 from ..composite import Region
 from ..errors import GraphstepError
+from ..scene import Diagram, Flow, Look, Scene, diagram, inner_stops, regions_at
+from ..session import Session
+from .curve import bezier
 from .dot import (
     FONT,
     GRAD_COLOR,
@@ -36,22 +39,16 @@ from .dot import (
     TEMPLATE,
     THIN_LINES,
     VALUE_COLOR,
-    Diagram,
-    Flow,
     Line,
-    Look,
     Paint,
     Sentinel,
-    diagram,
     escape,
-    flows,
     to_dot,
 )
 from .layout import Layout, parse_json, remember, render_png, run_graphviz
 
 if TYPE_CHECKING:
     from ..graph import Graph
-    from ..session import Session
     from ..steps import Timeline
     from ..trace import Trace
 
@@ -100,64 +97,28 @@ class Pictures:
     def last(self) -> int:
         return len(self.timeline) - 1
 
-    def looks(self, position: int, inner: int | None = None) -> dict[str, Look]:
-        """Each part's look at a step, read off the timeline's indexes: the same at any step."""
-        fwd, bwd = self.timeline.forward_index, self.timeline.backward_index
+    def scene(self, position: int, inner: int | None = None) -> Scene:
+        return Scene(self.diagram, self.timeline, position, inner)
 
-        def look(name: str) -> Look:
-            b = bwd.get(name)
-            if b is not None and b < position:
-                return Look.GRAD
-            if b == position and position > 0:
-                return Look.BACKWARD
-            f = fwd.get(name, 0)
-            if f == position and position > 0:
-                return Look.FORWARD
-            return Look.COMPUTED if f < position or f == 0 else Look.PENDING
-
-        by_node: dict[str, Look] = {}
-        out: dict[str, Look] = {}
-        in_call = inner is not None and bool(self.timeline.members(position))
-        for pid, part in self.diagram.parts.items():
-            if part.source not in by_node:
-                by_node[part.source] = look(part.source)
-            base = by_node[part.source]
-            if inner is not None and part.window is not None and not in_call:
-                wins = self.timeline.windows(part.source)
-                base = _inner_look(base, wins.ordinal(part.window) if wins else 0, inner)
-            elif in_call:
-                k = self.timeline.member_index(position, part.source)
-                if k is not None:
-                    base = _inner_look(base, k, inner)
-            out[pid] = base
-        return out
-
-    def codes(self, position: int, inner: int | None = None) -> list[int]:
-        """The variant of every piece at a step."""
-        looks = self.looks(position, inner)
-        wire_flows = flows(self.diagram, looks)
+    def codes(self, scene: Scene) -> list[int]:
+        """The variant of every piece in a scene."""
         return [
-            int(looks[p.id])
+            int(scene.look(p.id))
             if p.kind == "node"
-            else int(wire_flows[p.id])
+            else int(scene.flow(p.id))
             if p.kind == "edge"
             else 0
             for p in self.pieces
         ]
 
-    def svg(
-        self,
-        position: int,
-        inner: int | None = None,
-        caption: str | None = None,
-        caption_lines: int = 0,
-    ) -> str:
-        """The SVG at a step, with `caption` below the graph (room for `caption_lines` at least)."""
-        codes = self.codes(position, inner)
+    def svg(self, scene: Scene, caption: bool = True, caption_lines: int = 0) -> str:
+        """The SVG of a scene, with its caption below the graph (room for `caption_lines` at
+        least)."""
+        codes = self.codes(scene)
         width, height = self.size
         if caption is not None:  # room for a line of 60 characters, however narrow the graph
             width = max(width, 16 + CAPTION_CHARS * CAPTION_SIZE * CAPTION_CHAR)
-        lines = wrap(caption, width) if caption else []
+        lines = wrap(scene.caption, width) if caption else []
         rows = max(len(lines), caption_lines)
         total = height + (rows * CAPTION_LINE + 8 if rows else 0)
         parts = [
@@ -178,30 +139,10 @@ class Pictures:
         ]
         return "".join(parts)
 
-    def dot(self, position: int, inner: int | None = None) -> str:
-        """The DOT of a step: the template's drawing in the step's colours, every number known
+    def dot(self, scene: Scene) -> str:
+        """The DOT of a scene: the template's drawing in the step's colours, every number known
         so far in it; Graphviz lays it out as the template, its cells being the same."""
-        looks = self.looks(position, inner)
-        return to_dot(self.diagram, Paint(looks, flows(self.diagram, looks)), self.rankdir)
-
-    def caption(self, position: int, inner: int | None = None) -> str:
-        """`7/7 backward x: ∂f/∂x = ∂f/∂q · ∂q/∂x = -4 · 1 = -4`; inner steps are `1.2/11`."""
-        tl = self.timeline
-        step = tl.steps[position] if inner is None else tl.inner_steps(position)[inner]
-        number = f"{step.index}" if step.inner is None else f"{step.index}.{step.inner + 1}"
-        if step.index == 0:
-            return f"{number}/{self.last} start: {step.text}"
-        return f"{number}/{self.last} {step.phase} {step.node}: {step.text}"
-
-
-def _inner_look(base: Look, k: int, inner: int) -> Look:
-    """Stepped into a composite (or a block call): the parts before the current one are
-    done, those after it not yet."""
-    if base == Look.FORWARD:
-        return Look.COMPUTED if k < inner else Look.FORWARD if k == inner else Look.PENDING
-    if base == Look.BACKWARD:
-        return Look.GRAD if k < inner else Look.BACKWARD if k == inner else Look.COMPUTED
-    return base
+        return to_dot(self.diagram, Paint(scene.looks(), scene.flows()), self.rankdir)
 
 
 def wrap(text: str, width: float) -> list[str]:
@@ -234,7 +175,7 @@ def _cut(svg: str, d: Diagram, rankdir: str) -> tuple[str, list[Piece], tuple[fl
     names = {
         **{p.id: p.name for p in d.parts.values()},
         **{w.id: f"{w.tail_name} → {w.head_name}" for w in d.wires},
-        **{b.id: b.name for b in d.boxes},
+        **{f.id: f.name for f in d.frames},
     }
     for child in graph0:
         tag = child.tag.split("}")[-1]
@@ -283,8 +224,10 @@ def _texts(text: str, value: bool, grad: bool) -> str:
 
 
 def _node_variant(text: str, look: Look) -> str:
+    """A node in one look; its class names its state (`node grad`), for a reader or a test."""
     text = text.replace(f'fill="{Sentinel.FILL}" stroke="{Sentinel.BORDER}"', PENS[look].svg())
-    return _texts(text, look != Look.PENDING, look in (Look.GRAD, Look.BACKWARD))
+    text = text.replace('class="node"', f'class="node {look.state}"', 1)
+    return _texts(text, look.shows_value, look.shows_grad)
 
 
 def _edge_variant(text: str, line: Line, flow: Flow) -> str:
@@ -293,24 +236,16 @@ def _edge_variant(text: str, line: Line, flow: Flow) -> str:
     text = text.replace(
         f'fill="{Sentinel.EDGE}" stroke="{Sentinel.EDGE}"', f'fill="{line.color}" {arrow.svg()}'
     )
-    return _texts(text, flow != Flow.PENDING, flow in (Flow.GRAD, Flow.GRAD_ACTIVE))
+    return _texts(text, flow.shows_value, flow.shows_grad)
 
 
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:e-?\d+)?")
 
 
 def _curve(d: str) -> list[tuple[float, float]]:
-    """Points along a Graphviz edge path (`M p C p p p p p p …`), a few per Bézier segment."""
+    """Points along a Graphviz edge path (`M p C p p p p p p …`)."""
     coords = [float(v) for v in _NUMBER.findall(d)]
-    pts = list(zip(coords[0::2], coords[1::2], strict=False))
-    out = pts[:1]
-    for i in range(1, len(pts) - 2, 3):
-        (x0, y0), (x1, y1), (x2, y2), (x3, y3) = pts[i - 1 : i + 3]
-        for k in range(1, 9):
-            t = k / 8
-            a, b, c, e = (1 - t) ** 3, 3 * t * (1 - t) ** 2, 3 * t * t * (1 - t), t**3
-            out.append((a * x0 + b * x1 + c * x2 + e * x3, a * y0 + b * y1 + c * y2 + e * y3))
-    return out
+    return bezier(list(zip(coords[0::2], coords[1::2], strict=False)), 8)
 
 
 def _straddle(edge: ET.Element) -> None:
@@ -351,13 +286,13 @@ def pictures(
     regions: Mapping[str, Region] | None = None,
 ) -> Pictures:
     """The Pictures of a session's trace, or of a graph's own, kept for the next call."""
-    owner: object = subject.trace if _is_session(subject) else subject  # type: ignore[union-attr]
+    owner: object = subject.trace if isinstance(subject, Session) else subject
     key = (id(owner), frozenset(expanded), rankdir, frozenset((regions or {}).items()))
     hit = _cache.pop(key, None)
     if hit is not None and hit[0] is owner:
         _cache[key] = hit  # the most recently used last
         return hit[1]
-    session = subject if _is_session(subject) else subject.session()  # type: ignore[union-attr]
+    session = subject if isinstance(subject, Session) else Session(subject)
     made = Pictures(session, expanded, rankdir, regions)
     while len(_cache) >= CACHE_SIZE:
         _cache.pop(next(iter(_cache)))
@@ -365,55 +300,71 @@ def pictures(
     return made
 
 
-def regions_at(session: Session, expanded: Iterable[str]) -> dict[str, Region]:
-    """Inside a window of an expanded composite, the region of windows around it, so the
-    drawing shows the window being stepped (one layout per region, not per step)."""
-    step = session.current
-    if step.window is None or step.node not in frozenset(expanded):
-        return {}
-    wins = session.timeline.windows(step.node)
-    return {} if wins is None else {step.node: Region.around(wins, step.window)}
+def scene_at(
+    subject: Session | Graph,
+    expanded: Iterable[str] = (),
+    rankdir: str = "TB",
+    step: int | None = None,
+    inner: int | None = None,
+) -> tuple[Pictures, Scene]:
+    """The pictures and the scene at `step` (and its inner step `inner`, counted from 0), else
+    at a session's cursor, else at a graph's last step. Stepped into a window of an expanded
+    composite, the drawing shows the region of windows that holds it."""
+    expanded = frozenset(expanded)
+    pics = pictures(subject, expanded, rankdir)
+    position, k = _stop(subject, pics, step, inner)
+    tl = pics.timeline
+    current = tl.steps[position] if k is None else tl.inner_steps(position)[k]
+    regions = regions_at(tl, current, expanded)
+    if regions:
+        pics = pictures(subject, expanded, rankdir, regions)
+    return pics, pics.scene(position, k)
 
 
-def _following(
-    subject: Session | Graph, expanded: Iterable[str], step: int | None
-) -> dict[str, Region]:
-    if step is not None or not _is_session(subject):
-        return {}
-    return regions_at(subject, expanded)  # type: ignore[arg-type]
-
-
-def _is_session(subject: Session | Graph) -> bool:
-    return hasattr(subject, "timeline")
-
-
-def _position(subject: Session | Graph, pics: Pictures, step: int | None) -> tuple[int, int | None]:
-    """The step to draw: `step`, else a session's cursor, else a graph's last step."""
+def _stop(
+    subject: Session | Graph, pics: Pictures, step: int | None, inner: int | None
+) -> tuple[int, int | None]:
     if step is None:
-        if _is_session(subject):
-            return subject.position, subject.inner  # type: ignore[union-attr]
+        if inner is not None:
+            raise GraphstepError("an inner step needs its step", hint="e.g. step=5, inner=2")
+        if isinstance(subject, Session):
+            return subject.position, subject.inner
         return pics.last, None
-    if not 0 <= step <= pics.last:
+    if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step <= pics.last:
         raise GraphstepError(
-            f"step {step} does not exist",
+            f"step {step!r} does not exist",
             hint=f"the steps of {pics.graph.name} are 0 to {pics.last}",
         )
-    return step, None
+    if inner is None:
+        return step, None
+    count = len(pics.timeline.inner_steps(step))
+    if count == 0:
+        raise GraphstepError(
+            f"step {step} has no inner steps",
+            hint="conv, pool and block call steps have them: 'graphstep run FILE --steps "
+            "--into' lists them",
+        )
+    if isinstance(inner, bool) or not isinstance(inner, int) or not 0 <= inner < count:
+        raise GraphstepError(
+            f"step {step} has no inner step {inner!r}",
+            hint=f"its inner steps are {step}.1 to {step}.{count} ({count:,})",
+        )
+    return step, inner
 
 
 def to_svg(
     subject: Session | Graph,
     *,
     step: int | None = None,
+    inner: int | None = None,
     expanded: Iterable[str] = (),
     rankdir: str = "TB",
     caption: bool = True,
 ) -> str:
-    """The diagram as SVG text: a session at its cursor (or at `step`), a graph at its last step."""
-    pics = pictures(subject, expanded, rankdir, _following(subject, expanded, step))
-    position, inner = _position(subject, pics, step)
-    text = pics.caption(position, inner) if caption else None
-    return pics.svg(position, inner, text)
+    """The diagram as SVG text: a session at its cursor (or at `step`, `inner`), a graph at its
+    last step."""
+    pics, scene = scene_at(subject, expanded, rankdir, step, inner)
+    return pics.svg(scene, caption)
 
 
 def export_svg(
@@ -423,23 +374,43 @@ def export_svg(
     format: str = "svg",
     expanded: Iterable[str] = (),
     rankdir: str = "TB",
+    inner: int | None = None,
 ) -> Path:
     """Write the diagram at one step (default: a session's cursor, a graph's last step)
     as `format` svg, png or dot. The file appears whole or not at all."""
     if format not in ("svg", "png", "dot"):
         raise GraphstepError(f"unknown format '{format}'", hint="use svg, png or dot")
     path = Path(path)
-    pics = pictures(subject, expanded, rankdir, _following(subject, expanded, step))
-    position, inner = _position(subject, pics, step)
+    pics, scene = scene_at(subject, expanded, rankdir, step, inner)
     if format == "dot":
-        data = pics.dot(position, inner).encode()
+        data = pics.dot(scene).encode()
     elif format == "svg":
-        data = pics.svg(position, inner, pics.caption(position, inner)).encode()
+        data = pics.svg(scene).encode()
     else:
-        svg = pics.svg(position, inner, pics.caption(position, inner))
-        data = svg_to_png(svg, lambda: pics.dot(position, inner))
+        data = svg_to_png(pics.svg(scene), lambda: pics.dot(scene))
     write_atomic(path, data)
     return path
+
+
+def stops(
+    subject: Session | Graph, expanded: Iterable[str] = (), rankdir: str = "TB", into: bool = False
+) -> tuple[Pictures, list[Scene], list[str]]:
+    """The scenes an export shows: every step; with `into`, each expanded composite's inner
+    steps too (see scene.inner_stops); and notes on the windows left out."""
+    pics = pictures(subject, expanded, rankdir)
+    start = pics.scene(0)
+    if not into:
+        return pics, [start.moved(i) for i in range(pics.last + 1)], []
+    found, notes = inner_stops(start)
+    return pics, [start.moved(i, k) for i, k in found], notes
+
+
+def file_name(scene: Scene, digits: int) -> str:
+    """`007.svg`, and `007_03.svg` for its third inner step: in order when sorted by name."""
+    name = f"{scene.position:0{digits}d}"
+    if scene.inner is not None:
+        name += f"_{scene.inner + 1:02d}"
+    return name + ".svg"
 
 
 def export_all_steps(
@@ -447,20 +418,20 @@ def export_all_steps(
     directory: str | os.PathLike[str],
     expanded: Iterable[str] = (),
     rankdir: str = "TB",
+    into: bool = False,
 ) -> list[Path]:
-    """One SVG per step into `directory`, `000.svg` (the start) to the last, for slide builds.
+    """One SVG per step into `directory`, `000.svg` (the start) to the last, for slide builds;
+    with `into`, the inner steps of expanded composites too (`005_01.svg`, …).
 
     Every picture has the same size, so the graph stays put from slide to slide.
     The pictures are written to a temporary directory and moved in when all are
     done: an error or Ctrl-C leaves no half-written file. Numbered SVGs of an
     earlier export that this one does not overwrite are removed.
     """
-    pics = pictures(subject, expanded, rankdir)
-    count = pics.last + 1
-    captions = [pics.caption(i) for i in range(count)]
-    lines = max(len(wrap(c, pics.size[0])) for c in captions)
-    digits = max(3, len(str(count - 1)))
-    names = [f"{i:0{digits}d}.svg" for i in range(count)]
+    pics, scenes, _ = stops(subject, expanded, rankdir, into)
+    lines = max(len(wrap(scene.caption, pics.size[0])) for scene in scenes)
+    digits = max(3, len(str(pics.last)))
+    names = [file_name(scene, digits) for scene in scenes]
     directory = Path(directory)
     if directory.exists() and not directory.is_dir():
         raise GraphstepError(f"'{directory}' is not a directory", hint="name a directory to fill")
@@ -480,8 +451,8 @@ def export_all_steps(
             )
         )
         try:
-            for i, name in enumerate(names):
-                (stage / name).write_text(pics.svg(i, None, captions[i], lines), encoding="utf-8")
+            for scene, name in zip(scenes, names, strict=True):
+                (stage / name).write_text(pics.svg(scene, True, lines), encoding="utf-8")
             if fresh:
                 os.chmod(stage, 0o777 & ~_umask())
                 os.replace(stage, directory)  # the whole directory at once
@@ -496,7 +467,7 @@ def export_all_steps(
     return [directory / name for name in names]
 
 
-NUMBERED = re.compile(r"\d{3,}\.svg")
+NUMBERED = re.compile(r"\d{3,}(?:_\d{2,})?\.svg")
 
 
 @contextmanager
