@@ -12,8 +12,8 @@ import json
 import math
 import re
 import sys
-import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -525,32 +525,6 @@ def sparkline(values: Sequence[float], width: int = 60) -> str:
     )
 
 
-class ProgressBar:
-    """`[#####.....] 250/500 loss 0.0123` on stderr, redrawn in place, only on a terminal."""
-
-    def __init__(self, total: int, out: TextIO, width: int = 30) -> None:
-        self.total = total
-        self.out = out
-        self.width = width
-        self.shown = out.isatty()
-        self.last = -math.inf
-
-    def update(self, done: int, loss: float) -> None:
-        now = time.monotonic()
-        if not self.shown or (now - self.last < 0.05 and done < self.total):
-            return
-        self.last = now
-        filled = self.width * done // max(1, self.total)
-        bar = "#" * filled + "." * (self.width - filled)
-        self.out.write(f"\r[{bar}] {done}/{self.total} loss {fmt.number(loss)}")
-        self.out.flush()
-
-    def close(self) -> None:
-        if self.shown and self.last > -math.inf:
-            self.out.write("\n")
-            self.out.flush()
-
-
 def cmd_train(args: argparse.Namespace) -> int:
     from .train import train
 
@@ -558,11 +532,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     steps = args.steps if args.steps is not None else graph.train.get("steps")
     if steps is None:
         raise UsageError(f"how many steps? give --steps N (or train: {{steps: N}} in {args.file})")
-    bar = ProgressBar(int(steps), sys.stderr)
-    try:
-        result = train(graph, int(steps), args.lr, on_step=bar.update)
-    finally:
-        bar.close()
+    with training_bar(int(steps)) as update:
+        result = train(graph, int(steps), args.lr, on_step=update)
     losses = [float(x) for x in result.losses]
     if args.json:
         report = {"losses": json_numbers(losses), "accuracy": result.accuracy}
@@ -582,6 +553,23 @@ def cmd_train(args: argparse.Namespace) -> int:
     return OK
 
 
+@contextmanager
+def training_bar(total: int) -> Iterator[Callable[[int, float], None]]:
+    """rich's progress bar on stderr, with the loss, only on a terminal; yields its update."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    console = Console(file=sys.stderr)
+    columns = (BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]}"))
+    with Progress(*columns, console=console, disable=not console.is_terminal) as progress:
+        task = progress.add_task("training", total=total, loss="")
+
+        def update(done: int, loss: float) -> None:
+            progress.update(task, completed=done, loss=fmt.number(loss))
+
+        yield update
+
+
 # ---------------------------------------------------------------------------
 # export
 
@@ -594,6 +582,10 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise UsageError("give one of -o OUT, --all-steps DIR or --html OUT.html")
     if args.output is None and (args.step is not None or args.format is not None):
         raise UsageError("--step and --format go with -o OUT")
+    if args.into and args.output is not None:
+        raise UsageError("--into goes with --all-steps or --html; for one inner step: --step N.K")
+    if args.into and not args.expand:
+        raise UsageError("--into steps into the expanded composites: give --expand NODE too")
     graph = load_graph(args.file, args.set or ())
     expanded = frozenset(args.expand or ())
     for name in expanded:
@@ -609,18 +601,35 @@ def cmd_export(args: argparse.Namespace) -> int:
             )
     options = {"expanded": expanded, "rankdir": args.rankdir}
     if args.all_steps is not None:
-        paths = render.export_all_steps(graph, Path(args.all_steps), **options)
+        paths = render.export_all_steps(graph, Path(args.all_steps), into=args.into, **options)
         print(f"wrote {len(paths)} diagrams to {args.all_steps}")
     elif args.html is not None:
-        render.export_html(graph, Path(args.html), **options)
+        render.export_html(graph, Path(args.html), into=args.into, **options)
         print(f"wrote {args.html}")
     else:
         fmt_name = args.format or (Path(args.output).suffix.lstrip(".").lower() or "svg")
         if fmt_name not in ("svg", "png", "dot"):
             raise UsageError(f"unknown format '{fmt_name}': use --format svg, png or dot")
-        render.export_svg(graph, Path(args.output), step=args.step, format=fmt_name, **options)
+        step, inner = args.step or (None, None)
+        path = Path(args.output)
+        render.export_svg(graph, path, step=step, inner=inner, format=fmt_name, **options)
         print(f"wrote {args.output}")
+    if args.into:
+        for note in render.stops(graph, into=True, **options)[2]:
+            print(f"graphstep: note: {fmt.visible(note)}", file=sys.stderr)
     return OK
+
+
+def _step(text: str) -> tuple[int, int | None]:
+    """`--step 5` is step 5; `--step 5.3` its third inner step (window or node), as numbered
+    by `run --steps --into`."""
+    match = re.fullmatch(r"(\d{1,9})(?:\.(\d{1,9}))?", text.strip())
+    if match is None or (match.group(2) is not None and int(match.group(2)) < 1):
+        raise argparse.ArgumentTypeError(
+            f"expected a step N or an inner step N.K (K from 1), got '{fmt.visible(text)}'"
+        )
+    inner = match.group(2)
+    return int(match.group(1)), None if inner is None else int(inner) - 1
 
 
 # ---------------------------------------------------------------------------
@@ -698,10 +707,20 @@ def build_parser() -> argparse.ArgumentParser:
     _file_argument(p)
     _set_option(p)
     p.add_argument("-o", "--output", metavar="OUT", help="the diagram at one step")
-    p.add_argument("--step", type=int, metavar="N", help="the step to draw (default: the last)")
+    p.add_argument(
+        "--step",
+        type=_step,
+        metavar="N[.K]",
+        help="the step to draw (default: the last); N.K its K-th window or node",
+    )
     p.add_argument("--format", choices=("svg", "png", "dot"), help="default: from OUT's suffix")
     p.add_argument("--all-steps", metavar="DIR", help="one numbered SVG per step, for slides")
     p.add_argument("--html", metavar="OUT", help="one self-contained page stepping with ←/→")
+    p.add_argument(
+        "--into",
+        action="store_true",
+        help="with --all-steps or --html: the inner steps of the expanded composites too",
+    )
     p.add_argument(
         "--expand",
         metavar="NODE",

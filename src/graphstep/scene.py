@@ -765,8 +765,9 @@ def inner_stops(scene: Scene) -> tuple[list[tuple[int, int | None]], list[str]]:
         stops.extend((i, wins.ordinal(p)) for p in exp.windows)
         if len(exp.windows) < exp.total and tl.phase(i) is Phase.FORWARD:
             notes.append(
-                f"{node}: {len(exp.windows)} of its {exp.total:,} windows have inner steps, "
-                f"those drawn ({_region_text(exp.region)}); --expand draws no others"
+                f"{node}: the export steps into the {len(exp.windows)} windows drawn "
+                f"({_region_text(exp.region)}) of its {exp.total:,}; "
+                "'graphstep export --step N.K' draws any other"
             )
     return stops, notes
 

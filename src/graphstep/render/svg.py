@@ -345,9 +345,11 @@ def _stop(
             "--into' lists them",
         )
     if isinstance(inner, bool) or not isinstance(inner, int) or not 0 <= inner < count:
+        which = f"{step}.{inner + 1}" if isinstance(inner, int) else repr(inner)
         raise GraphstepError(
-            f"step {step} has no inner step {inner!r}",
-            hint=f"its inner steps are {step}.1 to {step}.{count} ({count:,})",
+            f"step {step} has no inner step {which}",
+            hint=f"its inner steps are {step}.1 to {step}.{count} (counted from 0: 0 to "
+            f"{count - 1})",
         )
     return step, inner
 
