@@ -116,7 +116,7 @@ def scenes() -> None:
     small = big = float("inf")
     gc.disable()
     try:
-        for _ in range(3 * REPEATS):
+        for _ in range(10 * REPEATS):
             small = min(small, best_of(small_walk) / SCENE_STEPS)
             big = min(big, best_of(big_walk) / SCENE_STEPS)
     finally:

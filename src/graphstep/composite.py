@@ -18,14 +18,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from math import prod
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import networkx as nx
 import numpy as np
 
 from .errors import GraphstepError
 from .format import index, number
-from .ops import OPS, Op
+from .ops import OPS
 
 if TYPE_CHECKING:
     from .graph import Graph
@@ -36,6 +36,23 @@ SMALL_WINDOW = 9  # a conv window with at most this many weights is written out 
 SMALL_POOL = 16  # a pool window with at most this many pixels is listed number by number
 MAX_NODES = 40  # an expansion never draws more nodes than this
 REGION_SIDE = 4  # the default region: up to 4×4 windows of one output channel
+
+
+@runtime_checkable
+class WindowOp(Protocol):
+    """What an op stepped window by window (conv2d, local2d, maxpool, avgpool) tells, from its
+    inputs' shapes and its attributes, as `op.grid(*shapes, **attrs)`:
+
+    - `grid(...) -> (Ho, Wo)`: how many windows there are down and across;
+    - `window(i, j, ...) -> (rows, cols)`: the slices of the padded input window (i, j) reads;
+    - `padding(...) -> (rows, cols)`: the zeros added on each side of the input.
+    """
+
+    def grid(self, *args: Any, **attrs: Any) -> tuple[int, int]: ...
+
+    def window(self, *args: Any, **attrs: Any) -> tuple[slice, slice]: ...
+
+    def padding(self, *args: Any, **attrs: Any) -> tuple[int, int]: ...
 
 
 @dataclass(frozen=True)
@@ -54,7 +71,7 @@ class Windows:
     stride: int
     pad: tuple[int, int]
     image: tuple[int, int]  # the unpadded input's H, W
-    op: Op = field(compare=False, repr=False)
+    op: WindowOp = field(compare=False, repr=False)
     shapes: tuple[tuple[int, ...], ...] = field(compare=False, repr=False)
     attrs: Mapping[str, Any] = field(compare=False, repr=False)
 
@@ -142,9 +159,9 @@ class Windows:
 def windows(graph: Graph, name: str) -> Windows | None:
     """The windows of a composite node, from its op's grid/window/padding; None for other nodes."""
     node = graph.nodes[name]
-    if not node.is_composite:
+    op = OPS.get(node.op)
+    if not node.is_composite or not isinstance(op, WindowOp):
         return None
-    op = OPS[node.op]
     shapes = tuple(graph.nodes[i].shape for i in node.inputs)
     attrs = dict(node.attrs)
     ho, wo = op.grid(*shapes, **attrs)
@@ -155,15 +172,14 @@ def windows(graph: Graph, name: str) -> Windows | None:
         stride = op.window(0, 1, *shapes, **attrs)[1].start - cols.start
     else:
         stride = 1
-    pad = op.padding(*shapes, **attrs)
-    pad = (pad, pad) if isinstance(pad, int) else (int(pad[0]), int(pad[1]))
+    ph, pw = op.padding(*shapes, **attrs)
     return Windows(
         node=name,
         kind=node.op,
         shape=node.shape,
         kernel=(rows.stop - rows.start, cols.stop - cols.start),
         stride=int(stride),
-        pad=pad,
+        pad=(int(ph), int(pw)),
         image=(shapes[0][-2], shapes[0][-1]),
         op=op,
         shapes=shapes,

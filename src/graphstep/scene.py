@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from enum import IntEnum
+from enum import IntEnum, StrEnum
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -175,13 +175,26 @@ class Card:
         return short(self.grad) if self.numbers and self.grad_label else ""
 
 
+class Kind(StrEnum):
+    """What a part draws: a graph node or a constant; inside an expanded composite, a window
+    or what windows read (as composite.py's expansion names them)."""
+
+    NODE = "node"
+    CONST = "const"
+    WINDOW = "window"
+    PIXEL = "pixel"
+    PATCH = "patch"
+    WEIGHT = "weight"
+    BIAS = "bias"
+
+
 @dataclass(frozen=True)
 class Part:
     """A node of the drawing: a graph node, or a node of an expanded composite."""
 
     id: str
     name: str
-    kind: str  # node, const; inside a composite: window, pixel, patch, weight, bias
+    kind: Kind
     card: Card
     source: str  # the graph node whose look it follows (itself, for a graph node)
     frame: str | None = None  # the frame of the expanded composite it belongs to
@@ -337,7 +350,7 @@ def diagram(
             _expand(d, trace, read, name, (regions or {}).get(name))
             continue
         pid = f"n{len(d.parts)}"
-        kind = "const" if graph.nodes[name].op == "const" else "node"
+        kind = Kind.CONST if graph.nodes[name].op == "const" else Kind.NODE
         card = (
             _call_card(graph, read, name)
             if name in graph.groups and name not in expanded
@@ -411,8 +424,8 @@ def _card(graph: Graph, trace: Trace | None, name: str) -> Card:
 
 
 WINDOW_FORMULA = {"maxpool": "max", "avgpool": "mean", "conv2d": "Wᵀx + b", "local2d": "Wᵀx + b"}
-READERS = ("pixel", "patch", "weight", "bias")  # the order they sit in, above the windows
-SHARED = ("weight", "bias")  # a conv's: read by every window
+READERS = (Kind.PIXEL, Kind.PATCH, Kind.WEIGHT, Kind.BIAS)  # in this order above the windows
+SHARED = (Kind.WEIGHT, Kind.BIAS)  # a conv's: read by every window
 
 
 def _expand(d: Diagram, trace: Trace, read: Trace | None, name: str, region: Region | None) -> None:
@@ -435,13 +448,13 @@ def _expand(d: Diagram, trace: Trace, read: Trace | None, name: str, region: Reg
     }
     for sub, data in exp.graph.nodes(data=True):
         pid = f"n{len(d.parts)}"
-        kind = data["kind"]
-        source = name if kind == "window" else exp.sources.get(sub, name)
+        kind = Kind(data["kind"])
+        source = name if kind is Kind.WINDOW else exp.sources.get(sub, name)
         scalar = data.get("value") is not None
-        has_grad = kind in ("window", "pixel") and source in graph.ancestors_of_output
+        has_grad = kind in (Kind.WINDOW, Kind.PIXEL) and source in graph.ancestors_of_output
         card = Card(
             name=sub,
-            formula=formula if kind == "window" else "",
+            formula=formula if kind is Kind.WINDOW else "",
             value=np.asarray(data["value"]) if read is not None and scalar else None,
             grad=(
                 np.asarray(data["grad"])
@@ -449,11 +462,11 @@ def _expand(d: Diagram, trace: Trace, read: Trace | None, name: str, region: Reg
                 else None
             ),
             grad_label="∂" if has_grad else "",
-            subtitle=f"every window's {'W' if kind == 'weight' else 'b'}" if sub in shared else "",
+            subtitle=f"every window's {'W' if kind is Kind.WEIGHT else 'b'}" * (sub in shared),
             numbers=scalar,
             compact=True,
         )
-        ordinal = wins.ordinal(data["position"]) if kind == "window" else None
+        ordinal = wins.ordinal(data["position"]) if kind is Kind.WINDOW else None
         key = inner_name(name, sub)
         d.parts[pid] = Part(pid, key, kind, card, source, cid, ordinal)
         d.ids[key] = pid
@@ -629,7 +642,17 @@ class Scene:
             return Look.FORWARD
         return Look.COMPUTED if f < p or f == 0 else Look.PENDING
 
+    @cached_property
+    def _looks(self) -> dict[str, Look]:
+        return {}  # each part's look, once asked for: a view asks for a box's, run by run
+
     def look(self, pid: str) -> Look:
+        look = self._looks.get(pid)
+        if look is None:
+            look = self._looks[pid] = self._look(pid)
+        return look
+
+    def _look(self, pid: str) -> Look:
         part = self.diagram.parts[pid]
         base = self._base(part.source)
         inner = self.inner

@@ -21,7 +21,19 @@ import numpy as np
 
 from .. import format as fmt
 from ..errors import GraphstepError
-from ..scene import EDGE_CHARS, Card, Diagram, Flow, Frame, Look, Part, Wire, edge_text, fit
+from ..scene import (
+    EDGE_CHARS,
+    Card,
+    Diagram,
+    Flow,
+    Frame,
+    Kind,
+    Look,
+    Part,
+    Wire,
+    edge_text,
+    fit,
+)
 
 # Okabe–Ito colours, distinguishable with every common colour-vision deficiency;
 # each look also has its own line style and weight, so it survives greyscale print.
@@ -251,7 +263,7 @@ def _in_order(ids: list[str]) -> str:
 
 def _node(part: Part, paint: Paint) -> str:
     card = part.card
-    if part.kind == "const":
+    if part.kind is Kind.CONST:
         return (
             f'{part.id} [id="{part.id}" label=<<FONT POINT-SIZE="{SMALL_SIZE}">'
             f'{escape(card.title)}</FONT>> style="rounded,filled" fillcolor="#f0f0f0" '

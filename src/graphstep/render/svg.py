@@ -22,12 +22,13 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..composite import Region
 from ..errors import GraphstepError
-from ..scene import Diagram, Flow, Look, Scene, diagram, inner_stops, regions_at
+from ..scene import Diagram, Flow, Kind, Look, Scene, diagram, inner_stops, regions_at
 from ..session import Session
 from .curve import bezier
 from .dot import (
@@ -63,12 +64,20 @@ CAPTION_CHARS = 60  # the shortest caption line
 _TEXT = re.compile(r'<text\b[^>]*\bfill="(#fe000[34])"[^>]*>[^<]*</text>\n?')
 
 
+class Changes(Enum):
+    """How a piece of the template changes from step to step."""
+
+    NODE = "node"  # a variant per Look
+    EDGE = "edge"  # a variant per Flow
+    STATIC = "static"  # one variant: a constant, a cluster's frame, the background
+
+
 @dataclass(frozen=True)
 class Piece:
     """One node or edge of the template, in each of its variants (or one, if it never changes)."""
 
     id: str
-    kind: str  # node, edge, static
+    changes: Changes
     variants: tuple[str, ...]
 
 
@@ -104,9 +113,9 @@ class Pictures:
         """The variant of every piece in a scene."""
         return [
             int(scene.look(p.id))
-            if p.kind == "node"
+            if p.changes is Changes.NODE
             else int(scene.flow(p.id))
-            if p.kind == "edge"
+            if p.changes is Changes.EDGE
             else 0
             for p in self.pieces
         ]
@@ -169,8 +178,10 @@ def _cut(svg: str, d: Diagram, rankdir: str) -> tuple[str, list[Piece], tuple[fl
         f'font-family="{GRAPHVIZ_FONT}">\n'
     )
     pieces: list[Piece] = []
-    kinds = {pid: ("static" if p.kind == "const" else "node") for pid, p in d.parts.items()}
-    kinds.update({w.id: "edge" for w in d.wires})
+    kinds = {
+        pid: Changes.STATIC if p.kind is Kind.CONST else Changes.NODE for pid, p in d.parts.items()
+    }
+    kinds.update({w.id: Changes.EDGE for w in d.wires})
     thin = {w.id for w in d.wires if not w.labelled}
     names = {
         **{p.id: p.name for p in d.parts.values()},
@@ -182,18 +193,18 @@ def _cut(svg: str, d: Diagram, rankdir: str) -> tuple[str, list[Piece], tuple[fl
         if tag == "title":
             continue
         cid = child.attrib.get("id", "")
-        kind = kinds.get(cid, "static")
+        kind = kinds.get(cid, Changes.STATIC)
         title = child.find(f"{{{SVG_NS}}}title")
         if title is not None and cid in names:
             title.text = names[cid]
-        if kind == "edge" and rankdir == "LR":
+        if kind is Changes.EDGE and rankdir == "LR":
             _straddle(child)
         text = ET.tostring(child, encoding="unicode").replace(f' xmlns="{SVG_NS}"', "", 1)
         for default in (f' font-family="{GRAPHVIZ_FONT}"', ' text-anchor="start"'):
             text = text.replace(default, "")
-        if kind == "static":
+        if kind is Changes.STATIC:
             pieces.append(Piece(cid, kind, (text,)))
-        elif kind == "node":
+        elif kind is Changes.NODE:
             pieces.append(Piece(cid, kind, tuple(_node_variant(text, look) for look in Look)))
         else:
             lines = THIN_LINES if cid in thin else LINES
@@ -205,8 +216,8 @@ def _merge_static(pieces: list[Piece]) -> list[Piece]:
     """Neighbouring static pieces as one, so a step joins fewer strings."""
     out: list[Piece] = []
     for p in pieces:
-        if p.kind == "static" and out and out[-1].kind == "static":
-            out[-1] = Piece(out[-1].id, "static", (out[-1].variants[0] + p.variants[0],))
+        if p.changes is Changes.STATIC and out and out[-1].changes is Changes.STATIC:
+            out[-1] = Piece(out[-1].id, Changes.STATIC, (out[-1].variants[0] + p.variants[0],))
         else:
             out.append(p)
     return out
