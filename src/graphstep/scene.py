@@ -600,17 +600,13 @@ class Scene:
 
     @property
     def step(self) -> Step:
-        if self.inner is None:
-            return self.timeline.steps[self.position]
-        return self.timeline.inner_steps(self.position)[self.inner]
+        return self.timeline.at(self.position, self.inner)
 
     @property
     def caption(self) -> str:
         """`7/7 backward x: ∂f/∂x = ∂f/∂q · ∂q/∂x = -4 · 1 = -4`; inner steps are `1.2/11`."""
         step = self.step
-        line = step.line
-        number, rest = line.split(" ", 1)
-        return f"{number}/{self.timeline.end} {rest}"
+        return f"{step.number}/{self.timeline.end} {step.about}"
 
     @property
     def current(self) -> str | None:

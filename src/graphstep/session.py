@@ -320,9 +320,7 @@ class Session:
 
     @property
     def current(self) -> Step:
-        if self._inner is None:
-            return self.timeline.steps[self._position]
-        return self.timeline.inner_steps(self._position)[self._inner]
+        return self.timeline.at(self._position, self._inner)
 
     @property
     def phase(self) -> Phase:

@@ -325,8 +325,7 @@ def scene_at(
     pics = pictures(subject, expanded, rankdir)
     position, k = _stop(subject, pics, step, inner)
     tl = pics.timeline
-    current = tl.steps[position] if k is None else tl.inner_steps(position)[k]
-    regions = regions_at(tl, current, expanded)
+    regions = regions_at(tl, tl.at(position, k), expanded)
     if regions:
         pics = pictures(subject, expanded, rankdir, regions)
     return pics, pics.scene(position, k)
