@@ -223,3 +223,20 @@ def test_one_step_changes_a_few_parts_however_big_the_graph() -> None:
         delta = after.delta(scene)
         assert len(delta.looks) <= 2 * len(s.timeline.members(after.position)) + 2
         scene = after
+
+
+def test_an_edge_out_of_an_expanded_composite_follows_the_whole_output() -> None:
+    """Its value is complete at the last window; its gradient is known before the windows
+    share it out, so it stays on through the backward windows."""
+    s = load("pool_4x4").session()
+    pics, _ = scene_at(s, expanded={"m"})
+    (wire,) = [w for w in pics.diagram.wires if w.ltail is not None]
+    assert (wire.tail_name, wire.head_name) == ("m", "loss.1")
+    forward = [pics.scene(1, k).flow(wire.id) for k in range(4)]
+    assert forward == [Flow.PENDING] * 3 + [Flow.VALUE]
+    assert pics.scene(1).flow(wire.id) is Flow.VALUE
+    backward_step = s.timeline.backward_index["m"]
+    backward = [pics.scene(backward_step, k).flow(wire.id) for k in range(4)]
+    assert backward == [Flow.GRAD_ACTIVE] * 4
+    _, labels = read_svg(pics.svg(pics.scene(backward_step, 1)))
+    assert (wire.id, "grad", "‖·‖ 2") in labels  # ‖[[1, 1], [1, 1]]‖

@@ -662,11 +662,7 @@ class Scene:
             if tl.members(self.position)
             else part.ordinal
         )
-        if k is None:
-            return base
-        if base is Look.FORWARD:
-            return Look.COMPUTED if k < inner else Look.FORWARD if k == inner else Look.PENDING
-        return Look.GRAD if k < inner else Look.BACKWARD if k == inner else Look.COMPUTED
+        return base if k is None else _inner_look(base, k, inner)
 
     def look_of(self, name: str) -> Look:
         """The look of the part drawn for a graph or expansion node (`m/m[0,1]`)."""
@@ -689,7 +685,23 @@ class Scene:
         return self._flow(self.diagram.wire(wid))
 
     def _flow(self, w: Wire) -> Flow:
-        return self._flow_between(w, self.look(w.tail), self.look(w.head))
+        tail = self.look(w.tail) if w.ltail is None else self._leaving(w.tail_name)
+        return self._flow_between(w, tail, self.look(w.head))
+
+    def _leaving(self, composite: str) -> Look:
+        """The look an edge out of an expanded composite follows: the whole output, whose
+        value is complete at its last window, and whose gradient its windows share out."""
+        base = self._base(composite)
+        tl, inner = self.timeline, self.inner
+        if inner is None or base not in (Look.FORWARD, Look.BACKWARD):
+            return base
+        if tl.members(self.position):  # a node of a block call stepped into
+            k = tl.member_index(self.position, composite)
+            return base if k is None else _inner_look(base, k, inner)
+        if base is Look.FORWARD:
+            last = len(tl.inner_steps(self.position)) - 1
+            return Look.FORWARD if inner == last else Look.PENDING
+        return base
 
     def _flow_between(self, w: Wire, tail: Look, head: Look) -> Flow:
         """Green once the tail is known; red once the tail's gradient is, since what the wire
@@ -739,10 +751,22 @@ class Scene:
         then = {pid: before.look(pid) for pid in ends}
         flows = {}
         for wid, w in wires.items():
-            flow = self._flow_between(w, now[w.tail], now[w.head])
-            if flow is not before._flow_between(w, then[w.tail], then[w.head]):
+            if w.ltail is None:
+                flow = self._flow_between(w, now[w.tail], now[w.head])
+                old = before._flow_between(w, then[w.tail], then[w.head])
+            else:
+                flow, old = self._flow(w), before._flow(w)
+            if flow is not old:
                 flows[wid] = flow
         return Delta({pid: now[pid] for pid in pids if now[pid] is not then[pid]}, flows)
+
+
+def _inner_look(base: Look, k: int, inner: int) -> Look:
+    """Stepped into a composite or a block call, at inner step `inner`: the look of what inner
+    step k computes, done before it, current at it, not yet after it."""
+    if base is Look.FORWARD:
+        return Look.COMPUTED if k < inner else Look.FORWARD if k == inner else Look.PENDING
+    return Look.GRAD if k < inner else Look.BACKWARD if k == inner else Look.COMPUTED
 
 
 def scene_of(session: Session, d: Diagram) -> Scene:
