@@ -34,7 +34,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import IntEnum, StrEnum
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -106,12 +106,12 @@ STATES = {
 }
 
 
-def fit(x: object, chars: int) -> str:
+def fit(x: float | np.floating[Any] | np.ndarray, chars: int) -> str:
     """`format.number`, shortened to at most `chars` characters by dropping precision."""
     text = fmt.number(x)
     digits = 5
     while len(text) > chars and digits > 0:
-        text = f"{float(x):.{digits}g}"  # type: ignore[arg-type]
+        text = f"{float(x):.{digits}g}"
         digits -= 1
     return text
 
