@@ -97,6 +97,10 @@ class Flow(IntEnum):
         return self in (Flow.VALUE_ACTIVE, Flow.GRAD_ACTIVE)
 
 
+# the members bound once: an Enum's class attribute is slow to read on the hot paths below
+_PENDING, _COMPUTED, _FORWARD, _GRAD, _BACKWARD = Look
+_FLOW_PENDING, _VALUE, _VALUE_ACTIVE, _FLOW_GRAD, _GRAD_ACTIVE = Flow
+
 STATES = {
     Look.PENDING: NodeState.PENDING,
     Look.COMPUTED: NodeState.COMPUTED,
@@ -630,13 +634,13 @@ class Scene:
         tl, p = self.timeline, self.position
         b = tl.backward_index.get(name)
         if b is not None and b < p:
-            return Look.GRAD
+            return _GRAD
         if b == p and p > 0:
-            return Look.BACKWARD
+            return _BACKWARD
         f = tl.forward_index.get(name, 0)
         if f == p and p > 0:
-            return Look.FORWARD
-        return Look.COMPUTED if f < p or f == 0 else Look.PENDING
+            return _FORWARD
+        return _COMPUTED if f < p or f == 0 else _PENDING
 
     @cached_property
     def _looks(self) -> dict[str, Look]:
@@ -652,7 +656,7 @@ class Scene:
         part = self.diagram.parts[pid]
         base = self._base(part.source)
         inner = self.inner
-        if inner is None or base not in (Look.FORWARD, Look.BACKWARD):
+        if inner is None or (base is not _FORWARD and base is not _BACKWARD):
             return base
         d, tl = self.diagram, self.timeline
         if part.source in d.graph.groups and part.source not in d.expanded:
@@ -707,23 +711,40 @@ class Scene:
         """Green once the tail is known; red once the tail's gradient is, since what the wire
         carried back is one term of that gradient's sum."""
         active = (
-            head is Look.FORWARD
-            or tail is Look.BACKWARD
+            head is _FORWARD
+            or tail is _BACKWARD
             or (w.lhead is not None and w.lhead in self._busy)
             # inside a composite stepped backward, a window sends its gradient to what it read
-            or (head is Look.BACKWARD and w.position < 0)
+            or (head is _BACKWARD and w.position < 0)
         )
-        if tail is Look.PENDING:
-            return Flow.PENDING
-        if tail.shows_grad and w.grad is not None:
-            return Flow.GRAD_ACTIVE if active else Flow.GRAD
-        return Flow.VALUE_ACTIVE if active else Flow.VALUE
+        if tail is _PENDING:
+            return _FLOW_PENDING
+        if (tail is _GRAD or tail is _BACKWARD) and w.grad is not None:
+            return _GRAD_ACTIVE if active else _FLOW_GRAD
+        return _VALUE_ACTIVE if active else _VALUE
 
-    def looks(self) -> dict[str, Look]:
-        return {pid: self.look(pid) for pid in self.diagram.parts}
+    def looks(self) -> Mapping[str, Look]:
+        """Every part's look, for an emitter that draws them all."""
+        return self._every_look
 
-    def flows(self) -> dict[str, Flow]:
-        return {w.id: self._flow(w) for w in self.diagram.wires}
+    @cached_property
+    def _every_look(self) -> dict[str, Look]:
+        if self.inner is not None:
+            look = self.look
+            return {pid: look(pid) for pid in self.diagram.parts}
+        base, bases = self._base, {}  # at a top-level step a part looks as its node does
+        for part in self.diagram.parts.values():
+            if part.source not in bases:
+                bases[part.source] = base(part.source)
+        return {pid: bases[part.source] for pid, part in self.diagram.parts.items()}
+
+    def flows(self) -> Mapping[str, Flow]:
+        """Every wire's flow."""
+        looks, between = self._every_look, self._flow_between
+        return {
+            w.id: between(w, looks[w.tail], looks[w.head]) if w.ltail is None else self._flow(w)
+            for w in self.diagram.wires
+        }
 
     # -- moving
 

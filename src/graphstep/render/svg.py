@@ -111,10 +111,11 @@ class Pictures:
 
     def codes(self, scene: Scene) -> list[int]:
         """The variant of every piece in a scene."""
+        looks, flows = scene.looks(), scene.flows()
         return [
-            int(scene.look(p.id))
+            int(looks[p.id])
             if p.changes is Changes.NODE
-            else int(scene.flow(p.id))
+            else int(flows[p.id])
             if p.changes is Changes.EDGE
             else 0
             for p in self.pieces
