@@ -685,8 +685,15 @@ class Scene:
             )
         )
 
+    @cached_property
+    def _flows(self) -> dict[str, Flow]:
+        return {}  # each wire's flow, once asked for: an edge is drawn in many runs
+
     def flow(self, wid: str) -> Flow:
-        return self._flow(self.diagram.wire(wid))
+        flow = self._flows.get(wid)
+        if flow is None:
+            flow = self._flows[wid] = self._flow(self.diagram.wire(wid))
+        return flow
 
     def _flow(self, w: Wire) -> Flow:
         tail = self.look(w.tail) if w.ltail is None else self._leaving(w.tail_name)
