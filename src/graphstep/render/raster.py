@@ -20,6 +20,7 @@ from enum import Enum, IntEnum
 from itertools import islice, pairwise
 from math import ceil, floor
 
+from ..format import visible
 from ..scene import Card, Diagram, Flow, Scene
 from ..session import NodeState
 from .curve import bezier
@@ -215,6 +216,8 @@ def _nonfinite(text: str) -> bool:
 
 
 def _fit(text: str, width: int) -> str:
+    """Text from the graph, its control characters made visible, cut to `width` cells."""
+    text = visible(text)
     return text if len(text) <= width else text[: max(0, width - 1)] + "…"
 
 
@@ -373,8 +376,8 @@ def _edge_label(canvas: _Canvas, path: list[Cell], texts: tuple[str, str], wire:
 
 def _box_width(card: Card) -> int:
     need = max(
-        len(card.name) + 6,
-        len(card.about) + 4,
+        len(visible(card.name)) + 6,
+        len(visible(card.about)) + 4,
         len(card.value_text) + 6,
         len(card.grad_text) + 6,
     )
@@ -519,10 +522,11 @@ def overview(layout: Layout, d: Diagram, width: int, height: int) -> Raster:
         canvas.text(top, left, "█" * boxes[name].width, name, Role.BLOCK)
     for name, region in boxes.items():  # names where no other block covers them
         cells = canvas.cells[region.y]
-        if region.width >= len(name) + 2 and all(
+        shown = visible(name)
+        if region.width >= len(shown) + 2 and all(
             cells[x][1] == name for x in range(region.x, region.right)
         ):
-            canvas.text(region.y, region.x, name.center(region.width, "█"), name, Role.BLOCK)
+            canvas.text(region.y, region.x, shown.center(region.width, "█"), name, Role.BLOCK)
     return canvas.raster(boxes)
 
 
