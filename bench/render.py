@@ -25,9 +25,10 @@ from pathlib import Path
 from timing import best_of
 
 import graphstep
+from graphstep.drawing import diagram
 from graphstep.render import export_all_steps, export_svg
 from graphstep.render.layout import layout
-from graphstep.scene import diagram, scene_of
+from graphstep.scene import scene_of
 
 TARGET = 3.0
 SCENE_TARGET = 1.5

@@ -23,7 +23,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("composite",),
     ("steps",),
     ("session",),
-    ("scene", "train"),
+    ("drawing", "scene", "train"),
     ("render", "tui"),
     ("cli", "__init__", "__main__"),
 ]

@@ -15,6 +15,7 @@ import pytest
 
 import graphstep
 from graphstep.composite import Region
+from graphstep.drawing import diagram, fit
 from graphstep.graph import Graph
 from graphstep.render import GraphvizMissing, Layout, to_svg
 from graphstep.render import layout as layout_module
@@ -22,7 +23,7 @@ from graphstep.render import svg as svg_module
 from graphstep.render.dot import GRAD_COLOR, PENS, VALUE_COLOR, Sentinel, escape, to_dot
 from graphstep.render.layout import layout
 from graphstep.render.svg import Pictures, pictures
-from graphstep.scene import Look, diagram, fit, regions_at
+from graphstep.scene import Look, regions_at
 from graphstep.session import NodeState
 
 GRAPHS = Path(__file__).parent.parent / "graphs"

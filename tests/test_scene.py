@@ -15,12 +15,13 @@ from pathlib import Path
 import pytest
 
 import graphstep
+from graphstep.drawing import Diagram, diagram
 from graphstep.render import html as html_module
 from graphstep.render.dot import GRAD_COLOR, VALUE_COLOR
 from graphstep.render.layout import layout
 from graphstep.render.raster import Ink, Raster, Role, rasterize, shown
 from graphstep.render.svg import scene_at, stops, to_svg
-from graphstep.scene import Diagram, Flow, Scene, diagram, regions_at
+from graphstep.scene import Flow, Scene, regions_at
 from graphstep.session import NodeState
 
 GRAPHS = Path(__file__).parent.parent / "graphs"

@@ -20,20 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import format as fmt
+from ..drawing import EDGE_CHARS, Card, Diagram, Frame, Kind, Part, Wire, edge_text, fit
 from ..errors import GraphstepError
-from ..scene import (
-    EDGE_CHARS,
-    Card,
-    Diagram,
-    Flow,
-    Frame,
-    Kind,
-    Look,
-    Part,
-    Wire,
-    edge_text,
-    fit,
-)
+from ..scene import Flow, Look
 
 # Okabe–Ito colours, distinguishable with every common colour-vision deficiency;
 # each look also has its own line style and weight, so it survives greyscale print.

@@ -19,8 +19,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..drawing import Diagram, diagram
 from ..errors import GraphstepError
-from ..scene import Diagram, diagram
 from .dot import to_dot
 
 if TYPE_CHECKING:

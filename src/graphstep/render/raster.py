@@ -20,8 +20,9 @@ from enum import Enum, IntEnum
 from itertools import islice, pairwise
 from math import ceil, floor
 
+from ..drawing import Card, Diagram
 from ..format import visible
-from ..scene import Card, Diagram, Flow, Scene
+from ..scene import Flow, Scene
 from ..session import NodeState
 from .curve import bezier
 from .layout import Layout

@@ -27,8 +27,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..composite import Region
+from ..drawing import Diagram, Kind, diagram
 from ..errors import GraphstepError
-from ..scene import Diagram, Flow, Kind, Look, Scene, diagram, inner_stops, regions_at
+from ..scene import Flow, Look, Scene, inner_stops, regions_at
 from ..session import Session
 from .curve import bezier
 from .dot import (

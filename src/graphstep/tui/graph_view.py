@@ -23,10 +23,11 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from ..composite import Region
+from ..drawing import Diagram, diagram
 from ..errors import GraphstepError
 from ..render.layout import Layout, layout
 from ..render.raster import Ink, Raster, Role, Run, overview, rasterize, shown
-from ..scene import Diagram, Flow, Scene, diagram, regions_at, scene_of
+from ..scene import Flow, Scene, regions_at, scene_of
 from ..session import NodeState, Session
 
 PLAIN = Style()  # Textual's line filters (NO_COLOR) need a style on every segment
