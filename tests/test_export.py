@@ -255,7 +255,7 @@ def test_the_player_draws_each_step_as_the_svg_export_does(tmp_path: Path) -> No
         body = "".join(p[int(c)] for p, c in zip(data["pieces"], codes, strict=True))
         svg = data["open"] + data["head"] + body + "</g></svg>"
         ET.fromstring(svg.replace("<svg ", '<svg xmlns="http://www.w3.org/2000/svg" ', 1))
-        assert data["head"] + body in pics.svg(i)
+        assert data["head"] + body in pics.svg(pics.scene(i))
 
 
 def test_the_player_needs_no_network(tmp_path: Path) -> None:

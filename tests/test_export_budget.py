@@ -28,7 +28,7 @@ def test_the_estimate_is_refused_past_the_budget_before_anything_is_written(
 ) -> None:
     graph = graphstep.load(EXAMPLE)
     pics = pictures(graph)
-    one = len(pics.svg(7, None, pics.caption(7), 1).encode())
+    one = len(pics.svg(pics.scene(7), True, 1).encode())
     with pytest.raises(ExportTooLarge, match=r"8 SVGs of about .* each would write") as info:
         export_all_steps(graph, tmp_path / "out", budget=8 * one - 1)
     assert abs(info.value.total - 8 * one) <= 8 * 200  # the largest picture probed, times 8

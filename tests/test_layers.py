@@ -31,7 +31,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("steps",),
     ("doctor",),  # findings over a trace, with the steps to jump to
     ("session", "train"),
-    ("scene",),
+    ("drawing", "scene"),  # what is drawn, and the drawing at a cursor
     ("render",),
     ("tui",),  # draws with render's Graphviz layout
     ("serve", "onnx_backend"),  # the TUI through textual-serve; graphstep as an ONNX backend
@@ -43,10 +43,8 @@ LAYER = {unit: level for level, units in enumerate(LAYERS) for unit in units}
 # (part 3) places where the arrows run one way. Every entry must still happen
 # (test_every_exception_is_still_needed): when one goes, so does its line here.
 UPWARD: dict[tuple[str, str], str] = {
-    ("graph", "trace"): "Graph.trace() computes a Trace, for the Python API",
-    ("graph", "session"): "Graph.session() makes a Session, for the Python API",
-    ("graph", "render"): "Graph._repr_svg_ draws the graph for Jupyter",
-    ("session", "render"): "Session._repr_svg_ draws the session for Jupyter",
+    ("graph", "trace"): "type only: Graph declares .trace(), which graphstep/__init__ attaches",
+    ("graph", "session"): "type only: Graph declares .session(), attached the same way",
 }
 
 

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 import graphstep
-from graphstep.render import dot as dot_module
+from graphstep import drawing
+from graphstep.drawing import STUB_USES, diagram
 from graphstep.render import layout as layout_module
-from graphstep.render.dot import STUB_USES, XLABEL_WIRES, diagram, to_dot
+from graphstep.render.dot import XLABEL_WIRES, to_dot
 from graphstep.render.layout import layered, layout
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "bench"))
@@ -98,7 +99,7 @@ def test_leaves_sit_one_layer_above_their_first_reader() -> None:
 
 def test_parents_of_8192_block_calls_are_the_enclosing_calls() -> None:
     graph = graphstep.load(doubling_blocks_yaml(13))
-    parents = dot_module._parents(graph)
+    parents = drawing._parents(graph)
     assert len(parents) == 8192
     assert parents["f"] is None
     assert parents["f/p13"] == "f"

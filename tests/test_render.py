@@ -15,23 +15,15 @@ import pytest
 
 import graphstep
 from graphstep.composite import Region
+from graphstep.drawing import diagram, fit
 from graphstep.graph import Graph
 from graphstep.render import GraphvizMissing, Layout, to_svg
 from graphstep.render import layout as layout_module
 from graphstep.render import svg as svg_module
-from graphstep.render.dot import (
-    GRAD_COLOR,
-    PENS,
-    VALUE_COLOR,
-    Look,
-    Sentinel,
-    diagram,
-    escape,
-    fit,
-    to_dot,
-)
+from graphstep.render.dot import GRAD_COLOR, PENS, VALUE_COLOR, Sentinel, escape, to_dot
 from graphstep.render.layout import layout
-from graphstep.render.svg import Pictures, pictures, regions_at
+from graphstep.render.svg import Pictures, pictures
+from graphstep.scene import Look, regions_at
 from graphstep.session import NodeState
 
 GRAPHS = Path(__file__).parent.parent / "graphs"
@@ -134,7 +126,7 @@ def test_a_gradient_appears_on_its_edge_at_its_tails_backward_step() -> None:
     edge = next(w for w in pics.diagram.wires if (w.tail_name, w.head_name) == ("q", "f"))
 
     def edge_grads(step: int) -> list[str]:
-        root = ET.fromstring(pics.svg(step))
+        root = ET.fromstring(pics.svg(pics.scene(step)))
         group = next(e for e in root.iter(f"{SVG}g") if e.get("id") == edge.id)
         return [t.text or "" for t in group.iter(f"{SVG}text") if t.get("fill") == GRAD_COLOR]
 
@@ -154,7 +146,7 @@ def test_looks_agree_with_the_sessions_node_states_at_every_step() -> None:
         pics = pictures(s)
         for i in range(len(s.timeline)):
             s.goto(i)
-            looks = pics.looks(i)
+            looks = pics.scene(i).looks()
             for pid, part in pics.diagram.parts.items():
                 assert looks[pid] in expected[s.state(part.name)], (name, i, part.name)
 
@@ -165,7 +157,7 @@ def test_a_step_into_a_composite_marks_the_windows_done_current_and_pending() ->
     s.step_into()
     s.step_into()  # the second window of m, [0,1]
     pics = pictures(s, expanded={"m"})
-    looks = pics.looks(s.position, s.inner)
+    looks = pics.scene(s.position, s.inner).looks()
     by_name = {p.name: looks[pid] for pid, p in pics.diagram.parts.items()}
     assert by_name["m/m[0,0]"] == Look.COMPUTED
     assert by_name["m/m[0,1]"] == Look.FORWARD
@@ -200,10 +192,10 @@ def test_expanded_pool_is_a_cluster_of_its_windows_and_pixels() -> None:
 def test_expanded_conv_shows_a_bounded_region_of_one_channel() -> None:
     g = load("conv_32x32x3")
     d = diagram(g, g.trace(), {"maps"})
-    (box,) = d.boxes
-    assert len(box.parts) <= 40
-    assert "16 of 4,704 windows, one output channel" in box.label
-    assert len(box.rows) == 4 and all(len(windows) == 4 for _, windows in box.rows)
+    (frame,) = d.frames
+    assert len(frame.parts) <= 40
+    assert "16 of 4,704 windows, one output channel" in frame.label
+    assert len(frame.rows) == 4 and all(len(windows) == 4 for _, windows in frame.rows)
 
 
 def test_expanding_a_node_that_is_not_composite_is_refused() -> None:
@@ -437,11 +429,11 @@ def test_an_expanded_conv_draws_the_region_of_the_window_being_stepped() -> None
     for _ in range(20):
         s.step()
     assert s.current.window == (0, 2, 4)
-    assert regions_at(s, ["c"]) == {"c": Region((0,), 0, 4, 4, 4)}
+    assert regions_at(s.timeline, s.current, ["c"]) == {"c": Region((0,), 0, 4, 4, 4)}
     svg = to_svg(s, expanded=["c"])
     assert "c[0,2,4]" in svg and "c[0,0,0]" not in svg
     assert texts(svg)[-1].startswith("1.21/")  # the caption: the inner step drawn
-    frames = layout(s.graph, ["c"], regions=regions_at(s, ["c"])).clusters
+    frames = layout(s.graph, ["c"], regions=regions_at(s.timeline, s.current, ["c"])).clusters
     assert [c.name for c in frames] == ["c"]
     assert "c/c[0,3,7]" in frames[0].nodes
 

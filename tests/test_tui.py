@@ -281,14 +281,17 @@ async def test_a_block_call_is_one_box_until_x_expands_it_into_a_frame() -> None
         await pilot.press("n", "s")
         await settle(pilot)
         assert session(pilot).current.node == "f1/h"
-        assert view.drawn(session(pilot).current) == "f1"  # the call's box is the current one
+        assert view.scene is not None
+        assert view.scene.current == "f1"  # the call's box is the current one
+        assert view.scene.look_of("f1").state == "current"
         await pilot.press("x")
         await settle(pilot)
         assert pilot.app.expanded == {"f1"}
         assert [c.name for c in view.graph_layout.clusters] == ["f1"]
         assert {"f1/h", "f1.1", "f1"} <= set(view.graph_layout.boxes)
-        assert view.drawn(session(pilot).current) == "f1/h"
-        assert view.state("f1/h") == "current" and view.state("f1.1") == "pending"
+        assert view.scene.current == "f1/h"
+        assert view.scene.look_of("f1/h").state == "current"
+        assert view.scene.look_of("f1.1").state == "pending"
 
 
 SLIDING = """
@@ -314,7 +317,7 @@ async def test_an_expanded_conv_follows_the_window_into_the_next_region() -> Non
         assert session(pilot).current.window == (0, 0, 4)
         assert "c/c[0,0,4]" in view.graph_layout.boxes
         assert "c/c[0,0,0]" not in view.graph_layout.boxes
-        assert view.drawn(session(pilot).current) == "c/c[0,0,4]"
+        assert view.scene is not None and view.scene.current == "c/c[0,0,4]"
         await pilot.press("p")  # back into the first region
         await settle(pilot)
         assert "c/c[0,0,3]" in view.graph_layout.boxes

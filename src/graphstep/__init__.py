@@ -1,4 +1,10 @@
-"""graphstep: a step-through debugger and visualizer for computational graphs."""
+"""graphstep: a step-through debugger and visualizer for computational graphs.
+
+This package's top gives the core its conveniences that reach up the layers:
+`Graph.trace()`, `Graph.session()`, and the diagrams Jupyter shows for a
+`Graph` and a `Session`. Defined here, above every layer, they keep each
+module's imports running one way (docs/ARCHITECTURE.md).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ from typing import Any
 from .errors import GraphstepError
 from .graph import Graph, Node, build
 from .importers import ModelOptions, is_onnx
+from .session import Session
 from .spec import expression_spec, read_spec
 from .trace import Anomaly, Trace
 
@@ -17,6 +24,7 @@ __all__ = [
     "Graph",
     "GraphstepError",
     "Node",
+    "Session",
     "Trace",
     "load",
     "parse",
@@ -62,11 +70,49 @@ def show(subject: Any, **options: Any) -> Any:
     return Player(player_cell(subject, **options))
 
 
-def to_svg(subject: Any, **options: Any) -> str:
+def to_svg(subject: Graph | Session, **options: Any) -> str:
     """The diagram of a session at its cursor (or of a graph at its last step), as SVG text.
 
-    Options as `graphstep.render.to_svg`: step, expanded, rankdir, caption.
+    Options as `graphstep.render.to_svg`: step, inner, expanded, rankdir, caption.
     """
+    if not isinstance(subject, Graph | Session):
+        raise GraphstepError(f"to_svg draws a Graph or a Session, not {type(subject).__name__}")
     from .render import to_svg as render
 
     return render(subject, **options)
+
+
+def _trace(self: Graph, values: Mapping[str, Any] | None = None) -> Trace:
+    """Forward and backward once; `values` overrides leaves (inputs or params)."""
+    return Trace.compute(self, values)
+
+
+def _session(self: Graph) -> Session:
+    """A cursor over the timeline of this graph's trace."""
+    return Session(self)
+
+
+def _repr_svg_(subject: Graph | Session) -> str | None:
+    """Jupyter shows a graph as its diagram at the last step, a session at its cursor (a graph
+    too big to trace, or no Graphviz: Jupyter falls back to the repr)."""
+    try:
+        return to_svg(subject)
+    except GraphstepError:
+        return None
+
+
+def _repr_html_(session: Session) -> str | None:
+    """Jupyter shows a session as the interactive player (else falls back to the SVG)."""
+    from .render.notebook import player_cell
+
+    try:
+        return player_cell(session)
+    except GraphstepError:  # too big to trace, or no Graphviz
+        return None
+
+
+Graph.trace = _trace  # type: ignore[method-assign]
+Graph.session = _session  # type: ignore[method-assign]
+Graph._repr_svg_ = _repr_svg_  # type: ignore[attr-defined]
+Session._repr_svg_ = _repr_svg_  # type: ignore[attr-defined]
+Session._repr_html_ = _repr_html_  # type: ignore[attr-defined]

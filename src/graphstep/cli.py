@@ -11,10 +11,11 @@ import argparse
 import json
 import math
 import os
+import re
 import shutil
 import sys
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
@@ -427,32 +428,6 @@ def sparkline(values: Sequence[float], width: int = 60) -> str:
     )
 
 
-class ProgressBar:
-    """`[#####.....] 250/500 loss 0.0123` on stderr, redrawn in place, only on a terminal."""
-
-    def __init__(self, total: int, out: TextIO, width: int = 30) -> None:
-        self.total = total
-        self.out = out
-        self.width = width
-        self.shown = out.isatty()
-        self.last = -math.inf
-
-    def update(self, done: int, loss: float) -> None:
-        now = time.monotonic()
-        if not self.shown or (now - self.last < 0.05 and done < self.total):
-            return
-        self.last = now
-        filled = self.width * done // max(1, self.total)
-        bar = "#" * filled + "." * (self.width - filled)
-        self.out.write(f"\r[{bar}] {done}/{self.total} loss {fmt.number(loss)}")
-        self.out.flush()
-
-    def close(self) -> None:
-        if self.shown and self.last > -math.inf:
-            self.out.write("\n")
-            self.out.flush()
-
-
 def cmd_train(args: argparse.Namespace) -> int:
     from .train import settings, train
 
@@ -460,11 +435,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     if shown_summary_instead(graph):
         return OK
     steps, rate = settings(graph, args.steps, args.lr)
-    bar = ProgressBar(steps, sys.stderr)
-    try:
-        result = train(graph, steps, rate, on_step=bar.update)
-    finally:
-        bar.close()
+    with training_bar(steps) as update:
+        result = train(graph, steps, rate, on_step=update)
     losses = [float(x) for x in result.losses]
     if args.json:
         report = {"losses": json_numbers(losses), "accuracy": result.accuracy}
@@ -484,6 +456,23 @@ def cmd_train(args: argparse.Namespace) -> int:
     return OK
 
 
+@contextmanager
+def training_bar(total: int) -> Iterator[Callable[[int, float], None]]:
+    """rich's progress bar on stderr, with the loss, only on a terminal; yields its update."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    console = Console(file=sys.stderr)
+    columns = (BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]}"))
+    with Progress(*columns, console=console, disable=not console.is_terminal) as progress:
+        task = progress.add_task("training", total=total, loss="")
+
+        def update(done: int, loss: float) -> None:
+            progress.update(task, completed=done, loss=fmt.number(loss))
+
+        yield update
+
+
 # ---------------------------------------------------------------------------
 # export
 
@@ -498,6 +487,10 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise UsageError("--step and --format go with -o OUT")
     if args.all_steps is None and (args.steps is not None or args.force):
         raise UsageError("--steps and --force go with --all-steps DIR")
+    if args.into and args.output is not None:
+        raise UsageError("--into goes with --all-steps or --html; for one inner step: --step N.K")
+    if args.into and not args.expand:
+        raise UsageError("--into steps into the expanded composites: give --expand NODE too")
     graph = load_graph(args.file, args.set or (), model_options(args))
     if shown_summary_instead(graph):
         print("no diagram written: there are no numbers to draw")
@@ -526,7 +519,12 @@ def cmd_export(args: argparse.Namespace) -> int:
         budget = None if args.force else MAX_EXPORT_BYTES
         try:
             paths = render.export_all_steps(
-                graph, Path(args.all_steps), steps=args.steps, budget=budget, **options
+                graph,
+                Path(args.all_steps),
+                steps=args.steps,
+                budget=budget,
+                into=args.into,
+                **options,
             )
         except ExportTooLarge as e:
             e.hint = (
@@ -536,15 +534,32 @@ def cmd_export(args: argparse.Namespace) -> int:
             raise
         print(f"wrote {fmt.plural(len(paths), 'diagram')} to {args.all_steps}")
     elif args.html is not None:
-        render.export_html(graph, Path(args.html), **options)
+        render.export_html(graph, Path(args.html), into=args.into, **options)
         print(f"wrote {args.html}")
     else:
         fmt_name = args.format or (Path(args.output).suffix.lstrip(".").lower() or "svg")
         if fmt_name not in ("svg", "png", "dot"):
             raise UsageError(f"unknown format '{fmt_name}': use --format svg, png or dot")
-        render.export_svg(graph, Path(args.output), step=args.step, format=fmt_name, **options)
+        step, inner = args.step or (None, None)
+        path = Path(args.output)
+        render.export_svg(graph, path, step=step, inner=inner, format=fmt_name, **options)
         print(f"wrote {args.output}")
+    if args.into:
+        for note in render.stops(graph, into=True, **options)[2]:
+            print(f"graphstep: note: {fmt.visible(note)}", file=sys.stderr)
     return OK
+
+
+def _step(text: str) -> tuple[int, int | None]:
+    """`--step 5` is step 5; `--step 5.3` its third inner step (window or node), as numbered
+    by `run --steps --into`."""
+    match = re.fullmatch(r"(\d{1,9})(?:\.(\d{1,9}))?", text.strip())
+    if match is None or (match.group(2) is not None and int(match.group(2)) < 1):
+        raise argparse.ArgumentTypeError(
+            f"expected a step N or an inner step N.K (K from 1), got '{fmt.visible(text)}'"
+        )
+    inner = match.group(2)
+    return int(match.group(1)), None if inner is None else int(inner) - 1
 
 
 # ---------------------------------------------------------------------------
@@ -861,7 +876,12 @@ def build_parser() -> argparse.ArgumentParser:
     _file_argument(p)
     _set_option(p)
     p.add_argument("-o", "--output", metavar="OUT", help="the diagram at one step")
-    p.add_argument("--step", type=int, metavar="N", help="the step to draw (default: the last)")
+    p.add_argument(
+        "--step",
+        type=_step,
+        metavar="N[.K]",
+        help="the step to draw (default: the last); N.K its K-th window or node",
+    )
     p.add_argument("--format", choices=("svg", "png", "dot"), help="default: from OUT's suffix")
     p.add_argument("--all-steps", metavar="DIR", help="one numbered SVG per step, for slides")
     p.add_argument(
@@ -873,6 +893,11 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"with --all-steps: write past {MAX_EXPORT_BYTES // 10**6:,} MB",
     )
     p.add_argument("--html", metavar="OUT", help="one self-contained page stepping with ←/→")
+    p.add_argument(
+        "--into",
+        action="store_true",
+        help="with --all-steps or --html: the inner steps of the expanded composites too",
+    )
     p.add_argument(
         "--expand",
         metavar="NODE",

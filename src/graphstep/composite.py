@@ -175,15 +175,14 @@ def windows(graph: Graph, name: str) -> Windows | None:
         stride = op.window(0, 1, *shapes, **attrs)[1].start - cols.start
     else:
         stride = 1
-    pad = op.padding(*shapes, **attrs)
-    pad = (pad, pad) if isinstance(pad, int) else (int(pad[0]), int(pad[1]))
+    ph, pw = op.padding(*shapes, **attrs)
     return Windows(
         node=name,
         kind=node.op,
         shape=node.shape,
         kernel=kernel,
         stride=int(stride),
-        pad=pad,
+        pad=(int(ph), int(pw)),
         image=(shapes[0][-2], shapes[0][-1]),
         op=op,
         shapes=shapes,

@@ -27,6 +27,7 @@ from .ops import OPS, Array, Op, OpError, is_composite
 from .spec import BlockSpec, EntrySpec, GraphSpec, Init, LeafSpec, leaf_shape
 
 if TYPE_CHECKING:
+    from .session import Session
     from .trace import Trace
 
 LEAF_OPS = ("input", "param", "const")
@@ -216,25 +217,13 @@ class Graph:
             self._leaf_arrays[name] = array
         return array
 
-    def trace(self, values: Mapping[str, Any] | None = None) -> Trace:
-        """Forward and backward once; `values` overrides leaves (inputs or params)."""
-        from .trace import Trace
+    if TYPE_CHECKING:  # conveniences that reach up the layers: graphstep/__init__.py adds them
 
-        return Trace.compute(self, values)
+        def trace(self, values: Mapping[str, Any] | None = None) -> Trace:
+            """Forward and backward once; `values` overrides leaves (inputs or params)."""
 
-    def session(self) -> Any:
-        from .session import Session
-
-        return Session(self)
-
-    def _repr_svg_(self) -> str | None:
-        """Jupyter shows a graph as its diagram at the last step (else falls back to repr)."""
-        from .render.svg import to_svg
-
-        try:
-            return to_svg(self)
-        except GraphstepError:  # too big to trace, or no Graphviz
-            return None
+        def session(self) -> Session:
+            """A cursor over the timeline of this graph's trace."""
 
 
 def materialize(leaf: LeafSpec) -> np.ndarray:

@@ -56,11 +56,10 @@ import numpy as np
 
 from .errors import GraphstepError, did_you_mean
 from .steps import Phase, Step, Timeline
-from .trace import Anomaly, leaf_override
+from .trace import Anomaly, Trace, leaf_override
 
 if TYPE_CHECKING:
     from .graph import Graph
-    from .trace import Trace
 
 
 class NodeState(StrEnum):
@@ -186,14 +185,14 @@ def _check(
         case ast.BinOp(left=left, op=op, right=right) if type(op) in BINARY:
             check(left)
             check(right)
-        case ast.BoolOp(values=values):
-            for v in values:
-                check(v)
+        case ast.BoolOp(values=operands):
+            for operand in operands:
+                check(operand)
         case ast.Compare(left=left, ops=ops, comparators=rest) if all(
             type(o) in COMPARE for o in ops
         ):
-            for v in (left, *rest):
-                check(v)
+            for operand in (left, *rest):
+                check(operand)
         case ast.Call(func=ast.Name(id="grad"), args=[ast.Name(id=n)], keywords=[]) if (
             grad_function
         ):
@@ -219,44 +218,44 @@ def _check(
 
 def _walk(node: ast.expr, resolve: Resolve) -> Any:
     match node:
-        case ast.Constant(value=v):
-            return np.float64(v)
+        case ast.Constant(value=int() | float() as number):
+            return np.float64(number)
         case ast.Name(id=n):
             return resolve(n, False)
         case ast.UnaryOp(op=op, operand=operand):
             return UNARY[type(op)](_walk(operand, resolve))
         case ast.BinOp(left=left, op=op, right=right):
             return BINARY[type(op)](_walk(left, resolve), _walk(right, resolve))
-        case ast.BoolOp(op=op, values=values):
-            combine = np.logical_and if isinstance(op, ast.And) else np.logical_or
-            return reduce(combine, (_walk(v, resolve) for v in values))
+        case ast.BoolOp(op=both, values=operands):
+            combine = np.logical_and if isinstance(both, ast.And) else np.logical_or
+            return reduce(combine, (_walk(v, resolve) for v in operands))
         case ast.Compare(left=left, ops=ops, comparators=rest):
             result: Any = True
             lhs = _walk(left, resolve)
-            for op, right in zip(ops, rest, strict=True):
+            for comparison, right in zip(ops, rest, strict=True):
                 rhs = _walk(right, resolve)
-                result = np.logical_and(result, COMPARE[type(op)](lhs, rhs))
+                result = np.logical_and(result, COMPARE[type(comparison)](lhs, rhs))
                 lhs = rhs
             return result
         case ast.Call(func=ast.Name(id="grad"), args=[ast.Name(id=n)]):
             return resolve(n, True)
         case ast.Call(func=ast.Name(id=f), args=args):
-            values = [_walk(a, resolve) for a in args]
-            match f, len(values):
+            arrays: list[Any] = [_walk(a, resolve) for a in args]
+            match f, len(arrays):
                 case "abs", _:
-                    return np.abs(values[0])
+                    return np.abs(arrays[0])
                 case "any", _:
-                    return np.any(values[0])
+                    return np.any(arrays[0])
                 case "all", _:
-                    return np.all(values[0])
+                    return np.all(arrays[0])
                 case "max", 1:
-                    return np.max(values[0])
+                    return np.max(arrays[0])
                 case "max", _:
-                    return np.maximum(*values)
+                    return np.maximum(*arrays)
                 case "min", 1:
-                    return np.min(values[0])
+                    return np.min(arrays[0])
                 case "min", _:
-                    return np.minimum(*values)
+                    return np.minimum(*arrays)
     raise AssertionError(f"unchecked node {type(node).__name__}")  # _check admits nothing else
 
 
@@ -302,7 +301,7 @@ class Session:
 
     def __init__(self, graph: Graph) -> None:
         self.graph = graph
-        self.trace: Trace = graph.trace()
+        self.trace: Trace = Trace.compute(graph)
         self.timeline = Timeline(self.trace)
         self.break_on_anomaly = True
         self.version = 0  # bumped whenever values change (set_input, train_step)
@@ -329,9 +328,7 @@ class Session:
 
     @property
     def current(self) -> Step:
-        if self._inner is None:
-            return self.timeline.steps[self._position]
-        return self.timeline.inner_steps(self._position)[self._inner]
+        return self.timeline.at(self._position, self._inner)
 
     @property
     def phase(self) -> Phase:
@@ -643,7 +640,7 @@ class Session:
         return self.trace.loss
 
     def _recompute(self, overrides: dict[str, np.ndarray]) -> None:
-        trace = self.graph.trace(overrides)
+        trace = Trace.compute(self.graph, overrides)
         self._overrides = overrides
         self.trace = trace
         self.timeline = Timeline(trace)
@@ -655,17 +652,3 @@ class Session:
             self._inner = None
         self._undo = self._redo = None
         self.version += 1
-
-    def _repr_svg_(self) -> str:
-        from .render.svg import to_svg
-
-        return to_svg(self)
-
-    def _repr_html_(self) -> str | None:
-        """Jupyter shows a session as the interactive player (else falls back to the SVG)."""
-        from .render.notebook import player_cell
-
-        try:
-            return player_cell(self)
-        except GraphstepError:  # too big to trace, or no Graphviz
-            return None

@@ -68,12 +68,21 @@ class Step:
     note: str | None = None
 
     @property
+    def number(self) -> str:
+        """`7`; an inner step `3.2` (its ordinal from 1)."""
+        return str(self.index) if self.inner is None else f"{self.index}.{self.inner + 1}"
+
+    @property
     def line(self) -> str:
         """The transcript line: `7 backward x: ∂f/∂x = …`, inner steps numbered `3.2`."""
+        return f"{self.number} {self.about}"
+
+    @property
+    def about(self) -> str:
+        """The line without its number: `backward x: ∂f/∂x = …`, `start: …`."""
         if self.index == 0:
-            return f"0 start: {self.text}"
-        number = str(self.index) if self.inner is None else f"{self.index}.{self.inner + 1}"
-        return f"{number} {self.phase} {self.node}: {self.text}"
+            return f"start: {self.text}"
+        return f"{self.phase} {self.node}: {self.text}"
 
 
 class Timeline:
@@ -147,6 +156,10 @@ class Timeline:
     @property
     def end(self) -> int:
         return len(self._nodes) - 1
+
+    def at(self, index: int, inner: int | None = None) -> Step:
+        """Step `index`, or its inner step `inner` (a window, or a node of a block call)."""
+        return self.steps[index] if inner is None else self.inner_steps(index)[inner]
 
     def node_at(self, index: int) -> str | None:
         return self._nodes[index]

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .errors import GraphstepError
-from .session import untrainable
+from .session import Session, untrainable
 
 if TYPE_CHECKING:
     from .graph import Graph
@@ -78,7 +78,7 @@ def train(
     `on_step(step, loss)` is called after every step with the loss after it, for a progress bar.
     """
     steps, rate = settings(graph, steps, lr)
-    session = graph.session()
+    session = Session(graph)
     for k in range(1, steps + 1):
         loss = session.train_step(rate)
         if on_step is not None:

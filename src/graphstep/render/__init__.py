@@ -6,7 +6,7 @@
 
 from .html import export_html
 from .layout import Box, Cluster, EdgeRoute, GraphvizMissing, Layout
-from .svg import export_all_steps, export_svg, to_svg
+from .svg import export_all_steps, export_svg, stops, to_svg
 
 __all__ = [
     "Box",
@@ -17,5 +17,6 @@ __all__ = [
     "export_all_steps",
     "export_html",
     "export_svg",
+    "stops",
     "to_svg",
 ]

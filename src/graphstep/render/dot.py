@@ -14,43 +14,15 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
-from enum import IntEnum
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 
 from .. import format as fmt
-from ..composite import Expansion, Region, expansion
+from ..drawing import EDGE_CHARS, Card, Diagram, Frame, Kind, Part, Wire, edge_text, fit
 from ..errors import GraphstepError
-
-if TYPE_CHECKING:
-    from ..graph import Graph
-    from ..trace import Trace
-
-
-class Look(IntEnum):
-    """What a node shows at a step: the session's node states, "current" split by phase."""
-
-    PENDING = 0  # not computed yet: its name and formula only
-    COMPUTED = 1  # its value
-    FORWARD = 2  # current, forward: its value, just computed
-    GRAD = 3  # its value and its gradient
-    BACKWARD = 4  # current, backward: its gradient, just finalized
-
-
-class Flow(IntEnum):
-    """What an edge shows: the value it carries forward and the gradient it carries back."""
-
-    PENDING = 0  # its tail is not computed yet
-    VALUE = 1
-    VALUE_ACTIVE = 2  # feeding the current forward step
-    GRAD = 3
-    GRAD_ACTIVE = 4  # summed by the current backward step
-
-
-SHOWS_GRAD = (Look.GRAD, Look.BACKWARD)
+from ..scene import Flow, Look
 
 # Okabe–Ito colours, distinguishable with every common colour-vision deficiency;
 # each look also has its own line style and weight, so it survives greyscale print.
@@ -151,7 +123,6 @@ def escape(text: str) -> str:
 CHAR = 0.62  # a character's width in ems: digits and signs of Helvetica, Arial, DejaVu Sans fit
 SCALAR_CHARS = 9  # "-0.333333", "1.235e-05"
 CELL_CHARS = 7  # one number of a small matrix
-EDGE_CHARS = 12
 SUMMARY_CHARS = 24  # "min -0.3214 max 0.4125"
 MATRIX_SIDE = 8  # a tensor is drawn number by number up to 8×8 (and format.SMALL numbers)
 TITLE_SIZE = 12
@@ -165,30 +136,12 @@ def cell_size(chars: int, size: float) -> tuple[int, int]:
     return math.ceil(chars * CHAR * size) + 6, math.ceil(size) + 6
 
 
-def fit(x: object, chars: int) -> str:
-    """`format.number`, shortened to at most `chars` characters by dropping precision."""
-    text = fmt.number(x)
-    digits = 5
-    while len(text) > chars and digits > 0:
-        text = f"{float(x):.{digits}g}"  # type: ignore[arg-type]
-        digits -= 1
-    return text
-
-
 def summary(a: np.ndarray) -> str:
     """A large tensor in one line: its range, or how many of its numbers are not finite."""
     if np.isfinite(a).all():
         return f"min {fit(a.min(), 7)} max {fit(a.max(), 7)}"
     counts = [("nan", np.isnan(a)), ("inf", np.isposinf(a)), ("-inf", np.isneginf(a))]
     return " ".join(f"{label}×{int(m.sum())}" for label, m in counts if m.any())
-
-
-def edge_text(a: np.ndarray) -> str:
-    """What an edge says: a scalar's number; a tensor's L2 norm."""
-    if a.ndim == 0:
-        return fit(a, EDGE_CHARS - 1)
-    norm = np.linalg.norm(a) if np.isfinite(a).all() else np.nan
-    return "‖·‖ " + fit(norm, EDGE_CHARS - 4)
 
 
 def matrix_shape(shape: tuple[int, ...]) -> tuple[int, int] | None:
@@ -204,411 +157,6 @@ def matrix_shape(shape: tuple[int, ...]) -> tuple[int, int] | None:
     if rows > MATRIX_SIDE or cols > MATRIX_SIDE or rows * cols > fmt.SMALL:
         return None
     return rows, cols
-
-
-# --- what is drawn
-
-
-@dataclass(frozen=True)
-class Card:
-    """What a node's label says. `numbers` False: a name only (a patch, a filter)."""
-
-    title: str  # "q = x + y"
-    subtitle: str = ""  # "param · 4×3"
-    shape: tuple[int, ...] = ()
-    value: np.ndarray | None = None  # None when the drawing has no numbers
-    grad: np.ndarray | None = None
-    grad_label: str = ""  # "∂f/∂q"; empty: no gradient row
-    numbers: bool = True
-    compact: bool = False  # a node of an expanded composite: smaller type
-
-
-@dataclass(frozen=True)
-class Part:
-    """A node of the drawing: a graph node, or a node of an expanded composite."""
-
-    id: str
-    name: str
-    kind: str  # node, const; inside a composite: window, pixel, patch, weight, bias
-    card: Card
-    source: str  # the graph node whose look it follows (itself, for a graph node)
-    cluster: str | None = None
-    window: tuple[int, ...] | None = None  # a window's output position
-
-
-@dataclass(frozen=True)
-class Wire:
-    """An edge of the drawing. `position` is the head's input position (-1 inside a cluster)."""
-
-    id: str
-    tail: str  # part ids
-    head: str
-    tail_name: str
-    head_name: str
-    position: int
-    value: np.ndarray | None = None
-    grad: np.ndarray | None = None  # the contribution it carries back
-    labelled: bool = True
-    ltail: str | None = None  # cluster ids, where it leaves or enters an expanded composite
-    lhead: str | None = None
-
-
-@dataclass(frozen=True)
-class Box:
-    """A cluster of the drawing: an expanded composite."""
-
-    id: str
-    name: str  # the composite node
-    label: str
-    parts: tuple[str, ...]
-    rows: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = ()  # (readers, windows) by row
-
-
-@dataclass
-class Diagram:
-    """What is drawn for a graph and its expanded composites, with ids for DOT and SVG."""
-
-    graph: Graph
-    expanded: frozenset[str]
-    parts: dict[str, Part] = field(default_factory=dict)  # by id, in drawing order
-    wires: list[Wire] = field(default_factory=list)
-    boxes: list[Box] = field(default_factory=list)
-    ids: dict[str, str] = field(default_factory=dict)  # graph or expansion name -> part id
-    expansions: dict[str, Expansion] = field(default_factory=dict)
-    shown_as: dict[str, str] = field(default_factory=dict)  # hidden node → its collapsed call
-    call_parents: dict[str, str | None] = field(default_factory=dict)  # expanded block calls
-    merged: dict[tuple[str, str], int] = field(default_factory=dict)  # wires into a call
-    enclosing: dict[str, str | None] = field(default_factory=dict)  # every block call's parent
-    shared: frozenset[str] = frozenset()  # leaves read by more than STUB_USES nodes
-    stubs: dict[tuple[str, str], str] = field(default_factory=dict)  # (leaf, reader) → part id
-    beside: dict[str, str] = field(default_factory=dict)  # a stub's name → its reader
-
-    def cluster_of(self, name: str) -> str | None:
-        """The innermost expanded block call a drawn node sits in (None: the top level);
-        a leaf's stub sits beside its reader."""
-        name = self.beside.get(name, name)
-        call = self.graph.nodes[name].group
-        while call is not None and call not in self.call_parents:
-            call = self.enclosing[call]
-        return call
-
-    @property
-    def call_ids(self) -> dict[str, str]:
-        """Each expanded block call's cluster id."""
-        return {call: f"b{k}" for k, call in enumerate(self.call_parents)}
-
-    @property
-    def name_of(self) -> dict[str, str]:
-        return {p.id: p.name for p in self.parts.values()}
-
-
-def diagram(
-    graph: Graph,
-    trace: Trace | None = None,
-    expanded: Iterable[str] = (),
-    numbers: bool = True,
-    regions: Mapping[str, Region] | None = None,
-) -> Diagram:
-    """The parts of a drawing; its cards carry numbers when there is a trace and `numbers`.
-
-    The cells have the same sizes with numbers or without. Expanding a composite
-    needs a trace (for its windows); without one the graph's own is computed.
-    """
-    expanded = frozenset(expanded)
-    for name in sorted(expanded):
-        if name not in graph.groups and (
-            name not in graph.nodes or not graph.nodes[name].is_composite
-        ):
-            composites = [n for n in graph.order if graph.nodes[n].is_composite] + list(
-                graph.groups
-            )
-            raise GraphstepError(
-                f"'{name}' is not a composite node or a block call of {graph.name}; "
-                "only those expand",
-                hint=f"its composites: {', '.join(composites)}" if composites else "it has none",
-            )
-    windows = frozenset(n for n in expanded if n not in graph.groups)
-    if trace is None and windows:
-        trace = graph.trace()
-    read = trace if numbers else None
-    d = Diagram(graph, expanded)
-    d.shown_as = shown_as(graph, expanded)
-    d.enclosing = _parents(graph)
-    d.call_parents = {call: parent for call, parent in d.enclosing.items() if call in expanded}
-    d.shared = shared_leaves(graph, d.shown_as)
-    for name in graph.order:
-        if d.shown_as.get(name, name) != name:
-            continue  # inside a collapsed block call, which is drawn as one node
-        if name in windows:
-            assert trace is not None
-            _expand(d, trace, read, name, (regions or {}).get(name))
-            continue
-        pid = f"n{len(d.parts)}"
-        kind = "const" if graph.nodes[name].op == "const" else "node"
-        card = (
-            _call_card(graph, read, name)
-            if name in graph.groups and name not in expanded
-            else _card(graph, read, name)
-        )
-        d.parts[pid] = Part(pid, name, kind, card, name)
-        d.ids[name] = pid
-    for name in graph.order:
-        head = d.shown_as.get(name, name)
-        for position, src in enumerate(graph.nodes[name].inputs):
-            if d.shown_as.get(src, src) != head:
-                _connect(d, read, src, name, position)
-    return d
-
-
-STUB_USES = 4  # a leaf read by more nodes is drawn beside each of them, not once
-
-
-def shared_leaves(graph: Graph, shown: Mapping[str, str]) -> frozenset[str]:
-    """The leaves (a shared weight, a constant) read by more than STUB_USES drawn nodes: each
-    use gets a stub of its own, the same name and colour, as TensorBoard pulls such nodes
-    aside; one node with hundreds of long edges is what Graphviz cannot lay out."""
-    readers: dict[str, set[str]] = {}
-    for name in graph.order:
-        for src in graph.nodes[name].inputs:
-            if graph.nodes[src].is_leaf and src not in shown:
-                readers.setdefault(src, set()).add(shown.get(name, name))
-    return frozenset(leaf for leaf, heads in readers.items() if len(heads) > STUB_USES)
-
-
-def _stub(d: Diagram, leaf: str, reader: str) -> tuple[str, str]:
-    """The part that draws `leaf` beside `reader`, and its name: the leaf's own part for its
-    first reader, a copy named `leaf@reader` for the others."""
-    pid = d.stubs.get((leaf, reader))
-    if pid is None:
-        pid = d.ids[leaf]
-        if leaf in d.beside:  # its own part is beside its first reader
-            first, pid = pid, f"n{len(d.parts)}"
-            d.parts[pid] = replace(d.parts[first], id=pid, name=f"{leaf}@{reader}")
-        d.stubs[leaf, reader] = pid
-        d.beside[d.parts[pid].name] = reader
-    return pid, d.parts[pid].name
-
-
-def shown_as(graph: Graph, expanded: frozenset[str]) -> dict[str, str]:
-    """Each node inside a collapsed block call → the outermost collapsed call, drawn in its
-    place as one node. Block calls are collapsed unless expanded."""
-    parents = _parents(graph)
-    out: dict[str, str] = {}
-    for name in graph.order:
-        chain = []  # the calls around the node, innermost first
-        call = graph.nodes[name].group
-        while call is not None:
-            chain.append(call)
-            call = parents[call]
-        for call in reversed(chain):
-            if call not in expanded:
-                out[name] = call
-                break
-    return out
-
-
-def _call_card(graph: Graph, trace: Trace | None, call: str) -> Card:
-    """A collapsed block call: `f1 = cnn(region1)`, the block's output value and gradient."""
-    block, args = graph.calls[call]
-    node = graph.nodes[call]
-    about = [f"block call · {len(graph.groups[call])} nodes"]
-    if node.shape:
-        about.append(fmt.shape(node.shape).strip("[]"))
-    return Card(
-        title=f"{call} = {block}({', '.join(args)})",
-        subtitle=" · ".join(about),
-        shape=node.shape,
-        value=None if trace is None else trace.value(call),
-        grad=None if trace is None else trace.grad(call),
-        grad_label=f"∂{graph.output}/∂{call}" if call in graph.ancestors_of_output else "",
-    )
-
-
-def _card(graph: Graph, trace: Trace | None, name: str) -> Card:
-    node = graph.nodes[name]
-    if node.op == "const":
-        return Card(graph.display(name), numbers=False)
-    about = [node.op] if node.is_leaf else []
-    if node.shape:
-        about.append(fmt.shape(node.shape).strip("[]"))
-    if node.is_composite:
-        about.append(f"composite: {node.size:,} window" + ("s" if node.size != 1 else ""))
-    if name in graph.sources:  # an imported model's own name for the node
-        about.append(graph.sources[name])
-    has_grad = name in graph.ancestors_of_output
-    return Card(
-        title=name if node.is_leaf else f"{name} = {graph.formula(name)}",
-        subtitle=" · ".join(about),
-        shape=node.shape,
-        value=None if trace is None else trace.value(name),
-        grad=None if trace is None else trace.grad(name),
-        grad_label=f"∂{graph.output}/∂{name}" if has_grad else "",
-    )
-
-
-WINDOW_FORMULA = {"maxpool": "max", "avgpool": "mean", "conv2d": "Wᵀx + b", "local2d": "Wᵀx + b"}
-READERS = ("pixel", "patch", "weight", "bias")  # the order they sit in, above the windows
-SHARED = ("weight", "bias")  # a conv's: read by every window
-
-
-def _expand(d: Diagram, trace: Trace, read: Trace | None, name: str, region: Region | None) -> None:
-    graph = d.graph
-    node = graph.nodes[name]
-    exp = expansion(graph, trace, name, region)
-    d.expansions[name] = exp
-    cid = f"c{len(d.boxes)}"
-    members = []
-    formula = WINDOW_FORMULA.get(node.op, node.op)
-    if node.op in ("conv2d", "local2d") and len(node.inputs) < 3:
-        formula = "Wᵀx"
-    # a conv's filter and bias, read by every window: said on their card, not drawn as 16 edges
-    shared = {
-        sub
-        for sub, data in exp.graph.nodes(data=True)
-        if data["kind"] in SHARED and exp.graph.out_degree(sub) > 1
-    }
-    for sub, data in exp.graph.nodes(data=True):
-        pid = f"n{len(d.parts)}"
-        kind = data["kind"]
-        source = name if kind == "window" else exp.sources.get(sub, name)
-        scalar = data.get("value") is not None
-        has_grad = kind in ("window", "pixel") and source in graph.ancestors_of_output
-        card = Card(
-            title=f"{sub} = {formula}" if kind == "window" else sub,
-            value=np.asarray(data["value"]) if read is not None and scalar else None,
-            grad=(
-                np.asarray(data["grad"])
-                if read is not None and data.get("grad") is not None
-                else None
-            ),
-            grad_label="∂" if has_grad else "",
-            subtitle=f"every window's {'W' if kind == 'weight' else 'b'}" if sub in shared else "",
-            numbers=scalar,
-            compact=True,
-        )
-        window = data.get("position") if kind == "window" else None
-        key = inner_name(name, sub)
-        d.parts[pid] = Part(pid, key, kind, card, source, cid, window)
-        d.ids[key] = pid
-        members.append(pid)
-    shown, total = len(exp.windows), exp.total
-    label = f"{name} = {graph.formula(name)}: {shown} of {total:,} windows"
-    if shown < total and node.op in ("conv2d", "local2d"):
-        label += ", one output channel"
-    d.boxes.append(Box(cid, name, label, tuple(members), _rows(d, exp)))
-    for tail, head in exp.graph.edges():
-        if tail in shared:
-            continue
-        tail, head = inner_name(name, tail), inner_name(name, head)
-        d.wires.append(
-            Wire(f"e{len(d.wires)}", d.ids[tail], d.ids[head], tail, head, -1, labelled=False)
-        )
-
-
-def inner_name(composite: str, sub: str) -> str:
-    """How a node of an expansion is named in a drawing: `m/x[0,1]`, unique even when two
-    expanded composites read the same pixel."""
-    return f"{composite}/{sub}"
-
-
-def _rows(d: Diagram, exp: Expansion) -> tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]:
-    """The windows row by row as in the output, each row below the inputs it is the first to
-    read: a region of 4×4 windows is drawn 4 wide, not 16."""
-    rows: dict[int, tuple[list[str], list[str]]] = {}
-    placed: set[str] = set()
-    for position in exp.windows:
-        readers, windows = rows.setdefault(position[-2], ([], []))
-        window = exp.window_node(position)
-        windows.append(d.ids[inner_name(exp.node, window)])
-        for sub in exp.graph.predecessors(window):
-            if sub not in placed:
-                placed.add(sub)
-                readers.append(d.ids[inner_name(exp.node, sub)])
-    order = {kind: k for k, kind in enumerate(READERS)}
-    return tuple(
-        (tuple(sorted(readers, key=lambda pid: order[d.parts[pid].kind])), tuple(windows))
-        for readers, windows in rows.values()
-    )
-
-
-def _endpoint(d: Diagram, name: str, reads: str | None) -> tuple[str, str | None]:
-    """The part an edge attaches to for graph node `name`, and the cluster if it is expanded:
-    into one, the middle part that reads `reads`; out of one, its middle window."""
-    if name in d.ids:
-        return d.ids[name], None
-    exp = d.expansions[name]
-    box = next(b for b in d.boxes if b.name == name)
-    cid = box.id
-    first = {d.parts[pid].name for pid in box.rows[0][0]} if box.rows else set()
-    readers = [inner_name(name, sub) for sub, src in exp.sources.items() if src == reads]
-    readers = [key for key in readers if key in first] or readers
-    if readers:
-        return d.ids[readers[len(readers) // 2]], cid
-    middle = exp.window_node(exp.windows[len(exp.windows) // 2])
-    return d.ids[inner_name(name, middle)], cid
-
-
-def _connect(d: Diagram, trace: Trace | None, src: str, dst: str, position: int) -> None:
-    """The wire from `src` into `dst`'s input `position`. Into a collapsed block call, the
-    wires from one source are one wire, carrying back the sum of what they carry."""
-    src, shown = d.shown_as.get(src, src), d.shown_as.get(dst, dst)
-    grad = None if trace is None else trace.contribution(dst, position)
-    if shown != dst:
-        merged = d.merged.get((src, shown))
-        if merged is not None:
-            wire = d.wires[merged]
-            total = grad if wire.grad is None else wire.grad if grad is None else wire.grad + grad
-            d.wires[merged] = replace(wire, grad=total)
-            return
-        d.merged[src, shown] = len(d.wires)
-    tail, ltail = _endpoint(d, src, None)
-    head, lhead = _endpoint(d, shown, src)
-    tail_name = src
-    if src in d.shared:
-        tail, tail_name = _stub(d, src, shown)
-    d.wires.append(
-        Wire(
-            f"e{len(d.wires)}",
-            tail,
-            head,
-            tail_name,
-            shown,
-            position,
-            value=None if trace is None else trace.value(src),
-            grad=grad,
-            labelled=d.graph.nodes[src].op != "const",
-            ltail=ltail,
-            lhead=lhead,
-        )
-    )
-
-
-def flows(d: Diagram, looks: Mapping[str, Look]) -> dict[str, Flow]:
-    """Each wire's flow from its ends' looks: green once its tail is known; red once its tail's
-    gradient is, since what it carried back is one term of that gradient's sum."""
-    forward, backward, pending = Look.FORWARD, Look.BACKWARD, Look.PENDING
-    busy = {  # expanded composites computing now: the edges into them are active too
-        part.cluster
-        for pid, part in d.parts.items()
-        if part.window is not None and looks[pid] is forward
-    }
-    out: dict[str, Flow] = {}
-    for w in d.wires:
-        tail, head = looks[w.tail], looks[w.head]
-        active = (
-            head is forward
-            or tail is backward
-            or (w.lhead is not None and w.lhead in busy)
-            # inside a composite stepped backward, a window sends its gradient to what it read
-            or (head is backward and w.position < 0)
-        )
-        if tail is pending:
-            out[w.id] = Flow.PENDING
-        elif (tail is backward or tail is Look.GRAD) and w.grad is not None:
-            out[w.id] = Flow.GRAD_ACTIVE if active else Flow.GRAD
-        else:
-            out[w.id] = Flow.VALUE_ACTIVE if active else Flow.VALUE
-    return out
 
 
 # --- DOT
@@ -641,14 +189,14 @@ def to_dot(d: Diagram, paint: Paint = TEMPLATE, rankdir: str = "TB") -> str:
         f'fontcolor="{INK}"];',
         f'  edge [fontname="{FONT}" fontsize="{EDGE_SIZE}" arrowsize="0.7"];',
     ]
-    boxed = {pid for b in d.boxes for pid in b.parts}
+    framed = {pid for f in d.frames for pid in f.parts}
     # what each expanded block call (nested ones inside) and the top level hold
     held: dict[str | None, list[str]] = {}
     for pid, part in d.parts.items():
-        if pid not in boxed:
+        if pid not in framed:
             held.setdefault(d.cluster_of(part.name), []).append(_node(part, paint))
-    for box in d.boxes:
-        held.setdefault(d.cluster_of(box.name), []).extend(_box(d, box, paint, rankdir))
+    for frame in d.frames:
+        held.setdefault(d.cluster_of(frame.name), []).extend(_frame(d, frame, paint, rankdir))
     lines.extend(_calls(held, None, d.call_parents, "  "))
     label_attr = "xlabel" if xlabels else "label"
     stubs = set(d.stubs.values())
@@ -657,27 +205,10 @@ def to_dot(d: Diagram, paint: Paint = TEMPLATE, rankdir: str = "TB") -> str:
     return "\n".join(lines) + "\n"
 
 
-def _parents(graph: Graph) -> dict[str, str | None]:
-    """Each block call's innermost enclosing call (None at the top): the smallest other call
-    that holds all of its nodes. Calls nest or are apart, so only the calls holding its first
-    node are candidates: a few per call, not every other call."""
-    calls = {g: frozenset(nodes) for g, nodes in graph.groups.items()}
-    holding: dict[str, list[str]] = {}
-    for g, nodes in graph.groups.items():
-        for n in nodes:
-            holding.setdefault(n, []).append(g)
-    out: dict[str, str | None] = {}
-    for g, nodes in graph.groups.items():
-        around = [o for o in holding[nodes[0]] if o != g and len(calls[o]) >= len(nodes)]
-        around.sort(key=lambda o: len(calls[o]))
-        out[g] = next((o for o in around if calls[g] <= calls[o]), None)
-    return out
-
-
 def _calls(
     held: dict[str | None, list[str]],
     group: str | None,
-    parents: dict[str, str | None],
+    parents: Mapping[str, str | None],
     indent: str,
 ) -> list[str]:
     """The lines of a block call's cluster (or of the top level), its own calls nested inside."""
@@ -697,17 +228,17 @@ def _calls(
     return lines
 
 
-def _box(d: Diagram, box: Box, paint: Paint, rankdir: str) -> list[str]:
+def _frame(d: Diagram, frame: Frame, paint: Paint, rankdir: str) -> list[str]:
     """An expanded composite's cluster: its windows row by row under what they read."""
     lines = [
-        f"subgraph cluster_{box.id} {{",
-        f'  graph [id="{box.id}" label=<<B>{escape(box.label)}</B>> labeljust="l" '
+        f"subgraph cluster_{frame.id} {{",
+        f'  graph [id="{frame.id}" label=<<B>{escape(frame.label)}</B>> labeljust="l" '
         f'fontsize="{TITLE_SIZE}" fontcolor="{INK}" style="rounded,dashed" '
         f'color="{MUTED}" penwidth="1.2" margin="10"];',
     ]
-    lines.extend("  " + _node(d.parts[pid], paint) for pid in box.parts)
+    lines.extend("  " + _node(d.parts[pid], paint) for pid in frame.parts)
     above = None
-    for readers, windows in box.rows:
+    for readers, windows in frame.rows:
         for row in (readers, windows):
             ids = list(reversed(row)) if rankdir == "LR" else list(row)
             lines.append("  " + _in_order(ids))
@@ -727,7 +258,7 @@ def _in_order(ids: list[str]) -> str:
 
 def _node(part: Part, paint: Paint) -> str:
     card = part.card
-    if part.kind == "const":
+    if part.kind is Kind.CONST:
         return (
             f'{part.id} [id="{part.id}" label=<<FONT POINT-SIZE="{SMALL_SIZE}">'
             f'{escape(card.title)}</FONT>> style="rounded,filled" fillcolor="#f0f0f0" '
@@ -812,7 +343,7 @@ def _numbers(card: Card, look: Look | None) -> str:
     value_color = Sentinel.VALUE if look is None else VALUE_COLOR
     grad_color = Sentinel.GRAD if look is None else GRAD_COLOR
     value = card.value if look is None or look != Look.PENDING else None
-    grad = card.grad if look is None or look in SHOWS_GRAD else None
+    grad = card.grad if look is None or look.shows_grad else None
     label = card.grad_label if card.compact else f"{card.grad_label} ="
     lead = len(label) + 2 if card.grad_label else 0  # room to spare: ∂ is wide; and a gap
     lines = [("", value, value_color)]
@@ -839,10 +370,10 @@ def _numbers(card: Card, look: Look | None) -> str:
         nested.append((label, table, w + (head[0].width if head else 0), h))
     width = max(w for *_, w, _ in nested)
     height = sum(h for *_, h in nested)
-    body = "".join(f"<TR>{label}<TD>{table}</TD></TR>" for label, table, _, _ in nested)
+    table_rows = "".join(f"<TR>{label}<TD>{table}</TD></TR>" for label, table, _, _ in nested)
     return (
         f'<TABLE FIXEDSIZE="TRUE" WIDTH="{width}" HEIGHT="{height}" BORDER="0" '
-        f'CELLSPACING="0" CELLPADDING="0">{body}</TABLE>'
+        f'CELLSPACING="0" CELLPADDING="0">{table_rows}</TABLE>'
     )
 
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..scene import Scene
 from .dot import escape
-from .svg import Pictures, pictures, write_atomic
+from .svg import Pictures, stops, write_atomic
 
 if TYPE_CHECKING:
     from ..graph import Graph
@@ -63,22 +64,18 @@ PAGE = """<!DOCTYPE html>
 """
 
 
-def page(pics: Pictures) -> str:
-    """The player page for every top-level step of a trace."""
-    assert pics.timeline is not None
+def page(pics: Pictures, scenes: Sequence[Scene]) -> str:
+    """The player page for the scenes of one trace (every step, and inner steps if asked)."""
     width, height = pics.size
-    steps = []
-    for i in range(len(pics.timeline)):
-        codes = "".join(str(c) for c in pics.codes(i))
-        step = pics.timeline.steps[i]
-        steps.append(
-            {
-                "codes": codes,
-                "text": pics.caption(i),
-                "phase": str(step.phase),
-                "node": step.node or "",  # the player keeps this node in view
-            }
-        )
+    steps = [
+        {
+            "codes": "".join(str(c) for c in pics.codes(scene)),
+            "text": scene.caption,
+            "phase": str(scene.step.phase),
+            "node": scene.step.node or "",  # the player keeps this node in view
+        }
+        for scene in scenes
+    ]
     data = {
         # no namespace attribute: the HTML parser puts <svg> in the SVG namespace itself
         "open": f'<svg width="{width:.0f}pt" height="{height:.0f}pt" '
@@ -128,8 +125,11 @@ def export_html(
     path: str | os.PathLike[str],
     expanded: Iterable[str] = (),
     rankdir: str = "TB",
+    into: bool = False,
 ) -> Path:
-    """Write the player page: every step, ←/→ and a slider, no network. Whole or not at all."""
+    """Write the player page: every step (with `into`, the inner steps of expanded composites
+    too), ←/→ and a slider, no network. Whole or not at all."""
     path = Path(path)
-    write_atomic(path, page(pictures(subject, expanded, rankdir)).encode())
+    pics, scenes, _ = stops(subject, expanded, rankdir, into)
+    write_atomic(path, page(pics, scenes).encode())
     return path

@@ -19,21 +19,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..drawing import EDGE_CHARS, Card, Diagram, Wire, diagram
 from ..errors import GraphstepError
 from .dot import (
     CHAR,
-    EDGE_CHARS,
     EDGE_SIZE,
     NUMBER_SIZE,
     SCALAR_CHARS,
     SMALL_SIZE,
     SUMMARY_CHARS,
     TITLE_SIZE,
-    Card,
-    Diagram,
-    Wire,
     cell_size,
-    diagram,
     to_dot,
 )
 
@@ -191,7 +187,7 @@ def parse_json(text: str, d: Diagram, rankdir: str, seconds: float = 0.0) -> Lay
     by_gvid: dict[int, str] = {}
     boxes: dict[str, Box] = {}
     clusters: list[Cluster] = []
-    box_of = {b.id: b for b in d.boxes}
+    box_of = {f.id: f for f in d.frames}
     call_of = {cid: call for call, cid in d.call_ids.items()}
     subgraphs = int(data.get("_subgraph_cnt", 0))  # json0 lists subgraphs first, then nodes
     for obj in data.get("objects", []):
@@ -485,7 +481,7 @@ def _straight(d: Diagram, w: Wire, boxes: Mapping[str, Box], rankdir: str) -> Ed
 def _frames(d: Diagram, boxes: Mapping[str, Box]) -> tuple[Cluster, ...]:
     """Expanded composites and block calls framed around the boxes they hold."""
     held: list[tuple[str, str, tuple[str, ...]]] = [
-        (b.name, b.label, tuple(d.parts[p].name for p in b.parts)) for b in d.boxes
+        (f.name, f.label, tuple(d.parts[p].name for p in f.parts)) for f in d.frames
     ]
     for call in d.call_parents:
         inside = tuple(n for n in d.graph.groups[call] if n in d.ids)

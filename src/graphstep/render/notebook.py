@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from .dot import escape
 from .html import page
-from .svg import pictures
+from .svg import stops
 
 if TYPE_CHECKING:
     from ..graph import Graph
@@ -24,10 +24,10 @@ HEIGHT = 720  # pixels: the diagram gets what the player's text leaves of it
 
 def player_cell(subject: Session | Graph, expanded: Iterable[str] = (), rankdir: str = "TB") -> str:
     """The self-contained player as HTML for an output cell: an iframe holding the page."""
-    pics = pictures(subject, expanded, rankdir)
+    pics, scenes, _ = stops(subject, expanded, rankdir)
     return (
         f'<iframe class="graphstep-player" title="graphstep: {escape(pics.graph.name)}" '
-        f'sandbox="allow-scripts" srcdoc="{escape(page(pics))}" '
+        f'sandbox="allow-scripts" srcdoc="{escape(page(pics, scenes))}" '
         f'style="width: 100%; height: {HEIGHT}px; border: 1px solid #ddd; border-radius: 4px">'
         "</iframe>"
     )

@@ -21,12 +21,17 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..composite import Region
+from ..drawing import Diagram, Kind, diagram
 from ..errors import GraphstepError
 from ..format import data_size
+from ..scene import Flow, Look, Scene, inner_stops, regions_at
+from ..session import Session
+from .curve import bezier
 from .dot import (
     FONT,
     GRAD_COLOR,
@@ -36,15 +41,10 @@ from .dot import (
     TEMPLATE,
     THIN_LINES,
     VALUE_COLOR,
-    Diagram,
-    Flow,
     Line,
-    Look,
     Paint,
     Sentinel,
-    diagram,
     escape,
-    flows,
     to_dot,
 )
 from .layout import Layout, parse_json, remember, run_graphviz
@@ -52,7 +52,6 @@ from .png import svg_to_png
 
 if TYPE_CHECKING:
     from ..graph import Graph
-    from ..session import Session
     from ..steps import Timeline
     from ..trace import Trace
 
@@ -67,12 +66,20 @@ CAPTION_CHARS = 60  # the shortest caption line
 _TEXT = re.compile(r'<text\b[^>]*\bfill="(#fe000[34])"[^>]*>[^<]*</text>\n?')
 
 
+class Changes(Enum):
+    """How a piece of the template changes from step to step."""
+
+    NODE = "node"  # a variant per Look
+    EDGE = "edge"  # a variant per Flow
+    STATIC = "static"  # one variant: a constant, a cluster's frame, the background
+
+
 @dataclass(frozen=True)
 class Piece:
     """One node or edge of the template, in each of its variants (or one, if it never changes)."""
 
     id: str
-    kind: str  # node, edge, static
+    changes: Changes
     variants: tuple[str, ...]
 
 
@@ -101,64 +108,29 @@ class Pictures:
     def last(self) -> int:
         return len(self.timeline) - 1
 
-    def looks(self, position: int, inner: int | None = None) -> dict[str, Look]:
-        """Each part's look at a step, read off the timeline's indexes: the same at any step."""
-        fwd, bwd = self.timeline.forward_index, self.timeline.backward_index
+    def scene(self, position: int, inner: int | None = None) -> Scene:
+        return Scene(self.diagram, self.timeline, position, inner)
 
-        def look(name: str) -> Look:
-            b = bwd.get(name)
-            if b is not None and b < position:
-                return Look.GRAD
-            if b == position and position > 0:
-                return Look.BACKWARD
-            f = fwd.get(name, 0)
-            if f == position and position > 0:
-                return Look.FORWARD
-            return Look.COMPUTED if f < position or f == 0 else Look.PENDING
-
-        by_node: dict[str, Look] = {}
-        out: dict[str, Look] = {}
-        in_call = inner is not None and bool(self.timeline.members(position))
-        for pid, part in self.diagram.parts.items():
-            if part.source not in by_node:
-                by_node[part.source] = look(part.source)
-            base = by_node[part.source]
-            if inner is not None and part.window is not None and not in_call:
-                wins = self.timeline.windows(part.source)
-                base = _inner_look(base, wins.ordinal(part.window) if wins else 0, inner)
-            elif in_call:
-                k = self.timeline.member_index(position, part.source)
-                if k is not None:
-                    base = _inner_look(base, k, inner)
-            out[pid] = base
-        return out
-
-    def codes(self, position: int, inner: int | None = None) -> list[int]:
-        """The variant of every piece at a step."""
-        looks = self.looks(position, inner)
-        wire_flows = flows(self.diagram, looks)
+    def codes(self, scene: Scene) -> list[int]:
+        """The variant of every piece in a scene."""
+        looks, flows = scene.looks(), scene.flows()
         return [
             int(looks[p.id])
-            if p.kind == "node"
-            else int(wire_flows[p.id])
-            if p.kind == "edge"
+            if p.changes is Changes.NODE
+            else int(flows[p.id])
+            if p.changes is Changes.EDGE
             else 0
             for p in self.pieces
         ]
 
-    def svg(
-        self,
-        position: int,
-        inner: int | None = None,
-        caption: str | None = None,
-        caption_lines: int = 0,
-    ) -> str:
-        """The SVG at a step, with `caption` below the graph (room for `caption_lines` at least)."""
-        codes = self.codes(position, inner)
+    def svg(self, scene: Scene, caption: bool = True, caption_lines: int = 0) -> str:
+        """The SVG of a scene, with its caption below the graph (room for `caption_lines` at
+        least)."""
+        codes = self.codes(scene)
         width, height = self.size
         if caption is not None:  # room for a line of 60 characters, however narrow the graph
             width = max(width, 16 + CAPTION_CHARS * CAPTION_SIZE * CAPTION_CHAR)
-        lines = wrap(caption, width) if caption else []
+        lines = wrap(scene.caption, width) if caption else []
         rows = max(len(lines), caption_lines)
         total = height + (rows * CAPTION_LINE + 8 if rows else 0)
         parts = [
@@ -179,30 +151,10 @@ class Pictures:
         ]
         return "".join(parts)
 
-    def dot(self, position: int, inner: int | None = None) -> str:
-        """The DOT of a step: the template's drawing in the step's colours, every number known
+    def dot(self, scene: Scene) -> str:
+        """The DOT of a scene: the template's drawing in the step's colours, every number known
         so far in it; Graphviz lays it out as the template, its cells being the same."""
-        looks = self.looks(position, inner)
-        return to_dot(self.diagram, Paint(looks, flows(self.diagram, looks)), self.rankdir)
-
-    def caption(self, position: int, inner: int | None = None) -> str:
-        """`7/7 backward x: ∂f/∂x = ∂f/∂q · ∂q/∂x = -4 · 1 = -4`; inner steps are `1.2/11`."""
-        tl = self.timeline
-        step = tl.steps[position] if inner is None else tl.inner_steps(position)[inner]
-        number = f"{step.index}" if step.inner is None else f"{step.index}.{step.inner + 1}"
-        if step.index == 0:
-            return f"{number}/{self.last} start: {step.text}"
-        return f"{number}/{self.last} {step.phase} {step.node}: {step.text}"
-
-
-def _inner_look(base: Look, k: int, inner: int) -> Look:
-    """Stepped into a composite (or a block call): the parts before the current one are
-    done, those after it not yet."""
-    if base == Look.FORWARD:
-        return Look.COMPUTED if k < inner else Look.FORWARD if k == inner else Look.PENDING
-    if base == Look.BACKWARD:
-        return Look.GRAD if k < inner else Look.BACKWARD if k == inner else Look.COMPUTED
-    return base
+        return to_dot(self.diagram, Paint(scene.looks(), scene.flows()), self.rankdir)
 
 
 def wrap(text: str, width: float) -> list[str]:
@@ -229,31 +181,33 @@ def _cut(svg: str, d: Diagram, rankdir: str) -> tuple[str, list[Piece], tuple[fl
         f'font-family="{GRAPHVIZ_FONT}">\n'
     )
     pieces: list[Piece] = []
-    kinds = {pid: ("static" if p.kind == "const" else "node") for pid, p in d.parts.items()}
-    kinds.update({w.id: "edge" for w in d.wires})
+    kinds = {
+        pid: Changes.STATIC if p.kind is Kind.CONST else Changes.NODE for pid, p in d.parts.items()
+    }
+    kinds.update({w.id: Changes.EDGE for w in d.wires})
     thin = {w.id for w in d.wires if not w.labelled}
     names = {
         **{p.id: p.name for p in d.parts.values()},
         **{w.id: f"{w.tail_name} → {w.head_name}" for w in d.wires},
-        **{b.id: b.name for b in d.boxes},
+        **{f.id: f.name for f in d.frames},
     }
     for child in graph0:
         tag = child.tag.split("}")[-1]
         if tag == "title":
             continue
         cid = child.attrib.get("id", "")
-        kind = kinds.get(cid, "static")
+        kind = kinds.get(cid, Changes.STATIC)
         title = child.find(f"{{{SVG_NS}}}title")
         if title is not None and cid in names:
             title.text = names[cid]
-        if kind == "edge" and rankdir == "LR":
+        if kind is Changes.EDGE and rankdir == "LR":
             _straddle(child)
         text = ET.tostring(child, encoding="unicode").replace(f' xmlns="{SVG_NS}"', "", 1)
         for default in (f' font-family="{GRAPHVIZ_FONT}"', ' text-anchor="start"'):
             text = text.replace(default, "")
-        if kind == "static":
+        if kind is Changes.STATIC:
             pieces.append(Piece(cid, kind, (text,)))
-        elif kind == "node":
+        elif kind is Changes.NODE:
             pieces.append(Piece(cid, kind, tuple(_node_variant(text, look) for look in Look)))
         else:
             lines = THIN_LINES if cid in thin else LINES
@@ -265,8 +219,8 @@ def _merge_static(pieces: list[Piece]) -> list[Piece]:
     """Neighbouring static pieces as one, so a step joins fewer strings."""
     out: list[Piece] = []
     for p in pieces:
-        if p.kind == "static" and out and out[-1].kind == "static":
-            out[-1] = Piece(out[-1].id, "static", (out[-1].variants[0] + p.variants[0],))
+        if p.changes is Changes.STATIC and out and out[-1].changes is Changes.STATIC:
+            out[-1] = Piece(out[-1].id, Changes.STATIC, (out[-1].variants[0] + p.variants[0],))
         else:
             out.append(p)
     return out
@@ -284,8 +238,10 @@ def _texts(text: str, value: bool, grad: bool) -> str:
 
 
 def _node_variant(text: str, look: Look) -> str:
+    """A node in one look; its class names its state (`node grad`), for a reader or a test."""
     text = text.replace(f'fill="{Sentinel.FILL}" stroke="{Sentinel.BORDER}"', PENS[look].svg())
-    return _texts(text, look != Look.PENDING, look in (Look.GRAD, Look.BACKWARD))
+    text = text.replace('class="node"', f'class="node {look.state}"', 1)
+    return _texts(text, look.shows_value, look.shows_grad)
 
 
 def _edge_variant(text: str, line: Line, flow: Flow) -> str:
@@ -294,24 +250,16 @@ def _edge_variant(text: str, line: Line, flow: Flow) -> str:
     text = text.replace(
         f'fill="{Sentinel.EDGE}" stroke="{Sentinel.EDGE}"', f'fill="{line.color}" {arrow.svg()}'
     )
-    return _texts(text, flow != Flow.PENDING, flow in (Flow.GRAD, Flow.GRAD_ACTIVE))
+    return _texts(text, flow.shows_value, flow.shows_grad)
 
 
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:e-?\d+)?")
 
 
 def _curve(d: str) -> list[tuple[float, float]]:
-    """Points along a Graphviz edge path (`M p C p p p p p p …`), a few per Bézier segment."""
+    """Points along a Graphviz edge path (`M p C p p p p p p …`)."""
     coords = [float(v) for v in _NUMBER.findall(d)]
-    pts = list(zip(coords[0::2], coords[1::2], strict=False))
-    out = pts[:1]
-    for i in range(1, len(pts) - 2, 3):
-        (x0, y0), (x1, y1), (x2, y2), (x3, y3) = pts[i - 1 : i + 3]
-        for k in range(1, 9):
-            t = k / 8
-            a, b, c, e = (1 - t) ** 3, 3 * t * (1 - t) ** 2, 3 * t * t * (1 - t), t**3
-            out.append((a * x0 + b * x1 + c * x2 + e * x3, a * y0 + b * y1 + c * y2 + e * y3))
-    return out
+    return bezier(list(zip(coords[0::2], coords[1::2], strict=False)), 8)
 
 
 def _straddle(edge: ET.Element) -> None:
@@ -352,13 +300,13 @@ def pictures(
     regions: Mapping[str, Region] | None = None,
 ) -> Pictures:
     """The Pictures of a session's trace, or of a graph's own, kept for the next call."""
-    owner: object = subject.trace if _is_session(subject) else subject  # type: ignore[union-attr]
+    owner: object = subject.trace if isinstance(subject, Session) else subject
     key = (id(owner), frozenset(expanded), rankdir, frozenset((regions or {}).items()))
     hit = _cache.pop(key, None)
     if hit is not None and hit[0] is owner:
         _cache[key] = hit  # the most recently used last
         return hit[1]
-    session = subject if _is_session(subject) else subject.session()  # type: ignore[union-attr]
+    session = subject if isinstance(subject, Session) else Session(subject)
     made = Pictures(session, expanded, rankdir, regions)
     while len(_cache) >= CACHE_SIZE:
         _cache.pop(next(iter(_cache)))
@@ -366,55 +314,72 @@ def pictures(
     return made
 
 
-def regions_at(session: Session, expanded: Iterable[str]) -> dict[str, Region]:
-    """Inside a window of an expanded composite, the region of windows around it, so the
-    drawing shows the window being stepped (one layout per region, not per step)."""
-    step = session.current
-    if step.window is None or step.node not in frozenset(expanded):
-        return {}
-    wins = session.timeline.windows(step.node)
-    return {} if wins is None else {step.node: Region.around(wins, step.window)}
+def scene_at(
+    subject: Session | Graph,
+    expanded: Iterable[str] = (),
+    rankdir: str = "TB",
+    step: int | None = None,
+    inner: int | None = None,
+) -> tuple[Pictures, Scene]:
+    """The pictures and the scene at `step` (and its inner step `inner`, counted from 0), else
+    at a session's cursor, else at a graph's last step. Stepped into a window of an expanded
+    composite, the drawing shows the region of windows that holds it."""
+    expanded = frozenset(expanded)
+    pics = pictures(subject, expanded, rankdir)
+    position, k = _stop(subject, pics, step, inner)
+    tl = pics.timeline
+    regions = regions_at(tl, tl.at(position, k), expanded)
+    if regions:
+        pics = pictures(subject, expanded, rankdir, regions)
+    return pics, pics.scene(position, k)
 
 
-def _following(
-    subject: Session | Graph, expanded: Iterable[str], step: int | None
-) -> dict[str, Region]:
-    if step is not None or not _is_session(subject):
-        return {}
-    return regions_at(subject, expanded)  # type: ignore[arg-type]
-
-
-def _is_session(subject: Session | Graph) -> bool:
-    return hasattr(subject, "timeline")
-
-
-def _position(subject: Session | Graph, pics: Pictures, step: int | None) -> tuple[int, int | None]:
-    """The step to draw: `step`, else a session's cursor, else a graph's last step."""
+def _stop(
+    subject: Session | Graph, pics: Pictures, step: int | None, inner: int | None
+) -> tuple[int, int | None]:
     if step is None:
-        if _is_session(subject):
-            return subject.position, subject.inner  # type: ignore[union-attr]
+        if inner is not None:
+            raise GraphstepError("an inner step needs its step", hint="e.g. step=5, inner=2")
+        if isinstance(subject, Session):
+            return subject.position, subject.inner
         return pics.last, None
-    if not 0 <= step <= pics.last:
+    if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step <= pics.last:
         raise GraphstepError(
-            f"step {step} does not exist",
+            f"step {step!r} does not exist",
             hint=f"the steps of {pics.graph.name} are 0 to {pics.last}",
         )
-    return step, None
+    if inner is None:
+        return step, None
+    count = len(pics.timeline.inner_steps(step))
+    if count == 0:
+        raise GraphstepError(
+            f"step {step} has no inner steps",
+            hint="conv, pool and block call steps have them: 'graphstep run FILE --steps "
+            "--into' lists them",
+        )
+    if isinstance(inner, bool) or not isinstance(inner, int) or not 0 <= inner < count:
+        which = f"{step}.{inner + 1}" if isinstance(inner, int) else repr(inner)
+        raise GraphstepError(
+            f"step {step} has no inner step {which}",
+            hint=f"its inner steps are {step}.1 to {step}.{count} (counted from 0: 0 to "
+            f"{count - 1})",
+        )
+    return step, inner
 
 
 def to_svg(
     subject: Session | Graph,
     *,
     step: int | None = None,
+    inner: int | None = None,
     expanded: Iterable[str] = (),
     rankdir: str = "TB",
     caption: bool = True,
 ) -> str:
-    """The diagram as SVG text: a session at its cursor (or at `step`), a graph at its last step."""
-    pics = pictures(subject, expanded, rankdir, _following(subject, expanded, step))
-    position, inner = _position(subject, pics, step)
-    text = pics.caption(position, inner) if caption else None
-    return pics.svg(position, inner, text)
+    """The diagram as SVG text: a session at its cursor (or at `step`, `inner`), a graph at its
+    last step."""
+    pics, scene = scene_at(subject, expanded, rankdir, step, inner)
+    return pics.svg(scene, caption)
 
 
 def export_svg(
@@ -424,21 +389,20 @@ def export_svg(
     format: str = "svg",
     expanded: Iterable[str] = (),
     rankdir: str = "TB",
+    inner: int | None = None,
 ) -> Path:
     """Write the diagram at one step (default: a session's cursor, a graph's last step)
     as `format` svg, png or dot. The file appears whole or not at all."""
     if format not in ("svg", "png", "dot"):
         raise GraphstepError(f"unknown format '{format}'", hint="use svg, png or dot")
     path = Path(path)
-    pics = pictures(subject, expanded, rankdir, _following(subject, expanded, step))
-    position, inner = _position(subject, pics, step)
+    pics, scene = scene_at(subject, expanded, rankdir, step, inner)
     if format == "dot":
-        data = pics.dot(position, inner).encode()
+        data = pics.dot(scene).encode()
     elif format == "svg":
-        data = pics.svg(position, inner, pics.caption(position, inner)).encode()
+        data = pics.svg(scene).encode()
     else:
-        svg = pics.svg(position, inner, pics.caption(position, inner))
-        data = svg_to_png(svg)
+        data = svg_to_png(pics.svg(scene))
     write_atomic(path, data)
     return path
 
@@ -455,6 +419,27 @@ class ExportTooLarge(GraphstepError):
         self.total = total
 
 
+def stops(
+    subject: Session | Graph, expanded: Iterable[str] = (), rankdir: str = "TB", into: bool = False
+) -> tuple[Pictures, list[Scene], list[str]]:
+    """The scenes an export shows: every step; with `into`, each expanded composite's inner
+    steps too (see scene.inner_stops); and notes on the windows left out."""
+    pics = pictures(subject, expanded, rankdir)
+    start = pics.scene(0)
+    if not into:
+        return pics, [start.moved(i) for i in range(pics.last + 1)], []
+    found, notes = inner_stops(start)
+    return pics, [start.moved(i, k) for i, k in found], notes
+
+
+def file_name(scene: Scene, digits: int) -> str:
+    """`007.svg`, and `007_03.svg` for its third inner step: in order when sorted by name."""
+    name = f"{scene.position:0{digits}d}"
+    if scene.inner is not None:
+        name += f"_{scene.inner + 1:02d}"
+    return name + ".svg"
+
+
 def export_all_steps(
     subject: Session | Graph,
     directory: str | os.PathLike[str],
@@ -462,31 +447,33 @@ def export_all_steps(
     rankdir: str = "TB",
     steps: range | None = None,
     budget: int | None = None,
+    into: bool = False,
 ) -> list[Path]:
     """One SVG per step into `directory`, `000.svg` (the start) to the last, for slide builds;
-    `steps` picks a range of them. Past `budget` bytes (estimated from the first, middle and
-    last picture before anything is written), ExportTooLarge.
+    with `into`, the inner steps of expanded composites too (`005_01.svg`, …). `steps` picks
+    a range of steps. Past `budget` bytes (estimated from the first, middle and last picture
+    before anything is written), ExportTooLarge.
 
     Every picture has the same size, so the graph stays put from slide to slide.
     The pictures are written to a temporary directory and moved in when all are
     done: an error or Ctrl-C leaves no half-written file. Numbered SVGs of an
     earlier export that this one does not overwrite are removed.
     """
-    pics = pictures(subject, expanded, rankdir)
-    chosen = range(pics.last + 1) if steps is None else steps
-    if not chosen:
-        raise GraphstepError("no steps to export: the range is empty")
-    for end in (chosen[0], chosen[-1]):
-        _position(subject, pics, end)  # a step that does not exist is refused, naming the range
-    captions = {i: pics.caption(i) for i in chosen}
-    lines = max(len(wrap(c, pics.size[0])) for c in captions.values())
+    pics, scenes, _ = stops(subject, expanded, rankdir, into)
+    if steps is not None:
+        if not steps:
+            raise GraphstepError("no steps to export: the range is empty")
+        for end in (steps[0], steps[-1]):
+            _stop(subject, pics, end, None)  # a missing step is refused
+        scenes = [scene for scene in scenes if scene.position in steps]
+    lines = max(len(wrap(scene.caption, pics.size[0])) for scene in scenes)
     if budget is not None:
-        probes = sorted({chosen[0], chosen[len(chosen) // 2], chosen[-1]})
-        each = max(len(pics.svg(i, None, captions[i], lines).encode()) for i in probes)
-        if each * len(chosen) > budget:
-            raise ExportTooLarge(each * len(chosen), len(chosen), budget)
+        probes = {0: scenes[0], 1: scenes[len(scenes) // 2], 2: scenes[-1]}.values()
+        each = max(len(pics.svg(scene, True, lines).encode()) for scene in probes)
+        if each * len(scenes) > budget:
+            raise ExportTooLarge(each * len(scenes), len(scenes), budget)
     digits = max(3, len(str(pics.last)))
-    names = [f"{i:0{digits}d}.svg" for i in chosen]
+    names = [file_name(scene, digits) for scene in scenes]
     directory = Path(directory)
     if directory.exists() and not directory.is_dir():
         raise GraphstepError(f"'{directory}' is not a directory", hint="name a directory to fill")
@@ -506,8 +493,8 @@ def export_all_steps(
             )
         )
         try:
-            for i, name in zip(chosen, names, strict=True):
-                (stage / name).write_text(pics.svg(i, None, captions[i], lines), encoding="utf-8")
+            for scene, name in zip(scenes, names, strict=True):
+                (stage / name).write_text(pics.svg(scene, True, lines), encoding="utf-8")
             if fresh:
                 os.chmod(stage, 0o777 & ~_umask())
                 os.replace(stage, directory)  # the whole directory at once
@@ -522,7 +509,7 @@ def export_all_steps(
     return [directory / name for name in names]
 
 
-NUMBERED = re.compile(r"\d{3,}\.svg")
+NUMBERED = re.compile(r"\d{3,}(?:_\d{2,})?\.svg")
 
 
 @contextmanager

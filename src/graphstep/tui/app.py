@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import ClassVar
 
 import yaml
@@ -53,12 +53,12 @@ MORE_KEYS = (
 class GraphstepApp(App[None]):
     """Step through one graph's forward and backward pass."""
 
-    CSS_PATH: ClassVar[list[str | Path]] = ["app.tcss", "dialogs.tcss"]
+    CSS_PATH: ClassVar[list[str | PurePath]] = ["app.tcss", "dialogs.tcss"]
     TITLE = "graphstep"
     ENABLE_COMMAND_PALETTE = False
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n,right", "step", "next", tooltip="next step (→ too)"),
-        Binding("p,left", "back", "back", tooltip="previous step (← too)"),
+        Binding("p,left", "step_back", "back", tooltip="previous step (← too)"),
         Binding("s", "step_into", "into", tooltip="step into a conv or pool: window by window"),
         Binding("o", "step_out", "out", tooltip="step out of the conv or pool"),
         Binding(
@@ -254,7 +254,7 @@ class GraphstepApp(App[None]):
     def action_step(self) -> None:
         self.move(self.session.step)
 
-    def action_back(self) -> None:
+    def action_step_back(self) -> None:
         self.move(self.session.back)
 
     def action_step_into(self) -> None:
@@ -317,7 +317,7 @@ class GraphstepApp(App[None]):
         node = self.target
         graph = self.session.graph
         view = self.query_one(GraphView)
-        node = view.hidden.get(node, node) if node is not None else None
+        node = view.shown_as(node) if node is not None else None
         if node is None or (node not in graph.groups and not graph.nodes[node].is_composite):
             what = "nothing is selected" if node is None else f"{node} is {graph.nodes[node].op}"
             self.notify(

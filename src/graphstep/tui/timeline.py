@@ -10,7 +10,7 @@ Clicking a line, or Enter on the timeline's own cursor, asks to jump there.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.segment import Segment
 from rich.style import Style
@@ -59,7 +59,9 @@ class TimelineView(ScrollView, can_focus=True, inherit_bindings=False):
 
     cursor: reactive[int] = reactive(0)
 
-    def __init__(self, timeline: Timeline, breakpoint_at: Callable[[int], bool], **kwargs) -> None:
+    def __init__(
+        self, timeline: Timeline, breakpoint_at: Callable[[int], bool], **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self._timeline = timeline
         self._breakpoint_at = breakpoint_at
