@@ -98,9 +98,10 @@ class Windows:
         out = np.zeros((*plane.shape[:-2], kh, kw))
         r0, r1 = max(rows.start, 0), min(rows.stop, h)
         c0, c1 = max(cols.start, 0), min(cols.stop, w)
-        out[..., r0 - rows.start : r1 - rows.start, c0 - cols.start : c1 - cols.start] = plane[
-            ..., r0:r1, c0:c1
-        ]
+        if r0 < r1 and c0 < c1:  # a window can lie wholly in the padding: all zeros
+            out[..., r0 - rows.start : r1 - rows.start, c0 - cols.start : c1 - cols.start] = plane[
+                ..., r0:r1, c0:c1
+            ]
         return out
 
     def filter_index(self, position: tuple[int, ...]) -> tuple[int, ...]:

@@ -19,7 +19,12 @@ import numpy as np
 
 from .errors import GraphstepError, Loc, did_you_mean
 from .expr import Call, Const, Expr, Name
-from .limits import MAX_NODES, MAX_TENSOR_ELEMENTS, MAX_TOTAL_ELEMENTS
+from .limits import (
+    MAX_NODES,
+    MAX_TEMPORARY_ELEMENTS,
+    MAX_TENSOR_ELEMENTS,
+    MAX_TOTAL_ELEMENTS,
+)
 from .ops import OPS, Op, OpError
 from .spec import BlockSpec, EntrySpec, GraphSpec, LeafSpec, leaf_shape
 
@@ -168,6 +173,9 @@ class Graph:
     def parameter_count(self) -> int:
         return sum(self.nodes[n].size for n in self.params)
 
+    def input_shapes(self, node: Node) -> tuple[tuple[int, ...], ...]:
+        return tuple(self.nodes[i].shape for i in node.inputs)
+
     def check_size_once(self) -> None:
         """check_size, remembered: a graph's shapes never change."""
         if not self._size_checked:
@@ -184,6 +192,16 @@ class Graph:
                     f"the limit is {MAX_TENSOR_ELEMENTS:,}",
                     node.loc,
                     hint="'graphstep summary' counts shapes and parameters without allocating",
+                ).in_file(self.file)
+            scratch = (
+                0 if node.is_leaf else OPS[node.op].scratch(*self.input_shapes(node), **node.attrs)
+            )
+            if scratch > MAX_TEMPORARY_ELEMENTS:
+                raise GraphstepError.at(
+                    f"'{node.name}' would need a temporary of {scratch:,} numbers; "
+                    f"the limit is {MAX_TEMPORARY_ELEMENTS:,}",
+                    node.loc,
+                    hint="a smaller window, padding or output size, or a larger stride",
                 ).in_file(self.file)
             total += node.size
         if 2 * total > MAX_TOTAL_ELEMENTS:

@@ -14,3 +14,5 @@ MAX_EXPRESSION_DEPTH = 64  # nesting inside one expression
 MAX_NODES = 200_000  # nodes of a graph, counted while blocks expand
 MAX_TENSOR_ELEMENTS = 1 << 24  # 16.7 million float64 numbers, 128 MiB
 MAX_TOTAL_ELEMENTS = 1 << 26  # every value and gradient of one graph together
+MAX_TEMPORARY_ELEMENTS = 1 << 25  # the largest scratch array of one op, or the numbers it reads
+MAX_TRAIN_STEPS = 100_000  # gradient-descent steps of one `train`

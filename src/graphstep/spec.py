@@ -19,7 +19,7 @@ import yaml
 
 from .errors import GraphstepError, Loc, did_you_mean
 from .expr import Call, Expr, Name, Origin, parse_expression
-from .limits import MAX_FILE_BYTES, MAX_YAML_DEPTH
+from .limits import MAX_FILE_BYTES, MAX_TRAIN_STEPS, MAX_YAML_DEPTH
 
 TOP_LEVEL_KEYS = ("name", "description", "inputs", "params", "graph", "output", "expr", "train")
 TOP_LEVEL_KEYS += ("blocks",)
@@ -185,13 +185,12 @@ def read_source(path: str) -> str:
         raise GraphstepError("file is not UTF-8 text", line=line, column=1) from None
 
 
-def parse_yaml(text: str) -> Located:
-    if len(text.encode("utf-8", "replace")) > MAX_FILE_BYTES:
-        raise GraphstepError(f"graph text longer than {MAX_FILE_BYTES:,} bytes")
+def _load_yaml(text: str) -> Any:
+    """YAML text through the safe, located loader; every YAML error as a GraphstepError."""
     try:
         loader = _Loader(text)  # a SafeLoader: no Python tags, no arbitrary objects
         try:
-            data = loader.get_single_data()
+            return loader.get_single_data()
         finally:
             loader.dispose()
     except yaml.MarkedYAMLError as e:
@@ -212,6 +211,23 @@ def parse_yaml(text: str) -> Located:
         ) from None
     except RecursionError:
         raise GraphstepError("YAML nested too deeply") from None
+
+
+def read_value(text: str) -> Any:
+    """A leaf's value written as YAML text (`--set`, the TUI's `i`): a number or a nested list.
+
+    Read by the same loader as graph files, so aliases are refused and nesting
+    is bounded: a short value cannot stand for exponentially much data.
+    """
+    if len(text) > MAX_FILE_BYTES:
+        raise GraphstepError(f"value longer than {MAX_FILE_BYTES:,} characters")
+    return _literal(_load_yaml(text), Loc())
+
+
+def parse_yaml(text: str) -> Located:
+    if len(text.encode("utf-8", "replace")) > MAX_FILE_BYTES:
+        raise GraphstepError(f"graph text longer than {MAX_FILE_BYTES:,} bytes")
+    data = _load_yaml(text)
     if data is None:
         raise GraphstepError(
             "empty graph file", line=1, column=1, hint="a graph needs 'graph:' or 'expr:'"
@@ -559,6 +575,11 @@ def _train(data: Located) -> dict[str, float]:
         if number <= 0 or (key == "steps" and number != int(number)):
             kind = "a positive whole number" if key == "steps" else "a positive number"
             raise GraphstepError.at(f"'{key}' must be {kind}", raw.value_loc(key))
+        if key == "steps" and number > MAX_TRAIN_STEPS:
+            raise GraphstepError.at(
+                f"'steps' is {number:g}; training runs at most {MAX_TRAIN_STEPS:,} steps",
+                raw.value_loc(key),
+            )
         out[key] = int(number) if key == "steps" else number
     return out
 
@@ -597,6 +618,11 @@ def _blocks(data: Located, taken: dict[str, Loc]) -> dict[str, BlockSpec]:
             _check_block_name(entry_name, body.key_loc(entry_name), inner, taken, block_name)
             entries.append(_entry(entry_name, body, entry_name, fns))
         output = raw.get("output", entries[-1].name)
+        if not isinstance(output, str):
+            raise GraphstepError.at(
+                "a block's 'output' must be the name of one of its entries",
+                raw.value_loc("output"),
+            )
         if output not in body:
             raise GraphstepError.at(
                 f"block output '{output}' is not an entry of the block",

@@ -55,9 +55,18 @@ class Grid:
                 f"the {kh}×{kw} window is larger than the {h}×{w} input{padded}",
                 hint="use a smaller window or more padding",
             )
+        # A stride past the padded input reads one window, whatever it is: keep it an index.
+        stride = min(stride, max(h + 2 * ph, w + 2 * pw))
         ho = (h + 2 * ph - kh) // stride + 1
         wo = (w + 2 * pw - kw) // stride + 1
         return cls(kh, kw, stride, ph, pw, ho, wo)
+
+    def scratch(self, image: Shape, lead: Shape) -> int:
+        """Numbers in the largest temporary over an input (*lead, *image): the padded input
+        or every window's copy (the im2col matrix), whichever is larger."""
+        (h, w), planes = image, prod(lead)
+        padded = planes * (h + 2 * self.ph) * (w + 2 * self.pw) if self.ph or self.pw else 0
+        return max(padded, planes * self.kh * self.kw * self.ho * self.wo)
 
     def window(self, i: int, j: int) -> tuple[slice, slice]:
         """The rows and columns, in padded coordinates, that output (i, j) reads."""
@@ -206,6 +215,11 @@ class _Sliding(Op):
     ) -> tuple[slice, slice]:
         """The rows and columns of the padded x that output (i, j) reads."""
         return self._grid(x, w, stride, pad).window(i, j)
+
+    def scratch(
+        self, x: Shape, w: Shape, b: Shape | None = None, stride: Any = 1, pad: Any = 0
+    ) -> int:
+        return self._grid(x, w, stride, pad).scratch(x[-2:], x[:-2])
 
     def padding(
         self, x: Shape, w: Shape, b: Shape | None = None, stride: Any = 1, pad: Any = 0

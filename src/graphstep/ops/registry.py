@@ -52,6 +52,11 @@ class Op:
     ) -> Sequence[np.ndarray | None]:
         raise NotImplementedError
 
+    def scratch(self, *shapes: Shape, **attrs: Any) -> int:
+        """How many numbers the largest temporary of forward or backward holds (or its windows
+        read), from shapes alone: checked against the limits before anything is allocated."""
+        return 0
+
     def local(self, i: int, names: Sequence[str], out: str, **attrs: Any) -> str:
         """The local gradient ∂out/∂input_i as text over the inputs' names, e.g. 'z'."""
         raise NotImplementedError
