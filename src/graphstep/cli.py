@@ -8,12 +8,17 @@ asks the layers before it for numbers, and prints them. Exit codes: 0 success,
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import math
+import os
 import re
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -21,17 +26,17 @@ from typing import Any, NoReturn, TextIO
 
 import networkx as nx
 import numpy as np
-import yaml
 
 from . import __version__
 from . import format as fmt
-from .errors import GraphstepError, did_you_mean
+from .errors import GraphstepError, did_you_mean, excerpt
 from .graph import Graph, build
+from .limits import MAX_TRAIN_STEPS
 from .ops import OPS
-from .spec import GraphSpec, expression_spec, leaf_shape, load_spec, read_source
+from .spec import GraphSpec, expression_spec, leaf_shape, load_spec, read_source, read_value
 from .trace import Trace
 
-OK, FAILED, BAD_INPUT, INTERRUPTED = 0, 1, 2, 130
+OK, FAILED, BAD_INPUT, INTERRUPTED, BROKEN_PIPE, TERMINATED = 0, 1, 2, 130, 141, 143
 COMMANDS = ("tui", "run", "check", "export", "train", "summary", "validate")
 EXPRESSION_FILE = "<expr>"
 BUNDLED_EXAMPLE = Path(__file__).parent / "examples" / "chain_rule.yaml"
@@ -66,39 +71,18 @@ def parse_assignment(text: str) -> tuple[str, str]:
     """`NAME=VALUE` from --set, split at the first '='."""
     name, sep, value = text.partition("=")
     if not sep or not name.strip():
-        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got '{text}'")
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got '{excerpt(text)}'")
     return name.strip(), value
 
 
 def leaf_value(name: str, text: str) -> Any:
-    """A --set value, read as YAML: a number or a (nested) list of numbers."""
-    where = f"--set {name}={text}"
-    hint = "a number or a list, e.g. --set x=-2 or --set x='[1, 2]'"
+    """A --set value, read as YAML like a graph file's: a number or a (nested) list of numbers."""
     try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError:
-        raise GraphstepError("not a number or a list of numbers", file=where, hint=hint) from None
-    if not _numeric(raw):
-        raise GraphstepError("not a number or a list of numbers", file=where, hint=hint)
-    try:
-        array = np.asarray(raw, dtype=np.float64)
-    except ValueError:
-        raise GraphstepError("ragged list: rows have different lengths", file=where) from None
-    if array.size == 0:
-        raise GraphstepError("empty list: a tensor needs at least one number", file=where)
-    return array.tolist()
-
-
-def _numeric(raw: Any) -> bool:
-    if isinstance(raw, list):
-        return all(_numeric(r) for r in raw)
-    if isinstance(raw, str):
-        try:
-            float(raw)  # nan, inf
-        except ValueError:
-            return False
-        return True
-    return isinstance(raw, int | float) and not isinstance(raw, bool)
+        return read_value(text)
+    except GraphstepError as e:
+        e.file = f"--set {name}={excerpt(text)}"
+        e.hint = "a number or a list, e.g. --set x=-2 or --set x='[1, 2]'"
+        raise
 
 
 def with_values(spec: GraphSpec, sets: Sequence[tuple[str, str]]) -> GraphSpec:
@@ -108,7 +92,7 @@ def with_values(spec: GraphSpec, sets: Sequence[tuple[str, str]]) -> GraphSpec:
         if name not in leaves:
             raise GraphstepError(
                 f"'{name}' is not an input or a param of {spec.name}",
-                file=f"--set {name}={text}",
+                file=f"--set {name}={excerpt(text)}",
                 hint=did_you_mean(name, list(leaves))
                 or (f"its leaves: {', '.join(leaves)}" if leaves else "it has no leaves"),
             )
@@ -118,7 +102,7 @@ def with_values(spec: GraphSpec, sets: Sequence[tuple[str, str]]) -> GraphSpec:
         if spec.file != EXPRESSION_FILE and given != declared:
             raise GraphstepError(
                 f"the value has shape {list(given)}; {name} is {list(declared)}",
-                file=f"--set {name}={text}",
+                file=f"--set {name}={excerpt(text)}",
                 hint=f"give {name} a value of its shape",
             )
         leaves[name] = replace(leaves[name], value=value, shape=(), init=None, options=())
@@ -151,7 +135,8 @@ def table(rows: Sequence[Sequence[str]], out: TextIO) -> None:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
 
     def line(row: Sequence[str]) -> str:
-        return "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        cells = zip(row, widths, strict=True)
+        return fmt.visible("  ".join(cell.ljust(w) for cell, w in cells).rstrip())
 
     print(line(rows[0]), file=out)
     print("  ".join("─" * w for w in widths), file=out)
@@ -163,13 +148,10 @@ def count(n: int) -> str:
     """`1,600,000,000 (1.6 billion)`: digits grouped, and big counts in words."""
     text = f"{n:,}"
     for size, word in ((10**12, "trillion"), (10**9, "billion"), (10**6, "million")):
+        if n >= 1000 * size:
+            return f"{text} ({n // size:,} {word})"  # whole numbers: a float would overflow
         if n >= size:
-            scaled = n / size
-            return (
-                f"{text} ({scaled:.3g} {word})"
-                if scaled < 1000
-                else f"{text} ({scaled:,.0f} {word})"
-            )
+            return f"{text} ({n / size:.3g} {word})"
     return text
 
 
@@ -188,7 +170,7 @@ def report_anomaly(graph: Graph, trace: Trace) -> None:
     assert anomaly is not None
     node = graph.nodes[anomaly.node]
     where = ":".join(str(p) for p in (graph.file, node.loc.line, node.loc.column) if p)
-    print(f"graphstep: {where}: anomaly: {anomaly}", file=sys.stderr)
+    print(fmt.visible(f"graphstep: {where}: anomaly: {anomaly}"), file=sys.stderr)
 
 
 # ---------------------------------------------------------------------------
@@ -199,7 +181,7 @@ def headline(graph: Graph) -> str:
     """The graph's name and the first sentence of its description."""
     text = " ".join(graph.description.split())
     sentence = text.split(". ")[0].rstrip(".")
-    return f"{graph.name}: {sentence}" if sentence else graph.name
+    return fmt.visible(f"{graph.name}: {sentence}" if sentence else graph.name)
 
 
 def run_table(graph: Graph, trace: Trace) -> list[list[str]]:
@@ -255,7 +237,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         from .steps import Timeline, transcript
 
         for line in transcript(Timeline(trace), into=args.into):
-            print(line)
+            print(fmt.visible(line))
     else:
         print(headline(graph))
         table(run_table(graph, trace), sys.stdout)
@@ -459,7 +441,7 @@ def summary_rows(graph: Graph) -> list[list[str]]:
 
 def cmd_summary(args: argparse.Namespace) -> int:
     graph = load_graph(args.file, args.set or ())
-    print(f"{graph.name}: {len(graph)} nodes, output {graph.output}")
+    print(f"{fmt.visible(graph.name)}: {len(graph)} nodes, output {graph.output}")
     table(summary_rows(graph), sys.stdout)
     params = graph.params
     total = graph.parameter_count()
@@ -470,12 +452,15 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return OK
 
 
-def _bytes(n: float) -> str:
+def _bytes(n: int) -> str:
+    if n >= 10**15:
+        return f"{n // 10**12:,} TB"  # whole numbers: a float would overflow
+    x = float(n)
     for unit in ("B", "KB", "MB", "GB"):
-        if n < 1000:
-            return f"{n:.3g} {unit}"
-        n /= 1000
-    return f"{n:,.3g} TB" if n < 1000 else f"{n:,.0f} TB"
+        if x < 1000:
+            return f"{x:.3g} {unit}"
+        x /= 1000
+    return f"{x:.3g} TB"
 
 
 # ---------------------------------------------------------------------------
@@ -497,7 +482,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
             continue
         out = graph.nodes[graph.output]
         print(
-            f"{target}: ok ({len(graph)} nodes, {count(graph.parameter_count())} parameters, "
+            f"{fmt.visible(target)}: ok ({len(graph)} nodes, "
+            f"{count(graph.parameter_count())} parameters, "
             f"output {graph.output} {fmt.shape(out.shape)})"
         )
     return BAD_INPUT if failed else OK
@@ -569,7 +555,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(json.dumps(report, allow_nan=False))
     else:
         curve = sparkline(losses)
-        print(f"{graph.name}: {len(losses)} steps of gradient descent")
+        print(f"{fmt.visible(graph.name)}: {len(losses)} steps of gradient descent")
         print(f"loss  {fmt.number(losses[0])} → {fmt.number(result.final_loss)}")
         print(f"      {curve}")
         gap = " " * max(1, len(curve) - len("step 1") - len(str(len(losses))))
@@ -610,16 +596,16 @@ def cmd_export(args: argparse.Namespace) -> int:
     options = {"expanded": expanded, "rankdir": args.rankdir}
     if args.all_steps is not None:
         paths = render.export_all_steps(graph, Path(args.all_steps), **options)
-        print(f"wrote {len(paths)} diagrams to {args.all_steps}")
+        print(f"wrote {len(paths)} diagrams to {fmt.visible(args.all_steps)}")
     elif args.html is not None:
         render.export_html(graph, Path(args.html), **options)
-        print(f"wrote {args.html}")
+        print(f"wrote {fmt.visible(args.html)}")
     else:
         fmt_name = args.format or (Path(args.output).suffix.lstrip(".").lower() or "svg")
         if fmt_name not in ("svg", "png", "dot"):
             raise UsageError(f"unknown format '{fmt_name}': use --format svg, png or dot")
         render.export_svg(graph, Path(args.output), step=args.step, format=fmt_name, **options)
-        print(f"wrote {args.output}")
+        print(f"wrote {fmt.visible(args.output)}")
     return OK
 
 
@@ -630,7 +616,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_tui(args: argparse.Namespace) -> int:
     from .tui import run_tui
 
-    target = args.file or str(BUNDLED_EXAMPLE)
+    target = str(BUNDLED_EXAMPLE) if args.file is None else args.file
     run_tui(load_graph(target, args.set or ()))
     return OK
 
@@ -714,7 +700,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="gradient descent on the params")
     _file_argument(p)
     _set_option(p)
-    p.add_argument("--steps", type=_positive_int, metavar="N", help="default: train.steps")
+    p.add_argument("--steps", type=_train_steps, metavar="N", help="default: train.steps")
     p.add_argument("--lr", type=_positive_float, metavar="LR", help="default: train.lr")
     p.add_argument("--json", action="store_true", help='{"losses": [...], "accuracy": ...}')
     p.set_defaults(handler=cmd_train, parser=p)
@@ -730,13 +716,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _positive_int(text: str) -> int:
+def _train_steps(text: str) -> int:
     try:
-        n = int(text)
+        n = int(text) if len(text) < 20 else 0
     except ValueError:
         n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got '{text}'")
+    if not 1 <= n <= MAX_TRAIN_STEPS:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number from 1 to {MAX_TRAIN_STEPS:,}, got '{excerpt(text)}'"
+        )
     return n
 
 
@@ -746,7 +734,7 @@ def _positive_float(text: str) -> float:
     except ValueError:
         x = math.nan
     if not x > 0 or not math.isfinite(x):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got '{text}'")
+        raise argparse.ArgumentTypeError(f"expected a positive number, got '{excerpt(text)}'")
     return x
 
 
@@ -754,6 +742,8 @@ def with_command(argv: list[str]) -> list[str]:
     """`graphstep [FILE]` is `graphstep tui [FILE]`; a misspelt command is refused, not opened."""
     if argv and (argv[0] in COMMANDS or argv[0] in ("-h", "--help", "--version")):
         return argv
+    if argv and not argv[0].strip():
+        raise UsageError("FILE is empty: give a graph file or an expression")
     if argv and not argv[0].startswith("-") and is_expression(argv[0]):
         hint = did_you_mean(argv[0], COMMANDS)
         if hint and len(argv) > 1:
@@ -761,8 +751,6 @@ def with_command(argv: list[str]) -> list[str]:
         if argv[0].isidentifier():  # a bare word is no graph worth opening: a typo
             what = f"({hint})" if hint else "(and no such file)"
             raise UsageError(f"unknown command '{argv[0]}' {what}")
-        if not argv[0].strip():
-            raise UsageError("FILE is empty: give a graph file or an expression")
     return ["tui", *argv]
 
 
@@ -781,7 +769,7 @@ def print_error(error: GraphstepError) -> None:
     text = str(error) if error.file is not None else error.message
     if error.file is None and error.hint:
         text += f" (hint: {error.hint})"
-    print(f"graphstep: error: {' '.join(text.splitlines())}", file=sys.stderr)
+    print(f"graphstep: error: {fmt.visible(text)}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -794,7 +782,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return usage_error(parser, e)
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
-        return handler(args)
+        with terminate_as_exception():
+            return handler(args)
     except UsageError as e:
         return usage_error(args.parser, e)
     except GraphstepError as e:
@@ -803,13 +792,60 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (MemoryError, RecursionError):
         print_error(too_big(getattr(args, "file", None)))
         return BAD_INPUT
+    except BrokenPipeError:  # `graphstep run … | head`: the reader has what it wanted
+        silence_stdout()
+        return BROKEN_PIPE
+    except OSError as e:
+        print_error(os_error(e))
+        return BAD_INPUT
     except KeyboardInterrupt:
         return INTERRUPTED
+    except Terminated:
+        return TERMINATED
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised like Ctrl-C's KeyboardInterrupt so every `finally` cleans up."""
+
+
+@contextmanager
+def terminate_as_exception() -> Iterator[None]:
+    """While a command runs, SIGTERM raises Terminated (in the main thread only, as Python's
+    signal handlers run there); the previous handler is restored afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum: int, frame: object) -> None:
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def silence_stdout() -> None:
+    """Point stdout at /dev/null, so flushing it at exit cannot fail on the closed pipe again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):
+        pass
+
+
+def os_error(error: OSError) -> GraphstepError:
+    """An operating-system error no layer anticipated, as one line naming its file."""
+    reason = error.strerror or str(error)
+    if error.filename is None:
+        return GraphstepError(reason)
+    return GraphstepError(reason, file=str(error.filename))
 
 
 def usage_error(parser: argparse.ArgumentParser, error: UsageError) -> int:
     message = str(error)
     if "(hint:" not in message:
         message += f" (hint: {parser.prog} --help)"
-    print(f"graphstep: error: {message}", file=sys.stderr)
+    print(f"graphstep: error: {fmt.visible(message)}", file=sys.stderr)
     return BAD_INPUT

@@ -524,9 +524,8 @@ def _literal(raw: Any, loc: Loc, depth: int = 0) -> Any:
                 "ragged tensor: rows have different lengths", loc, hint="every row needs as many"
             )
         return items
-    raise GraphstepError.at(
-        f"expected a number or a list of numbers, got {type(raw).__name__}", loc
-    )
+    what = "a mapping" if isinstance(raw, dict) else type(raw).__name__
+    raise GraphstepError.at(f"expected a number or a list of numbers, got {what}", loc)
 
 
 def _number(raw: Any, what: str, loc: Loc) -> float:

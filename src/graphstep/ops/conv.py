@@ -216,10 +216,10 @@ class _Sliding(Op):
         """The rows and columns of the padded x that output (i, j) reads."""
         return self._grid(x, w, stride, pad).window(i, j)
 
-    def scratch(
-        self, x: Shape, w: Shape, b: Shape | None = None, stride: Any = 1, pad: Any = 0
-    ) -> int:
-        return self._grid(x, w, stride, pad).scratch(x[-2:], x[:-2])
+    def scratch(self, *shapes: Shape, **attrs: Any) -> int:
+        x, w = shapes[:2]
+        grid = self._grid(x, w, attrs.get("stride", 1), attrs.get("pad", 0))
+        return grid.scratch(x[-2:], x[:-2])
 
     def padding(
         self, x: Shape, w: Shape, b: Shape | None = None, stride: Any = 1, pad: Any = 0

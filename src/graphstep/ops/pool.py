@@ -51,8 +51,10 @@ class _Pool(Op):
         """The rows and columns of x that output (i, j) pools (x is not padded)."""
         return self._grid(x, size, stride).window(i, j)
 
-    def scratch(self, x: Shape, size: Any = 2, stride: Any = None) -> int:
-        return self._grid(x, size, stride).scratch(x[-2:], x[:-2])
+    def scratch(self, *shapes: Shape, **attrs: Any) -> int:
+        (x,) = shapes
+        grid = self._grid(x, attrs.get("size", 2), attrs.get("stride"))
+        return grid.scratch(x[-2:], x[:-2])
 
     def padding(self, x: Shape, size: Any = 2, stride: Any = None) -> tuple[int, int]:
         """Always (0, 0): pools are not padded; here for the same stepping interface as conv2d."""

@@ -92,9 +92,10 @@ class CropResize(Op):
             )
         return (*img[:-2], *_size(size))
 
-    def scratch(self, img: Shape, box: Shape, size: Any = None) -> int:
+    def scratch(self, *shapes: Shape, **attrs: Any) -> int:
         """The weights Ry (h, H) and Rx (w, W), and Ry · img, which is (..., h, W)."""
-        (h, w), (rows, columns) = _size(size), img[-2:]
+        img = shapes[0]
+        (h, w), (rows, columns) = _size(attrs.get("size")), img[-2:]
         return max(h * rows + w * columns, prod(img[:-2]) * h * columns)
 
     def _weights(self, img: np.ndarray, box: np.ndarray, size: Any) -> tuple[np.ndarray, ...]:

@@ -462,22 +462,21 @@ def export_all_steps(
     digits = max(3, len(str(count - 1)))
     names = [f"{i:0{digits}d}.svg" for i in range(count)]
     directory = Path(directory)
-    if directory.exists() and not directory.is_dir():
-        raise GraphstepError(f"'{directory}' is not a directory", hint="name a directory to fill")
-    fresh = not directory.exists() or not any(directory.iterdir())
-    for name in names:  # what would stop the move half-way is refused before anything is written
-        if (directory / name).exists() and not (directory / name).is_file():
-            raise GraphstepError(
-                f"'{directory / name}' is in the way: it is not a file",
-                hint="move it, or export into another directory",
-            )
     with writing(directory):
+        if directory.exists() and not directory.is_dir():
+            raise GraphstepError(
+                f"'{directory}' is not a directory", hint="name a directory to fill"
+            )
+        fresh = not directory.exists() or not any(directory.iterdir())
+        for name in names:  # what would stop the move half-way is refused before writing
+            if (directory / name).exists() and not (directory / name).is_file():
+                raise GraphstepError(
+                    f"'{directory / name}' is in the way: it is not a file",
+                    hint="move it, or export into another directory",
+                )
         (directory.parent if fresh else directory).mkdir(parents=True, exist_ok=True)
         stage = Path(
-            tempfile.mkdtemp(
-                prefix=f".{directory.name}.graphstep-",
-                dir=directory.parent if fresh else directory,
-            )
+            tempfile.mkdtemp(prefix=TEMPORARY, dir=directory.parent if fresh else directory)
         )
         try:
             for i, name in enumerate(names):
@@ -497,6 +496,7 @@ def export_all_steps(
 
 
 NUMBERED = re.compile(r"\d{3,}\.svg")
+TEMPORARY = ".graphstep-"  # short: a temporary beside a 250-byte name stays within the limit
 
 
 @contextmanager
@@ -504,8 +504,9 @@ def writing(path: Path) -> Iterator[None]:
     """A file system error as a GraphstepError that names the path."""
     try:
         yield
-    except OSError as e:
-        raise GraphstepError(f"cannot write '{path}': {e.strerror or e}") from None
+    except (OSError, ValueError) as e:  # ValueError: a NUL in a name given from Python
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else e
+        raise GraphstepError(f"cannot write '{path}': {reason}") from None
 
 
 def _umask() -> int:
@@ -515,18 +516,28 @@ def _umask() -> int:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write a file whole or not at all: a temporary file beside it, then os.replace."""
+    """Write a file whole or not at all: a temporary file beside it, then os.replace.
+
+    Only a regular file is replaced. A symbolic link is followed (its target is
+    replaced, the link stays); a device such as /dev/null, a fifo or a directory
+    is refused, since renaming a file over it would destroy it.
+    """
     with writing(path):
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o666 & ~_umask())
-        with writing(path):
+        if path.is_symlink():
+            path = path.resolve()
+        if path.exists() and not path.is_file():
+            raise GraphstepError(
+                f"'{path}' is not a regular file", hint="give the name of a file to write"
+            )
+        fd, tmp = tempfile.mkstemp(prefix=TEMPORARY, suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.chmod(tmp, 0o666 & ~_umask())
             os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
 
 
 def svg_to_png(svg: str, dot_source: Callable[[], str]) -> bytes:
