@@ -63,6 +63,8 @@ def did_you_mean(name: str, choices: list[str] | set[str] | tuple[str, ...]) -> 
     """A hint naming the closest of `choices` to a misspelt `name`, if any is close."""
     import difflib
 
+    if not isinstance(name, str):  # a misuse from Python: no name to be close to
+        return None
     close = difflib.get_close_matches(name, sorted(choices), n=1, cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else None
 

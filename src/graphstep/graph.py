@@ -229,6 +229,11 @@ class Graph:
         """Forward and backward once; `values` overrides leaves (inputs or params)."""
         from .trace import Trace
 
+        if values is not None and not isinstance(values, Mapping):
+            raise GraphstepError(
+                f"values are a mapping of leaf names to values, not {type(values).__name__}",
+                hint="e.g. graph.trace({'x': 3.0})",
+            )
         return Trace.compute(self, values)
 
     def session(self) -> Any:

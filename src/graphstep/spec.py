@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from .errors import GraphstepError, Loc, did_you_mean
+from .errors import GraphstepError, Loc, did_you_mean, excerpt
 from .expr import Call, Expr, Name, Origin, parse_expression
 from .limits import MAX_FILE_BYTES, MAX_TRAIN_STEPS, MAX_YAML_DEPTH
 
@@ -160,9 +160,9 @@ def read_source(path: str) -> str:
     p = Path(path)
     try:
         if p.is_dir():
-            raise GraphstepError(f"'{path}' is a directory, not a graph file")
+            raise GraphstepError(f"'{excerpt(path)}' is a directory, not a graph file")
         if p.exists() and not p.is_file():  # a device, a fifo: reading could never end
-            raise GraphstepError(f"'{path}' is not a regular file")
+            raise GraphstepError(f"'{excerpt(path)}' is not a regular file")
         size = p.stat().st_size
         if size > MAX_FILE_BYTES:
             raise GraphstepError(
@@ -173,9 +173,11 @@ def read_source(path: str) -> str:
         if len(data) > MAX_FILE_BYTES:
             raise GraphstepError(f"file is larger than {MAX_FILE_BYTES:,} bytes, the limit")
     except FileNotFoundError:
-        raise GraphstepError(f"no such file: {path}") from None
+        raise GraphstepError(f"no such file: {excerpt(path)}") from None
     except OSError as e:
-        raise GraphstepError(f"cannot read {path}: {e.strerror}") from None
+        raise GraphstepError(f"cannot read {excerpt(path)}: {e.strerror}") from None
+    except ValueError:  # a NUL in the name, from Python
+        raise GraphstepError("a file name cannot hold a NUL character") from None
     if b"\0" in data:
         raise GraphstepError("binary file, not a YAML graph", line=1, column=1)
     try:

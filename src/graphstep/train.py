@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .errors import GraphstepError
+from .errors import GraphstepError, excerpt
+from .limits import MAX_TRAIN_STEPS
 
 if TYPE_CHECKING:
     from .graph import Graph
@@ -57,11 +58,20 @@ def train(
 
     `on_step(step, loss)` is called after every step with the loss after it, for a progress bar.
     """
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-        raise GraphstepError(f"the number of steps must be a whole number ≥ 0, got {steps!r}")
-    rate = float(graph.train.get("lr", DEFAULT_LR) if lr is None else lr)
-    if not math.isfinite(rate) or rate <= 0:
-        raise GraphstepError(f"the learning rate must be a positive number, got {rate:g}")
+    if isinstance(steps, bool) or not isinstance(steps, int) or not 0 <= steps <= MAX_TRAIN_STEPS:
+        raise GraphstepError(
+            f"the number of steps must be a whole number from 0 to {MAX_TRAIN_STEPS:,}, "
+            f"got {excerpt(repr(steps))}"
+        )
+    given = graph.train.get("lr", DEFAULT_LR) if lr is None else lr
+    try:
+        rate = float(given)
+    except (TypeError, ValueError, OverflowError):
+        rate = math.nan
+    if isinstance(given, bool) or not math.isfinite(rate) or rate <= 0:
+        raise GraphstepError(
+            f"the learning rate must be a positive number, got {excerpt(repr(given))}"
+        )
     session = graph.session()
     for k in range(1, steps + 1):
         loss = session.train_step(rate)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .dot import escape
-from .svg import Pictures, pictures, write_atomic
+from .svg import Pictures, output_path, pictures, write_atomic
 
 if TYPE_CHECKING:
     from ..graph import Graph
@@ -107,6 +107,6 @@ def export_html(
     rankdir: str = "TB",
 ) -> Path:
     """Write the player page: every step, ←/→ and a slider, no network. Whole or not at all."""
-    path = Path(path)
+    path = output_path(path)
     write_atomic(path, page(pictures(subject, expanded, rankdir)).encode())
     return path

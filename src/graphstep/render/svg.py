@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..composite import Region
-from ..errors import GraphstepError
+from ..errors import GraphstepError, excerpt
 from .dot import (
     FONT,
     GRAD_COLOR,
@@ -351,6 +351,9 @@ def pictures(
     regions: Mapping[str, Region] | None = None,
 ) -> Pictures:
     """The Pictures of a session's trace, or of a graph's own, kept for the next call."""
+    expanded = expanded_names(expanded)
+    if not isinstance(rankdir, str):
+        raise GraphstepError(f"unknown rankdir {rankdir!r}", hint="use TB (top to bottom) or LR")
     owner: object = subject.trace if _is_session(subject) else subject  # type: ignore[union-attr]
     key = (id(owner), frozenset(expanded), rankdir, frozenset((regions or {}).items()))
     hit = _cache.pop(key, None)
@@ -369,10 +372,26 @@ def regions_at(session: Session, expanded: Iterable[str]) -> dict[str, Region]:
     """Inside a window of an expanded composite, the region of windows around it, so the
     drawing shows the window being stepped (one layout per region, not per step)."""
     step = session.current
-    if step.window is None or step.node not in frozenset(expanded):
+    if step.window is None or step.node not in expanded_names(expanded):
         return {}
     wins = session.timeline.windows(step.node)
     return {} if wins is None else {step.node: Region.around(wins, step.window)}
+
+
+def expanded_names(expanded: Iterable[str]) -> frozenset[str]:
+    """The composites to draw expanded: one node's name, or any collection of names."""
+    if isinstance(expanded, str):
+        return frozenset((expanded,))
+    try:
+        names = frozenset(expanded)
+    except TypeError:
+        names = frozenset((None,))
+    if not all(isinstance(n, str) for n in names):
+        raise GraphstepError(
+            f"expanded is a collection of node names, not {excerpt(repr(expanded))}",
+            hint="e.g. expanded=['c1']",
+        )
+    return names
 
 
 def _following(
@@ -384,6 +403,13 @@ def _following(
 
 
 def _is_session(subject: Session | Graph) -> bool:
+    from ..graph import Graph
+
+    if not hasattr(subject, "timeline") and not isinstance(subject, Graph):
+        raise GraphstepError(
+            f"a diagram is of a Graph or a Session, not {type(subject).__name__}",
+            hint="graphstep.load(...), or its .session()",
+        )
     return hasattr(subject, "timeline")
 
 
@@ -393,7 +419,7 @@ def _position(subject: Session | Graph, pics: Pictures, step: int | None) -> tup
         if _is_session(subject):
             return subject.position, subject.inner  # type: ignore[union-attr]
         return pics.last, None
-    if not 0 <= step <= pics.last:
+    if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step <= pics.last:
         raise GraphstepError(
             f"step {step} does not exist",
             hint=f"the steps of {pics.graph.name} are 0 to {pics.last}",
@@ -428,7 +454,7 @@ def export_svg(
     as `format` svg, png or dot. The file appears whole or not at all."""
     if format not in ("svg", "png", "dot"):
         raise GraphstepError(f"unknown format '{format}'", hint="use svg, png or dot")
-    path = Path(path)
+    path = output_path(path)
     pics = pictures(subject, expanded, rankdir, _following(subject, expanded, step))
     position, inner = _position(subject, pics, step)
     if format == "dot":
@@ -461,7 +487,7 @@ def export_all_steps(
     lines = max(len(wrap(c, pics.size[0])) for c in captions)
     digits = max(3, len(str(count - 1)))
     names = [f"{i:0{digits}d}.svg" for i in range(count)]
-    directory = Path(directory)
+    directory = output_path(directory)
     with writing(directory):
         if directory.exists() and not directory.is_dir():
             raise GraphstepError(
@@ -497,6 +523,13 @@ def export_all_steps(
 
 NUMBERED = re.compile(r"\d{3,}\.svg")
 TEMPORARY = ".graphstep-"  # short: a temporary beside a 250-byte name stays within the limit
+
+
+def output_path(path: object) -> Path:
+    """Where to write, given as text or a path; anything else is a GraphstepError."""
+    if not isinstance(path, str | os.PathLike) or not str(path):
+        raise GraphstepError(f"a file name is text or a Path, not {path!r}")
+    return Path(path)
 
 
 @contextmanager
