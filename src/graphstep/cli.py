@@ -206,24 +206,52 @@ def backward_order(graph: Graph, trace: Trace) -> list[str]:
     return [n for n in reversed(graph.order) if trace.grad(n) is not None]
 
 
-def run_json(graph: Graph, trace: Trace) -> dict[str, Any]:
-    nodes: dict[str, Any] = {}
-    for node in graph:
+JSON_CHUNK = 4096  # numbers formatted at a time: the output never exists whole in memory
+
+
+def run_json(graph: Graph, trace: Trace) -> Iterator[str]:
+    """SPEC's JSON of a run, in pieces: a tensor of millions of numbers is streamed, since
+    Python lists of every number would take gigabytes."""
+    yield "{" + ", ".join(
+        f"{json.dumps(key)}: {json.dumps(value)}"
+        for key, value in (
+            ("graph", graph.name),
+            ("output", graph.output),
+            ("forward_order", list(graph.forward_order)),
+            ("backward_order", backward_order(graph, trace)),
+        )
+    )
+    yield ', "nodes": {'
+    for k, node in enumerate(graph):
         grad = trace.grad(node.name)
-        nodes[node.name] = {
-            "op": node.op,
-            "inputs": list(node.inputs),
-            "shape": list(node.shape),
-            "value": json_numbers(trace.value(node.name).tolist()),
-            "grad": None if grad is None else json_numbers(grad.tolist()),
-        }
-    return {
-        "graph": graph.name,
-        "output": graph.output,
-        "forward_order": list(graph.forward_order),
-        "backward_order": backward_order(graph, trace),
-        "nodes": nodes,
-    }
+        head = {"op": node.op, "inputs": list(node.inputs), "shape": list(node.shape)}
+        yield f"{', ' if k else ''}{json.dumps(node.name)}: {json.dumps(head)[:-1]}"
+        yield ', "value": '
+        yield from json_tensor(trace.value(node.name))
+        yield ', "grad": '
+        yield from ("null",) if grad is None else json_tensor(grad)
+        yield "}"
+    yield "}}"
+
+
+def json_tensor(a: np.ndarray) -> Iterator[str]:
+    """A tensor as nested JSON lists, a row at a time, a long row in chunks."""
+    if a.ndim == 0:
+        yield json.dumps(json_numbers(float(a)))
+    elif a.ndim == 1:
+        yield "["
+        for start in range(0, len(a), JSON_CHUNK):
+            chunk = a[start : start + JSON_CHUNK]
+            numbers = chunk.tolist() if np.isfinite(chunk).all() else json_numbers(chunk.tolist())
+            yield (", " if start else "") + json.dumps(numbers)[1:-1]
+        yield "]"
+    else:
+        yield "["
+        for i, row in enumerate(a):
+            if i:
+                yield ", "
+            yield from json_tensor(row)
+        yield "]"
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -232,7 +260,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     graph = load_graph(args.file, args.set or ())
     trace = graph.trace()
     if args.json:
-        print(json.dumps(run_json(graph, trace), allow_nan=False))
+        sys.stdout.writelines(run_json(graph, trace))
+        print()
     elif args.steps:
         from .steps import Timeline, transcript
 
