@@ -20,6 +20,7 @@ import numpy as np
 from .errors import GraphstepError, Loc, did_you_mean
 from .expr import Call, Const, Expr, Name
 from .limits import (
+    MAX_BLOCK_DEPTH,
     MAX_NODES,
     MAX_TEMPORARY_ELEMENTS,
     MAX_TENSOR_ELEMENTS,
@@ -325,6 +326,7 @@ class _Builder:
             shape = leaf_shape(leaf)
             self.add(Node(leaf.name, leaf.kind, (), {}, shape, leaf.loc, leaf.name))
         self.check_block_recursion()
+        self.check_block_sizes()
         self.check_block_names()
         known = frozenset(spec.leaves) | frozenset(spec.entries)
         if spec.output not in known:
@@ -357,7 +359,8 @@ class _Builder:
                 for ref in _names(entry.expr):
                     self.resolve(ref, scope, entry.name)
 
-    def check_block_recursion(self) -> None:
+    def block_calls(self) -> nx.DiGraph:
+        """Which block calls which: an edge from caller to callee."""
         calls = nx.DiGraph()
         for block in self.spec.blocks.values():
             calls.add_node(block.name)
@@ -365,10 +368,47 @@ class _Builder:
                 calls.add_edges_from(
                     (block.name, c.func) for c in _calls(entry.expr) if c.func in self.spec.blocks
                 )
-        try:
-            cycle = nx.find_cycle(calls)
-        except nx.NetworkXNoCycle:
+        return calls
+
+    def check_block_sizes(self) -> None:
+        """Refuse, before inlining anything, blocks nested too deeply or calls that would make
+        too many nodes: each call copies its block, so blocks calling blocks multiply them, and
+        a file of a few hundred bytes could ask for millions."""
+        calls = self.block_calls()
+        depth: dict[str, int] = {}
+        size: dict[str, int] = {}
+        for name in reversed(list(nx.topological_sort(calls))):  # callees first
+            block = self.spec.blocks[name]
+            depth[name] = 1 + max((depth[c] for c in calls.successors(name)), default=0)
+            if depth[name] > MAX_BLOCK_DEPTH:
+                raise GraphstepError.at(
+                    f"block '{name}' nests block calls {depth[name]} deep; "
+                    f"the limit is {MAX_BLOCK_DEPTH}",
+                    block.loc,
+                    hint="call fewer blocks inside blocks",
+                )
+            size[name] = sum(_node_count(e.expr, size) for e in block.entries)
+        total = len(self.spec.leaves)
+        for entry in self.spec.entries.values():
+            total += _node_count(entry.expr, size)
+            if total > MAX_NODES:
+                raise GraphstepError.at(
+                    f"with its block calls expanded, the graph has more than {MAX_NODES:,} "
+                    f"nodes by '{entry.name}' ({total:,})",
+                    entry.loc,
+                    hint="each block call copies the block's nodes",
+                )
+
+    def check_block_recursion(self) -> None:
+        calls = self.block_calls()
+        if nx.is_directed_acyclic_graph(calls):  # linear; find_cycle alone is quadratic on a chain
             return
+        loop = next(
+            c
+            for c in nx.strongly_connected_components(calls)
+            if len(c) > 1 or any(calls.has_edge(n, n) for n in c)
+        )
+        cycle = nx.find_cycle(calls.subgraph(loop))
         names = [u for u, _ in cycle] + [cycle[0][0]]
         raise GraphstepError.at(
             f"block recursion: {' → '.join(names)}",
@@ -556,6 +596,19 @@ def _calls(expr: Expr) -> Iterator[Call]:
         yield expr
         for a in expr.args:
             yield from _calls(a)
+
+
+def _node_count(expr: Expr, blocks: Mapping[str, int], top: bool = True) -> int:
+    """How many nodes an entry's expression becomes, given how many each block call makes."""
+    match expr:
+        case Name():
+            return 1 if top else 0  # an entry naming another is an identity node
+        case Const():
+            return 1
+        case Call(func=func, args=args):
+            own = blocks.get(func, 1)
+            return own + sum(_node_count(a, blocks, False) for a in args)
+    return 0
 
 
 def _dependency_order(entries: list[EntrySpec], local: set[str]) -> list[str]:

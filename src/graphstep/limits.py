@@ -16,3 +16,4 @@ MAX_TENSOR_ELEMENTS = 1 << 24  # 16.7 million float64 numbers, 128 MiB
 MAX_TOTAL_ELEMENTS = 1 << 26  # every value and gradient of one graph together
 MAX_TEMPORARY_ELEMENTS = 1 << 25  # the largest scratch array of one op, or the numbers it reads
 MAX_TRAIN_STEPS = 100_000  # gradient-descent steps of one `train`
+MAX_BLOCK_DEPTH = 16  # blocks calling blocks calling blocks…
