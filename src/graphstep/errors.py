@@ -69,6 +69,6 @@ def did_you_mean(name: str, choices: list[str] | set[str] | tuple[str, ...]) -> 
     return f"did you mean '{close[0]}'?" if close else None
 
 
-def excerpt(text: str, limit: int = 60) -> str:
+def excerpt(text: str, limit: int = 200) -> str:
     """The start of a user's text, to quote it in a message of one readable line."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
