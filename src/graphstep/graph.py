@@ -307,6 +307,7 @@ class _Builder:
         # a block call → the calls it is nested in, outermost first, and itself
         self.enclosing: dict[str, tuple[str, ...]] = {}
         self.calls: dict[str, tuple[str, tuple[str, ...]]] = {}  # a block call → block, args
+        self.block_orders: dict[str, list[EntrySpec]] = {}
 
     def add(self, node: Node) -> str:
         if len(self.nodes) >= MAX_NODES:
@@ -519,14 +520,22 @@ class _Builder:
         self.calls[name] = (block.name, args)
         for entry in block.entries:
             local[entry.name] = scope.node_name(entry.name, block.output)
-        for entry_name in _dependency_order(list(block.entries), {e.name for e in block.entries}):
-            entry = next(e for e in block.entries if e.name == entry_name)
+        for entry in self.block_order(block):
             try:
                 made.extend(self.lower(entry, scope, block.output))
             except GraphstepError as e:  # the body may be fine: say which call made it fail
                 e.message += f", in the call '{name}' at line {call.loc.line}"
                 raise
         return name
+
+    def block_order(self, block: BlockSpec) -> list[EntrySpec]:
+        """A block's entries in dependency order, found once per block, not once per call."""
+        order = self.block_orders.get(block.name)
+        if order is None:
+            by_name = {e.name: e for e in block.entries}
+            names = _dependency_order(list(block.entries), set(by_name))
+            order = self.block_orders[block.name] = [by_name[n] for n in names]
+        return order
 
     def attrs(self, op: Op, given: dict[str, Any], call: Call, ins: tuple[str, ...]) -> dict:
         n_min = len(op.args) - op.optional
