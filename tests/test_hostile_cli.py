@@ -280,3 +280,22 @@ def test_run_json_is_streamed_and_reads_back_the_same(
     assert math.isclose(data["nodes"][node]["value"], float(trace.value(node)))
     code, out, _ = run(["run", str(GRAPHS / "conv_32x32x3.yaml"), "--json"], capsys)
     assert code == 0 and json.loads(out) == data
+
+
+def test_check_of_a_large_graph_samples_within_a_budget(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    big = write(
+        tmp_path, "inputs:\n  x: {shape: [1000000], init: arange}\ngraph:\n  f: sum(x * x)\n"
+    )
+    lines = ["inputs:", "  x: {shape: [3000], init: arange}", "graph:", "  a0: x * 0.001"]
+    lines += [f"  a{i}: tanh(a{i - 1}) + a0" for i in range(1, 1000)]
+    long = write(tmp_path, "\n".join([*lines, "  f: sum(a999)"]) + "\n", "long.yaml")
+    start = time.perf_counter()
+    code, out, err = run(["check", big], capsys)
+    assert (code, err) == (0, "")
+    assert re.search(r"^x +\d+ of 1000000 ", out, re.M)
+    code, out, err = run(["check", long], capsys)
+    assert (code, err) == (0, "")
+    assert "nodes are too large to check" in out and "too large to check\n" in out
+    assert time.perf_counter() - start < 60
