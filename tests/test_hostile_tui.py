@@ -7,14 +7,13 @@ must write plain file names into the chosen directory, whatever the name says.
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
+from test_tui import drive, settle  # the pilot helpers of the TUI's own tests
 from textual.pilot import Pilot
 from textual.widgets._toast import Toast
 
@@ -24,14 +23,6 @@ from graphstep.tui import GraphstepApp
 from graphstep.tui.app import run_tui
 
 MARKUP = "[@click=app.quit]quit[/]"
-
-
-def drive(test: Callable[..., Awaitable[None]]) -> Callable[..., None]:
-    @functools.wraps(test)
-    def run(*args: object, **kwargs: object) -> None:
-        asyncio.run(test(*args, **kwargs))
-
-    return run
 
 
 def named(name: str, params: bool = False) -> graphstep.Graph:
@@ -46,13 +37,6 @@ async def running(graph: graphstep.Graph, **options: object) -> AsyncIterator[Pi
     async with app.run_test(size=(110, 36), notifications=True) as pilot:
         await settle(pilot)
         yield pilot
-
-
-async def settle(pilot: Pilot) -> None:
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 @drive

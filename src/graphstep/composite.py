@@ -249,7 +249,8 @@ class Region:
     def __post_init__(self) -> None:
         """`Region(0, 2, 4)`, as the README writes it, names channel (0,); anything but whole
         numbers is refused here, where it was written, not deep inside a drawing."""
-        channel = (self.channel,) if _whole(self.channel) else self.channel
+        given: object = self.channel
+        channel = (given,) if _whole(given) else given
         if not isinstance(channel, tuple) or not all(_whole(c) for c in channel):
             raise GraphstepError(f"a region's channel is a whole number, not {self.channel!r}")
         object.__setattr__(self, "channel", tuple(int(c) for c in channel))

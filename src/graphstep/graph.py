@@ -187,23 +187,27 @@ class Graph:
         """Refuse, before allocating anything, a graph whose tensors would not fit."""
         total = 0
         for node in self:
-            if node.size > MAX_TENSOR_ELEMENTS:
-                raise GraphstepError.at(
-                    f"'{node.name}' would hold {node.size:,} numbers (shape {list(node.shape)}); "
-                    f"the limit is {MAX_TENSOR_ELEMENTS:,}",
-                    node.loc,
-                    hint="'graphstep summary' counts shapes and parameters without allocating",
-                ).in_file(self.file)
             scratch = (
                 0 if node.is_leaf else OPS[node.op].scratch(*self.input_shapes(node), **node.attrs)
             )
-            if scratch > MAX_TEMPORARY_ELEMENTS:
-                raise GraphstepError.at(
-                    f"'{node.name}' would need a temporary of {scratch:,} numbers; "
-                    f"the limit is {MAX_TEMPORARY_ELEMENTS:,}",
-                    node.loc,
-                    hint="a smaller window, padding or output size, or a larger stride",
-                ).in_file(self.file)
+            for amount, limit, what, hint in (
+                (
+                    node.size,
+                    MAX_TENSOR_ELEMENTS,
+                    f"hold {node.size:,} numbers (shape {list(node.shape)})",
+                    "'graphstep summary' counts shapes and parameters without allocating",
+                ),
+                (
+                    scratch,
+                    MAX_TEMPORARY_ELEMENTS,
+                    f"need a temporary of {scratch:,} numbers",
+                    "a smaller window, padding or output size, or a larger stride",
+                ),
+            ):
+                if amount > limit:
+                    raise GraphstepError.at(
+                        f"'{node.name}' would {what}; the limit is {limit:,}", node.loc, hint=hint
+                    ).in_file(self.file)
             total += node.size
         if 2 * total > MAX_TOTAL_ELEMENTS:
             raise GraphstepError(

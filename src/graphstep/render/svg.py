@@ -383,15 +383,15 @@ def expanded_names(expanded: Iterable[str]) -> frozenset[str]:
     if isinstance(expanded, str):
         return frozenset((expanded,))
     try:
-        names = frozenset(expanded)
+        names: frozenset[object] | None = frozenset(expanded)
     except TypeError:
-        names = frozenset((None,))
-    if not all(isinstance(n, str) for n in names):
+        names = None
+    if names is None or not all(isinstance(n, str) for n in names):
         raise GraphstepError(
             f"expanded is a collection of node names, not {excerpt(repr(expanded))}",
             hint="e.g. expanded=['c1']",
         )
-    return names
+    return frozenset(str(n) for n in names)
 
 
 def _following(
