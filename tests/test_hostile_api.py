@@ -19,7 +19,7 @@ from graphstep.render import export_all_steps, export_html, export_svg
 from graphstep.train import train
 
 GRAPHS = Path(__file__).parent.parent / "graphs"
-WEIRD: list[Any] = [None, 1.5, -1, 10**400, "", "\0", "nope", [], {}, object(), math.nan, True]
+WEIRD: list[Any] = [None, 1.5, -1, 10**400, "", "\0", "nope", [], {1: 2}, object(), math.nan, True]
 
 
 @pytest.fixture(scope="module")
