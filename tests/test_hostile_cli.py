@@ -299,3 +299,15 @@ def test_check_of_a_large_graph_samples_within_a_budget(
     assert (code, err) == (0, "")
     assert "nodes are too large to check" in out and "too large to check\n" in out
     assert time.perf_counter() - start < 60
+
+
+def test_blocks_whose_output_calls_a_block_do_not_collide(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = ["inputs: {x: 1}", "blocks:", "  b0: {args: [a], graph: {o: a * 2}}"]
+    lines += [f"  b{k}: {{args: [a], graph: {{p: b{k - 1}(a), o: b{k - 1}(p)}}}}" for k in (1, 2)]
+    path = write(tmp_path, "\n".join([*lines, "graph: {f: b2(x)}"]) + "\n")
+    code, out, err = run(["run", path], capsys)
+    assert (code, err) == (0, "")
+    assert out.rstrip().endswith("f = 16")  # 2⁴: four calls of b0
+    assert "f/p/p" in out and "f/o/p" in out  # the output's call nests under its entry

@@ -473,7 +473,12 @@ class _Builder:
                     )
                 case Call(func=func) if func in self.spec.blocks:
                     ins = tuple(visit(a, False) for a in expr.args)
-                    return self.inline(self.spec.blocks[func], expr, ins, fresh(top), scope, made)
+                    name = fresh(top)
+                    # A block's output that calls a block takes the outer call's name; its
+                    # nodes nest under the entry's own name, apart from the outer block's.
+                    inner = f"{scope.prefix}{entry.name}/" if name == scope.call else f"{name}/"
+                    block = self.spec.blocks[func]
+                    return self.inline(block, expr, ins, name, scope, made, inner)
                 case Call(func=func, args=args, attrs=attrs):
                     ins = tuple(visit(a, False) for a in args)
                     name = fresh(top)
@@ -501,8 +506,10 @@ class _Builder:
         name: str,
         outer: _Scope,
         made: list[Node],
+        prefix: str,
     ) -> str:
-        """A block call: the block's entries become nodes `name/entry`; its output is `name`."""
+        """A block call: the block's entries become nodes `prefix + entry`; its output is
+        `name`."""
         if call.attrs:
             raise GraphstepError.at(f"block '{block.name}' takes no keywords", call.loc)
         if len(args) != len(block.args):
@@ -515,7 +522,7 @@ class _Builder:
         scope = _Scope(
             local,
             frozenset(self.spec.leaves),
-            prefix=f"{name}/",
+            prefix=prefix,
             call=name,
             calls=(*outer.calls, name),
             stack=(*outer.stack, block.name),
