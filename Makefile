@@ -27,6 +27,7 @@ bench: $(STAMP) graphviz
 	$(BIN)/python bench/scale.py
 	$(BIN)/python bench/onnx_models.py
 	$(BIN)/python bench/doctor.py
+	$(BIN)/python bench/hostile.py
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)

@@ -223,11 +223,11 @@ def test_bad_expression_is_refused_at_its_column(
 @pytest.mark.parametrize(
     ("assignment", "words"),
     [
-        ("x=abc", "not a number or a list of numbers"),
-        ("x=[1, [2]]", "ragged list"),
+        ("x=abc", "expected a number, got the text 'abc'"),
+        ("x=[1, [2]]", "ragged tensor"),
         ("x=[]", "empty list"),
-        ("x=true", "not a number or a list of numbers"),
-        ("x={a: 1}", "not a number or a list of numbers"),
+        ("x=true", "expected a number or a list of numbers, got True"),
+        ("x={a: 1}", "expected a number or a list of numbers, got a mapping"),
         ("w=1", "'w' is not an input or a param"),
     ],
 )

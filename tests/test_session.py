@@ -58,6 +58,7 @@ def test_chain_rule_steps_through_seven_steps_and_back_to_the_start() -> None:
     assert texts[-1] == "∂f/∂x = ∂f/∂q · ∂(x + y)/∂x = -4 · 1 = -4"
     assert s.at_end
     assert s.step().index == 7  # nothing after the end
+    assert s.back().index == 7  # back() undoes that step too: it is step()'s inverse
     for expected in range(6, -1, -1):
         assert s.back().index == expected
     assert s.back().index == 0

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .errors import GraphstepError
+from .errors import GraphstepError, did_you_mean
 from .graph import Graph, Node, build
 from .importers import ModelOptions, is_onnx
 from .session import Session
@@ -43,6 +43,8 @@ def load(
     An ONNX model (recognised by its content) takes `loss`, an expression over its outputs
     (`output` is the first), and `dims`, the sizes of its dynamic dimensions (default 1).
     """
+    if not isinstance(source, str | Path):
+        raise GraphstepError(f"load takes a path or YAML text, not {type(source).__name__}")
     if (isinstance(source, Path) or "\n" not in source) and is_onnx(str(source)):
         from .importers.onnx import load_onnx
 
@@ -70,6 +72,9 @@ def show(subject: Any, **options: Any) -> Any:
     return Player(player_cell(subject, **options))
 
 
+TO_SVG_OPTIONS = ("step", "inner", "expanded", "rankdir", "caption")
+
+
 def to_svg(subject: Graph | Session, **options: Any) -> str:
     """The diagram of a session at its cursor (or of a graph at its last step), as SVG text.
 
@@ -79,11 +84,23 @@ def to_svg(subject: Graph | Session, **options: Any) -> str:
         raise GraphstepError(f"to_svg draws a Graph or a Session, not {type(subject).__name__}")
     from .render import to_svg as render
 
+    for name in options:
+        if name not in TO_SVG_OPTIONS:
+            raise GraphstepError(
+                f"to_svg has no option '{name}'",
+                hint=did_you_mean(name, TO_SVG_OPTIONS)
+                or f"its options: {', '.join(TO_SVG_OPTIONS)}",
+            )
     return render(subject, **options)
 
 
 def _trace(self: Graph, values: Mapping[str, Any] | None = None) -> Trace:
     """Forward and backward once; `values` overrides leaves (inputs or params)."""
+    if values is not None and not isinstance(values, Mapping):
+        raise GraphstepError(
+            f"values are a mapping of leaf names to values, not {type(values).__name__}",
+            hint="e.g. graph.trace({'x': 3.0})",
+        )
     return Trace.compute(self, values)
 
 

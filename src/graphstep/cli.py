@@ -8,12 +8,15 @@ asks the layers before it for numbers, and prints them. Exit codes: 0 success,
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import math
 import os
 import re
 import shutil
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -21,24 +24,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 import numpy as np
-import yaml
 
 from . import __version__
 from . import format as fmt
 from .arrays import ARRAY_SUFFIXES, read_array
-from .errors import GraphstepError, did_you_mean
+from .errors import GraphstepError, did_you_mean, excerpt
 from .gradcheck import check_gradients
 from .graph import Graph, build
 from .importers import ModelOptions, is_onnx
-from .limits import MAX_EXPORT_BYTES, set_max_numbers
-from .spec import EXPRESSION_FILE, GraphSpec, leaf_shape, read_spec, source_kind
+from .limits import MAX_EXPORT_BYTES, MAX_TRAIN_STEPS, set_max_numbers
+from .spec import EXPRESSION_FILE, GraphSpec, leaf_shape, read_spec, read_value, source_kind
 from .summary import count, not_computed, summary_lines
 from .trace import Trace
 
 if TYPE_CHECKING:
     from .doctor import Diagnosis, Provenance
 
-OK, FAILED, BAD_INPUT, INTERRUPTED = 0, 1, 2, 130
+OK, FAILED, BAD_INPUT, INTERRUPTED, BROKEN_PIPE, TERMINATED = 0, 1, 2, 130, 141, 143
 COMMANDS = (
     "tui",
     "run",
@@ -66,46 +68,26 @@ def parse_assignment(text: str) -> tuple[str, str]:
     """`NAME=VALUE` from --set, split at the first '='."""
     name, sep, value = text.partition("=")
     if not sep or not name.strip():
-        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got '{text}'")
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got '{excerpt(text)}'")
     return name.strip(), value
 
 
 def leaf_value(name: str, text: str) -> Any:
     """A --set value: a .npy or ONNX TensorProto .pb file, or YAML: a number or a (nested)
     list of numbers."""
-    where = f"--set {name}={text}"
+    where = f"--set {name}={excerpt(text)}"
     if text.lower().endswith(ARRAY_SUFFIXES):
         try:
             return read_array(text)
         except GraphstepError as e:
             e.file = where
             raise
-    hint = "a number or a list, e.g. --set x=-2 or --set x='[1, 2]'"
     try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError:
-        raise GraphstepError("not a number or a list of numbers", file=where, hint=hint) from None
-    if not _numeric(raw):
-        raise GraphstepError("not a number or a list of numbers", file=where, hint=hint)
-    try:
-        array = np.asarray(raw, dtype=np.float64)
-    except ValueError:
-        raise GraphstepError("ragged list: rows have different lengths", file=where) from None
-    if array.size == 0:
-        raise GraphstepError("empty list: a tensor needs at least one number", file=where)
-    return array.tolist()
-
-
-def _numeric(raw: Any) -> bool:
-    if isinstance(raw, list):
-        return all(_numeric(r) for r in raw)
-    if isinstance(raw, str):
-        try:
-            float(raw)  # nan, inf
-        except ValueError:
-            return False
-        return True
-    return isinstance(raw, int | float) and not isinstance(raw, bool)
+        return read_value(text)
+    except GraphstepError as e:
+        e.file = f"--set {name}={excerpt(text)}"
+        e.hint = "a number or a list, e.g. --set x=-2 or --set x='[1, 2]'"
+        raise
 
 
 def with_values(spec: GraphSpec, sets: Sequence[tuple[str, str]]) -> GraphSpec:
@@ -115,7 +97,7 @@ def with_values(spec: GraphSpec, sets: Sequence[tuple[str, str]]) -> GraphSpec:
         if name not in leaves:
             raise GraphstepError(
                 f"'{name}' is not an input or a param of {spec.name}",
-                file=f"--set {name}={text}",
+                file=f"--set {name}={excerpt(text)}",
                 hint=did_you_mean(name, list(leaves))
                 or (f"its leaves: {', '.join(leaves)}" if leaves else "it has no leaves"),
             )
@@ -125,7 +107,7 @@ def with_values(spec: GraphSpec, sets: Sequence[tuple[str, str]]) -> GraphSpec:
         if spec.file != EXPRESSION_FILE and given != declared:
             raise GraphstepError(
                 f"the value has shape {list(given)}; {name} is {list(declared)}",
-                file=f"--set {name}={text}",
+                file=f"--set {name}={excerpt(text)}",
                 hint=f"give {name} a value of its shape",
             )
         leaves[name] = replace(leaves[name], value=value, shape=(), init=None, options=())
@@ -171,7 +153,7 @@ def graph_spec(
 def table(rows: Sequence[Sequence[str]], out: TextIO) -> None:
     """Left-aligned columns, the header underlined."""
     for line in fmt.table(rows):
-        print(line, file=out)
+        print(fmt.visible(line), file=out)
 
 
 def json_numbers(value: Any) -> Any:
@@ -189,7 +171,7 @@ def report_anomaly(graph: Graph, trace: Trace) -> None:
     assert anomaly is not None
     node = graph.nodes[anomaly.node]
     where = ":".join(str(p) for p in (graph.file, node.loc.line, node.loc.column) if p)
-    print(f"graphstep: {where}: anomaly: {anomaly}", file=sys.stderr)
+    print(fmt.visible(f"graphstep: {where}: anomaly: {anomaly}"), file=sys.stderr)
 
 
 # ---------------------------------------------------------------------------
@@ -200,7 +182,7 @@ def headline(graph: Graph) -> str:
     """The graph's name and the first sentence of its description."""
     text = " ".join(graph.description.split())
     sentence = text.split(". ")[0].rstrip(".")
-    return f"{graph.name}: {sentence}" if sentence else graph.name
+    return fmt.visible(f"{graph.name}: {sentence}" if sentence else graph.name)
 
 
 def run_table(graph: Graph, trace: Trace, width: int | None = None) -> list[list[str]]:
@@ -268,26 +250,54 @@ def backward_order(graph: Graph, trace: Trace) -> list[str]:
     return [n for n in reversed(graph.order) if trace.grad(n) is not None]
 
 
-def run_json(graph: Graph, trace: Trace) -> dict[str, Any]:
-    nodes: dict[str, Any] = {}
-    for node in graph:
+JSON_CHUNK = 4096  # numbers formatted at a time: the output never exists whole in memory
+
+
+def run_json(graph: Graph, trace: Trace) -> Iterator[str]:
+    """SPEC's JSON of a run, in pieces: a tensor of millions of numbers is streamed, since
+    Python lists of every number would take gigabytes."""
+    yield "{" + ", ".join(
+        f"{json.dumps(key)}: {json.dumps(value)}"
+        for key, value in (
+            ("graph", graph.name),
+            ("output", graph.output),
+            ("forward_order", list(graph.forward_order)),
+            ("backward_order", backward_order(graph, trace)),
+        )
+    )
+    yield ', "nodes": {'
+    for k, node in enumerate(graph):
         grad = trace.grad(node.name)
-        nodes[node.name] = {
-            "op": node.op,
-            "inputs": list(node.inputs),
-            "shape": list(node.shape),
-            "value": json_numbers(trace.value(node.name).tolist()),
-            "grad": None if grad is None else json_numbers(grad.tolist()),
-        }
+        head = {"op": node.op, "inputs": list(node.inputs), "shape": list(node.shape)}
         if node.name in graph.sources:
-            nodes[node.name]["source"] = graph.sources[node.name]
-    return {
-        "graph": graph.name,
-        "output": graph.output,
-        "forward_order": list(graph.forward_order),
-        "backward_order": backward_order(graph, trace),
-        "nodes": nodes,
-    }
+            head["source"] = graph.sources[node.name]
+        yield f"{', ' if k else ''}{json.dumps(node.name)}: {json.dumps(head)[:-1]}"
+        yield ', "value": '
+        yield from json_tensor(trace.value(node.name))
+        yield ', "grad": '
+        yield from ("null",) if grad is None else json_tensor(grad)
+        yield "}"
+    yield "}}"
+
+
+def json_tensor(a: np.ndarray) -> Iterator[str]:
+    """A tensor as nested JSON lists, a row at a time, a long row in chunks."""
+    if a.ndim == 0:
+        yield json.dumps(json_numbers(float(a)))
+    elif a.ndim == 1:
+        yield "["
+        for start in range(0, len(a), JSON_CHUNK):
+            chunk = a[start : start + JSON_CHUNK]
+            numbers = chunk.tolist() if np.isfinite(chunk).all() else json_numbers(chunk.tolist())
+            yield (", " if start else "") + json.dumps(numbers)[1:-1]
+        yield "]"
+    else:
+        yield "["
+        for i, row in enumerate(a):
+            if i:
+                yield ", "
+            yield from json_tensor(row)
+        yield "]"
 
 
 def shown_summary_instead(graph: Graph) -> bool:
@@ -296,8 +306,8 @@ def shown_summary_instead(graph: Graph) -> bool:
     if reason is None:
         return False
     for line in summary_lines(graph):
-        print(line)
-    print(reason)
+        print(fmt.visible(line))
+    print(fmt.visible(reason))
     return True
 
 
@@ -311,15 +321,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         return OK
     trace = graph.trace()
     if args.json:
-        print(json.dumps(run_json(graph, trace), allow_nan=False))
+        sys.stdout.writelines(run_json(graph, trace))
+        print()
     elif args.steps:
         from .steps import Timeline, transcript
 
         for line in transcript(Timeline(trace), into=args.into):
-            print(line)
+            print(fmt.visible(line))
     else:
         width = None if args.wide else shutil.get_terminal_size().columns
-        print(headline(graph) if width is None else clip(headline(graph), width))
+        shown = headline(graph) if width is None else clip(headline(graph), width)
+        print(fmt.visible(shown))
         table(run_table(graph, trace, width), sys.stdout)
         print(f"\n{graph.output} = {fmt.tensor(trace.value(graph.output))}")
     if trace.anomaly is not None:
@@ -344,7 +356,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     results = list(check_gradients(graph, trace))
     for r in results:
         checked = str(r.of) if r.checked == r.of else f"{r.checked} of {r.of}"
-        if r.mismatches:
+        if not r.checked:
+            verdict = "too large to check"
+        elif r.mismatches:
             verdict = f"MISMATCH at {r.mismatches}"
         else:
             verdict = f"ok, {r.kinks} at a kink" if r.kinks else "ok"
@@ -357,9 +371,14 @@ def cmd_check(args: argparse.Namespace) -> int:
             "backprop and central finite differences disagree"
         )
         return FAILED
-    n = len(results)
+    n = sum(1 for r in results if r.checked)
     agree = "the gradient matches" if n == 1 else f"all {fmt.plural(n, 'gradient')} match"
     print(f"\n{agree} central finite differences")
+    if n < len(results):
+        print(
+            f"{fmt.plural(len(results) - n, 'node')} too large to check: each finite "
+            "difference would recompute too much of the graph"
+        )
     kinks = sum(r.kinks for r in results)
     if kinks:
         print(
@@ -376,7 +395,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_summary(args: argparse.Namespace) -> int:
     for line in summary_lines(load_graph(args.file, args.set or (), model_options(args))):
-        print(line)
+        print(fmt.visible(line))
     return OK
 
 
@@ -399,7 +418,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             continue
         out = graph.nodes[graph.output]
         print(
-            f"{target}: ok ({fmt.plural(len(graph), 'node')}, "
+            f"{fmt.visible(target)}: ok ({fmt.plural(len(graph), 'node')}, "
             f"{fmt.plural(n := graph.parameter_count(), 'parameter', count(n))}, "
             f"output {graph.output} {fmt.shape(out.shape)})"
         )
@@ -443,7 +462,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(json.dumps(report, allow_nan=False))
     else:
         curve = sparkline(losses)
-        print(f"{graph.name}: {fmt.plural(len(losses), 'step')} of gradient descent")
+        print(f"{fmt.visible(graph.name)}: {fmt.plural(len(losses), 'step')} of gradient descent")
         print(f"loss  {fmt.number(losses[0])} → {fmt.number(result.final_loss)}")
         print(f"      {curve}")
         gap = " " * max(1, len(curve) - len("step 1") - len(str(len(losses))))
@@ -532,10 +551,10 @@ def cmd_export(args: argparse.Namespace) -> int:
                 "or a range of steps such as --steps 10-40"
             )
             raise
-        print(f"wrote {fmt.plural(len(paths), 'diagram')} to {args.all_steps}")
+        print(f"wrote {fmt.plural(len(paths), 'diagram')} to {fmt.visible(args.all_steps)}")
     elif args.html is not None:
         render.export_html(graph, Path(args.html), into=args.into, **options)
-        print(f"wrote {args.html}")
+        print(f"wrote {fmt.visible(args.html)}")
     else:
         fmt_name = args.format or (Path(args.output).suffix.lstrip(".").lower() or "svg")
         if fmt_name not in ("svg", "png", "dot"):
@@ -543,7 +562,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         step, inner = args.step or (None, None)
         path = Path(args.output)
         render.export_svg(graph, path, step=step, inner=inner, format=fmt_name, **options)
-        print(f"wrote {args.output}")
+        print(f"wrote {fmt.visible(args.output)}")
     if args.into:
         for note in render.stops(graph, into=True, **options)[2]:
             print(f"graphstep: note: {fmt.visible(note)}", file=sys.stderr)
@@ -736,7 +755,7 @@ def print_why(graph: Graph, trace: Trace, found: Provenance) -> None:
 def cmd_tui(args: argparse.Namespace) -> int:
     from .tui import run_tui
 
-    target = args.file or str(BUNDLED_EXAMPLE)
+    target = str(BUNDLED_EXAMPLE) if args.file is None else args.file
     run_tui(load_graph(target, args.set or (), model_options(args)))
     return OK
 
@@ -748,7 +767,7 @@ def cmd_tui(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from .serve import serve
 
-    target = args.file or str(BUNDLED_EXAMPLE)
+    target = str(BUNDLED_EXAMPLE) if args.file is None else args.file
     load_graph(target, args.set or ())  # a bad file is reported here, not in the browser
 
     def ready(url: str) -> None:
@@ -827,7 +846,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
     spec = graph_spec(args.file, args.set or (), model_options(args))
     graph = build(spec)
     written = write_graph_file(spec, args.output)
-    print(f"wrote {args.output} and {written} ({count(graph.parameter_count())} parameters)")
+    files = f"{fmt.visible(args.output)} and {fmt.visible(str(written))}"
+    print(f"wrote {files} ({count(graph.parameter_count())} parameters)")
     return OK
 
 
@@ -910,7 +930,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="gradient descent on the params")
     _file_argument(p)
     _set_option(p)
-    p.add_argument("--steps", type=_positive_int, metavar="N", help="default: train.steps")
+    p.add_argument("--steps", type=_train_steps, metavar="N", help="default: train.steps")
     p.add_argument("--lr", type=_positive_float, metavar="LR", help="default: train.lr")
     p.add_argument("--json", action="store_true", help='{"losses": [...], "accuracy": ...}')
     p.set_defaults(handler=cmd_train, parser=p)
@@ -953,13 +973,25 @@ def _step_range(text: str) -> range:
     return range(a, b + 1)
 
 
+def _train_steps(text: str) -> int:
+    try:
+        n = int(text) if len(text) < 20 else 0
+    except ValueError:
+        n = 0
+    if not 1 <= n <= MAX_TRAIN_STEPS:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number from 1 to {MAX_TRAIN_STEPS:,}, got '{excerpt(text)}'"
+        )
+    return n
+
+
 def _positive_int(text: str) -> int:
     try:
-        n = int(text)
+        n = int(text) if len(text) < 20 else 0
     except ValueError:
         n = 0
     if n < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got '{text}'")
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got '{excerpt(text)}'")
     return n
 
 
@@ -976,7 +1008,7 @@ def _positive_float(text: str) -> float:
     except ValueError:
         x = math.nan
     if not x > 0 or not math.isfinite(x):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got '{text}'")
+        raise argparse.ArgumentTypeError(f"expected a positive number, got '{excerpt(text)}'")
     return x
 
 
@@ -984,6 +1016,8 @@ def with_command(argv: list[str]) -> list[str]:
     """`graphstep [FILE]` is `graphstep tui [FILE]`; a misspelt command is refused, not opened."""
     if argv and (argv[0] in COMMANDS or argv[0] in ("-h", "--help", "--version")):
         return argv
+    if argv and not argv[0].strip():
+        raise UsageError("FILE is empty: give a graph file or an expression")
     if argv and not argv[0].startswith("-") and source_kind(argv[0]) == "expression":
         hint = did_you_mean(argv[0], COMMANDS)
         if hint and len(argv) > 1:
@@ -991,8 +1025,6 @@ def with_command(argv: list[str]) -> list[str]:
         if argv[0].isidentifier():  # a bare word is no graph worth opening: a typo
             what = f"({hint})" if hint else "(and no such file)"
             raise UsageError(f"unknown command '{argv[0]}' {what}")
-        if not argv[0].strip():
-            raise UsageError("FILE is empty: give a graph file or an expression")
     return ["tui", *argv]
 
 
@@ -1028,7 +1060,7 @@ def print_error(error: GraphstepError) -> None:
     text = str(error) if error.file is not None else error.message
     if error.file is None and error.hint:
         text += f" (hint: {error.hint})"
-    print(f"graphstep: error: {' '.join(text.splitlines())}", file=sys.stderr)
+    print(f"graphstep: error: {fmt.visible(text)}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1044,7 +1076,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Callable[[argparse.Namespace], int] = args.handler
     set_max_numbers(getattr(args, "max_numbers", None))
     try:
-        return handler(args)
+        with terminate_as_exception():
+            return handler(args)
     except UsageError as e:
         return usage_error(args.parser, e)
     except GraphstepError as e:
@@ -1053,16 +1086,60 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (MemoryError, RecursionError):
         print_error(too_big(getattr(args, "file", None)))
         return BAD_INPUT
+    except BrokenPipeError:  # `graphstep run … | head`: the reader has what it wanted
+        silence_stdout()
+        return BROKEN_PIPE
+    except OSError as e:
+        print_error(os_error(e))
+        return BAD_INPUT
     except KeyboardInterrupt:
         return INTERRUPTED
-    except BrokenPipeError:  # `graphstep run … | head`: the reader has all it wanted
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return FAILED
+    except Terminated:
+        return TERMINATED
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised like Ctrl-C's KeyboardInterrupt so every `finally` cleans up."""
+
+
+@contextmanager
+def terminate_as_exception() -> Iterator[None]:
+    """While a command runs, SIGTERM raises Terminated (in the main thread only, as Python's
+    signal handlers run there); the previous handler is restored afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum: int, frame: object) -> None:
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def silence_stdout() -> None:
+    """Point stdout at /dev/null, so flushing it at exit cannot fail on the closed pipe again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):
+        pass
+
+
+def os_error(error: OSError) -> GraphstepError:
+    """An operating-system error no layer anticipated, as one line naming its file."""
+    reason = error.strerror or str(error)
+    if error.filename is None:
+        return GraphstepError(reason)
+    return GraphstepError(reason, file=str(error.filename))
 
 
 def usage_error(parser: argparse.ArgumentParser, error: UsageError) -> int:
     message = str(error)
     if "(hint:" not in message:
         message += f" (hint: {parser.prog} --help)"
-    print(f"graphstep: error: {message}", file=sys.stderr)
+    print(f"graphstep: error: {fmt.visible(message)}", file=sys.stderr)
     return BAD_INPUT

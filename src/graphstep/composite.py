@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import networkx as nx
 import numpy as np
 
-from .errors import GraphstepError
+from .errors import GraphstepError, did_you_mean
 from .format import index, number
 from .ops import OPS, Composite, is_composite
 
@@ -276,7 +276,23 @@ class Region:
     rows: int = REGION_SIDE
     cols: int = REGION_SIDE
 
+    def __post_init__(self) -> None:
+        """`Region(0, 2, 4)`, as the README writes it, names channel (0,); anything but whole
+        numbers is refused here, where it was written, not deep inside a drawing."""
+        given: object = self.channel
+        channel = (given,) if _whole(given) else given
+        if not isinstance(channel, tuple) or not all(_whole(c) for c in channel):
+            raise GraphstepError(f"a region's channel is a whole number, not {self.channel!r}")
+        object.__setattr__(self, "channel", tuple(int(c) for c in channel))
+        for field_name in ("top", "left", "rows", "cols"):
+            if not _whole(getattr(self, field_name)):
+                raise GraphstepError(
+                    f"a region's {field_name} is a whole number, not {getattr(self, field_name)!r}"
+                )
+
     def moved(self, down: int = 0, right: int = 0) -> Region:
+        if not (_whole(down) and _whole(right)):
+            raise GraphstepError(f"a region moves by whole numbers, not {down!r}, {right!r}")
         return replace(self, top=self.top + down, left=self.left + right)
 
     @classmethod
@@ -319,6 +335,10 @@ class Expansion:
         return f"{self.node}{index(position)}"
 
 
+def _whole(n: object) -> bool:
+    return isinstance(n, int | np.integer) and not isinstance(n, bool)
+
+
 def _side(wins: Windows) -> int:
     # local2d draws a weight and a bias node per window, so it shows fewer windows
     return 3 if wins.kind == "local2d" else REGION_SIDE
@@ -345,6 +365,14 @@ def expansion(graph: Graph, trace: Trace, node: str, region: Region | None = Non
     budget; otherwise each window reads one patch node. A conv's filter and
     bias are one node each (per window for local2d, whose filters differ).
     """
+    if not isinstance(node, str) or node not in graph.nodes:
+        raise GraphstepError(
+            f"{node!r} is not a node of {graph.name}", hint=did_you_mean(str(node), graph.order)
+        )
+    if region is not None and not isinstance(region, Region):
+        raise GraphstepError(
+            f"a region is a Region, not {type(region).__name__}", hint="e.g. Region(0, 0, 0)"
+        )
     wins = windows(graph, node)
     if wins is None:
         raise GraphstepError(

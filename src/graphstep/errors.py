@@ -70,5 +70,12 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str | None:
     """A hint naming the closest of `choices` to a misspelt `name`, if any is close."""
     import difflib
 
+    if not isinstance(name, str):  # a misuse from Python: no name to be close to
+        return None
     close = difflib.get_close_matches(name, sorted(choices), n=1, cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else None
+
+
+def excerpt(text: str, limit: int = 200) -> str:
+    """The start of a user's text, to quote it in a message of one readable line."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -19,6 +19,8 @@ SMALL = 16  # tensors with at most this many elements are shown number by number
 
 def data_size(n: float) -> str:
     """`1.6 GB`: a count of bytes, three significant digits."""
+    if isinstance(n, int) and n >= 10**15:
+        return f"{n // 10**12:,} TB"  # whole numbers: a float would overflow
     for unit in ("B", "KB", "MB", "GB"):
         if n < 1000:
             return f"{n:.3g} {unit}"
@@ -115,3 +117,18 @@ def visible(text: str) -> str:
     overrides are written out too, so a name cannot read backwards.
     """
     return text.translate(_CONTROL)
+
+
+_FILE_NAME_LIMIT = 100  # characters of a graph's name kept in a file name
+
+
+def file_stem(name: str) -> str:
+    """A graph's name as a plain file name: letters, digits, `-`, `_` and `.`, never a path.
+
+    The TUI names its exports after the graph; a name such as `../x` or
+    `/elsewhere/x` from a downloaded file must not write outside the chosen
+    directory, and `..` or an empty name must not name a directory at all.
+    """
+    kept = "".join(c if c.isalnum() or c in "-_." else "_" for c in name[:_FILE_NAME_LIMIT])
+    kept = kept.lstrip(".")
+    return kept if kept.strip("_") else "graph"

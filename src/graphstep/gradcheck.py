@@ -30,6 +30,8 @@ STEP = 1e-5
 ATOL = 1e-7
 RTOL = 1e-4
 MAX_INTERMEDIATE = 64  # elements checked per intermediate node (every leaf element is)
+BUDGET = 1 << 31  # numbers recomputed by a whole check: past it, a big node is sampled
+OP_COST = 1024  # an op's call costs as much as computing this many numbers
 DOWNSTREAM = 16  # op nodes recomputed per nudge; past them, backprop's edge gradients
 
 
@@ -139,12 +141,15 @@ class Checker:
         return total
 
 
-def elements_to_check(graph: Graph, name: str) -> np.ndarray:
-    """Every element of a leaf; up to MAX_INTERMEDIATE spread over an intermediate."""
-    size = graph.nodes[name].size
-    if graph.nodes[name].is_leaf or size <= MAX_INTERMEDIATE:
-        return np.arange(size)
-    return np.unique(np.linspace(0, size - 1, MAX_INTERMEDIATE).astype(int))
+def elements_to_check(graph: Graph, name: str, cost: int, budget: int) -> np.ndarray:
+    """Every element of a leaf; up to MAX_INTERMEDIATE spread over an intermediate; and no
+    more than `budget` recomputed numbers allow, an element costing up to four
+    recomputations of `cost` numbers (none at all where one would cost more)."""
+    node = graph.nodes[name]
+    most = min(node.size if node.is_leaf else MAX_INTERMEDIATE, budget // (4 * cost))
+    if node.size <= most:
+        return np.arange(node.size)
+    return np.unique(np.linspace(0, node.size - 1, most).astype(int))
 
 
 def check_gradients(graph: Graph, trace: Trace) -> Iterator[GradientCheck]:
@@ -159,21 +164,26 @@ def check_gradients(graph: Graph, trace: Trace) -> Iterator[GradientCheck]:
     """
     checker = Checker(graph, trace)
     scale = max(1.0, abs(trace.loss))
+    share = BUDGET // max(1, sum(trace.grad(n) is not None for n in graph.order))
     with np.errstate(all="ignore"):
         for name in graph.order:
             grad = trace.grad(name)
             if grad is not None:
-                yield _check_node(checker, name, grad, scale)
+                yield _check_node(checker, name, grad, scale, share)
 
 
-def _check_node(checker: Checker, name: str, grad: np.ndarray, scale: float) -> GradientCheck:
+def _check_node(
+    checker: Checker, name: str, grad: np.ndarray, scale: float, budget: int
+) -> GradientCheck:
     node = checker.graph.plan.index[name]
     reach = checker.reach(node)
+    names = checker.graph.plan.names
+    cost = sum(max(checker.graph.nodes[names[op.index]].size, OP_COST) for op in reach.ops) or 1
     base = np.array(checker.values[node], dtype=np.float64)
     analytic = np.broadcast_to(grad, base.shape)
     worst_abs = worst_rel = 0.0
     kinks = mismatches = 0
-    picked = elements_to_check(checker.graph, name)
+    picked = elements_to_check(checker.graph, name, cost, budget)
     for e in picked.tolist():
 
         def change(v: float, e: int = e) -> float:

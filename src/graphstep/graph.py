@@ -22,7 +22,14 @@ from .arrays import read_npz_member
 from .errors import GraphstepError, Loc, did_you_mean
 from .expr import Call, Const, Expr, Name, walk
 from .format import data_size
-from .limits import MAX_NODES, MAX_NUMBERS_OPTION, max_numbers, max_tensor_numbers
+from .limits import (
+    MAX_BLOCK_DEPTH,
+    MAX_NODES,
+    MAX_NUMBERS_OPTION,
+    MAX_TEMPORARY_ELEMENTS,
+    max_numbers,
+    max_tensor_numbers,
+)
 from .ops import OPS, Array, Op, OpError, is_composite
 from .spec import BlockSpec, EntrySpec, GraphSpec, Init, LeafSpec, leaf_shape
 
@@ -173,6 +180,9 @@ class Graph:
     def parameter_count(self) -> int:
         return sum(self.nodes[n].size for n in self.params)
 
+    def input_shapes(self, node: Node) -> tuple[tuple[int, ...], ...]:
+        return tuple(self.nodes[i].shape for i in node.inputs)
+
     def check_size_once(self) -> None:
         """check_size, remembered: a graph's shapes never change."""
         if not self._size_checked:
@@ -188,13 +198,27 @@ class Graph:
             f"{MAX_NUMBERS_OPTION} N raises the limit (it defaults to half the available memory)"
         )
         for node in self:
-            if node.size > tensor_limit:
-                raise GraphstepError.at(
-                    f"'{node.name}' would hold {node.size:,} numbers (shape {list(node.shape)}); "
-                    f"the limit is {tensor_limit:,}",
-                    node.loc,
-                    hint=hint,
-                ).in_file(self.file)
+            scratch = (
+                0 if node.is_leaf else OPS[node.op].scratch(*self.input_shapes(node), **node.attrs)
+            )
+            for amount, most, what, why in (
+                (
+                    node.size,
+                    tensor_limit,
+                    f"hold {node.size:,} numbers (shape {list(node.shape)})",
+                    hint,
+                ),
+                (
+                    scratch,
+                    MAX_TEMPORARY_ELEMENTS,
+                    f"need a temporary of {scratch:,} numbers",
+                    "a smaller window, padding or output size, or a larger stride",
+                ),
+            ):
+                if amount > most:
+                    raise GraphstepError.at(
+                        f"'{node.name}' would {what}; the limit is {most:,}", node.loc, hint=why
+                    ).in_file(self.file)
             total += node.size
         if 2 * total > limit:
             raise GraphstepError(
@@ -288,6 +312,7 @@ class _Builder:
         # a block call → the calls it is nested in, outermost first, and itself
         self.enclosing: dict[str, tuple[str, ...]] = {}
         self.calls: dict[str, tuple[str, tuple[str, ...]]] = {}  # a block call → block, args
+        self.block_orders: dict[str, list[EntrySpec]] = {}
 
     def add(self, node: Node) -> str:
         if len(self.nodes) >= MAX_NODES:
@@ -307,6 +332,7 @@ class _Builder:
             shape = leaf_shape(leaf)
             self.add(Node(leaf.name, leaf.kind.value, (), {}, shape, leaf.loc, leaf.name))
         self.check_block_recursion()
+        self.check_block_sizes()
         self.check_block_names()
         known = frozenset(spec.leaves) | frozenset(spec.entries)
         if spec.output not in known:
@@ -338,6 +364,46 @@ class _Builder:
             for entry in block.entries:
                 for ref in _names(entry.expr):
                     self.resolve(ref, scope, entry.name)
+
+    def block_calls(self) -> nx.DiGraph[str]:
+        """Which block calls which: an edge from caller to callee."""
+        calls: nx.DiGraph[str] = nx.DiGraph()
+        for block in self.spec.blocks.values():
+            calls.add_node(block.name)
+            for entry in block.entries:
+                calls.add_edges_from(
+                    (block.name, c.func) for c in _calls(entry.expr) if c.func in self.spec.blocks
+                )
+        return calls
+
+    def check_block_sizes(self) -> None:
+        """Refuse, before inlining anything, blocks nested too deeply or calls that would make
+        too many nodes: each call copies its block, so blocks calling blocks multiply them, and
+        a file of a few hundred bytes could ask for millions."""
+        calls = self.block_calls()
+        depth: dict[str, int] = {}
+        size: dict[str, int] = {}
+        for name in reversed(list(nx.topological_sort(calls))):  # callees first
+            block = self.spec.blocks[name]
+            depth[name] = 1 + max((depth[c] for c in calls.successors(name)), default=0)
+            if depth[name] > MAX_BLOCK_DEPTH:
+                raise GraphstepError.at(
+                    f"block '{name}' nests block calls {depth[name]} deep; "
+                    f"the limit is {MAX_BLOCK_DEPTH}",
+                    block.loc,
+                    hint="call fewer blocks inside blocks",
+                )
+            size[name] = sum(_node_count(e.expr, size) for e in block.entries)
+        total = len(self.spec.leaves)
+        for entry in self.spec.entries.values():
+            total += _node_count(entry.expr, size)
+            if total > MAX_NODES:
+                raise GraphstepError.at(
+                    f"with its block calls expanded, the graph has more than {MAX_NODES:,} "
+                    f"nodes by '{entry.name}' ({total:,})",
+                    entry.loc,
+                    hint="each block call copies the block's nodes",
+                )
 
     def check_block_recursion(self) -> None:
         calls = {
@@ -407,7 +473,12 @@ class _Builder:
                         name, "const", (), {}, (), expr.loc, entry_name, not top, scope.group
                     )
                 case Call(func=func) if func in self.spec.blocks:
-                    return self.inline(self.spec.blocks[func], expr, ins, fresh(top), scope, made)
+                    name = fresh(top)
+                    # A block's output that calls a block takes the outer call's name; its
+                    # nodes nest under the entry's own name, apart from the outer block's.
+                    inner = f"{scope.prefix}{entry.name}/" if name == scope.call else f"{name}/"
+                    block = self.spec.blocks[func]
+                    return self.inline(block, expr, ins, name, scope, made, inner)
                 case Call(func=func, attrs=attrs):
                     name = fresh(top)
                     op = OPS[func]
@@ -439,8 +510,10 @@ class _Builder:
         name: str,
         outer: _Scope,
         made: list[Node],
+        prefix: str,
     ) -> str:
-        """A block call: the block's entries become nodes `name/entry`; its output is `name`."""
+        """A block call: the block's entries become nodes `prefix + entry`; its output is
+        `name`."""
         if call.attrs:
             raise GraphstepError.at(f"block '{block.name}' takes no keywords", call.loc)
         if len(args) != len(block.args):
@@ -453,7 +526,7 @@ class _Builder:
         scope = _Scope(
             local,
             frozenset(self.spec.leaves),
-            prefix=f"{name}/",
+            prefix=prefix,
             call=name,
             calls=(*outer.calls, name),
             stack=(*outer.stack, block.name),
@@ -462,15 +535,22 @@ class _Builder:
         self.calls[name] = (block.name, args)
         for entry in block.entries:
             local[entry.name] = scope.node_name(entry.name, block.output)
-        entries = {e.name: e for e in block.entries}
-        for entry_name in _dependency_order(list(block.entries), set(entries)):
-            entry = entries[entry_name]
+        for entry in self.block_order(block):
             try:
                 made.extend(self.lower(entry, scope, block.output))
             except GraphstepError as e:  # the body may be fine: say which call made it fail
                 e.message += f", in the call '{name}' at line {call.loc.line}"
                 raise
         return name
+
+    def block_order(self, block: BlockSpec) -> list[EntrySpec]:
+        """A block's entries in dependency order, found once per block, not once per call."""
+        order = self.block_orders.get(block.name)
+        if order is None:
+            by_name = {e.name: e for e in block.entries}
+            names = _dependency_order(list(block.entries), set(by_name))
+            order = self.block_orders[block.name] = [by_name[n] for n in names]
+        return order
 
     def attrs(
         self, op: Op, given: dict[str, Any], call: Call, ins: tuple[str, ...]
@@ -592,6 +672,20 @@ def topological(reads: Mapping[str, Iterable[str]]) -> list[str]:
     start = loop.index(min(loop))  # from its first-declared name: the same cycle, the same text
     loop = loop[start:] + loop[:start]
     raise Cycle([names[k] for k in [*loop, loop[0]]])
+
+
+def _node_count(expr: Expr, blocks: Mapping[str, int]) -> int:
+    """How many nodes an entry's expression becomes, given how many each block call makes;
+    walked without recursion, so a flat chain of thousands of terms is counted too."""
+    if isinstance(expr, Name):
+        return 1  # an entry naming another is an identity node
+    total = 0
+    for e in walk(expr):
+        if isinstance(e, Const):
+            total += 1
+        elif isinstance(e, Call):
+            total += blocks.get(e.func, 1)
+    return total
 
 
 def _dependency_order(entries: list[EntrySpec], local: set[str]) -> list[str]:

@@ -49,12 +49,13 @@ import math
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from enum import StrEnum
-from functools import reduce
+from functools import partial, reduce
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import GraphstepError, did_you_mean
+from .errors import GraphstepError, did_you_mean, excerpt
+from .limits import MAX_EXPRESSION_CHARS, MAX_EXPRESSION_DEPTH, MAX_TENSOR_ELEMENTS
 from .steps import Phase, Step, Timeline
 from .trace import Anomaly, Trace, leaf_override
 
@@ -121,8 +122,8 @@ class Expression:
         with np.errstate(all="ignore"):
             try:
                 return np.asarray(_walk(self.tree, resolve), dtype=np.float64)
-            except (ValueError, TypeError) as e:
-                raise GraphstepError(f"cannot evaluate '{self.text}': {e}") from None
+            except (ValueError, TypeError, OverflowError, MemoryError) as e:
+                raise GraphstepError(f"cannot evaluate '{excerpt(self.text)}': {e}") from None
 
     def holds(self, resolve: Resolve) -> bool:
         """True where the result is true for any element; False when it reads an unknown number."""
@@ -139,8 +140,14 @@ def compile_expression(
 
     `names` are the names it may read; `grad_function` admits `grad(name)`.
     """
-    if not isinstance(text, str) or not text.strip():
+    if not isinstance(text, str):
+        raise GraphstepError(
+            f"a {what} is text such as 'abs(grad) > 10', not {excerpt(repr(text))}"
+        )
+    if not text.strip():
         raise GraphstepError(f"the {what} is empty", hint="e.g. abs(grad) > 10")
+    if len(text) > MAX_EXPRESSION_CHARS:
+        raise GraphstepError(f"the {what} is longer than {MAX_EXPRESSION_CHARS:,} characters")
     indent = len(text) - len(text.lstrip())
     body = text.strip()
     try:
@@ -148,10 +155,15 @@ def compile_expression(
     except SyntaxError as e:
         at_end = len(body) + 1  # Python gives no offset when the text ends too soon
         raise GraphstepError(
-            f"bad {what} '{text}': {e.msg}", column=indent + (e.offset or at_end)
+            f"bad {what} '{excerpt(text)}': {e.msg}", column=indent + (e.offset or at_end)
+        ) from None
+    except (RecursionError, MemoryError, ValueError):
+        raise GraphstepError(
+            f"the {what} '{excerpt(text)}' is nested too deeply",
+            hint=f"at most {MAX_EXPRESSION_DEPTH} levels",
         ) from None
     read: set[str] = set()
-    _check(tree, text, indent, set(names), what, grad_function, read)
+    _check(tree, text, indent, set(names), what, grad_function, read, 0)
     return Expression(text, tree, frozenset(read))
 
 
@@ -163,18 +175,27 @@ def _check(
     what: str,
     grad_function: bool,
     read: set[str],
+    depth: int,
 ) -> None:
     def fail(message: str, hint: str | None = None) -> GraphstepError:
         column = indent + getattr(node, "col_offset", 0) + 1
-        return GraphstepError(f"{message} in {what} '{text}'", column=column, hint=hint)
+        return GraphstepError(f"{message} in {what} '{excerpt(text)}'", column=column, hint=hint)
 
     def check(child: ast.AST) -> None:
-        _check(child, text, indent, names, what, grad_function, read)
+        _check(child, text, indent, names, what, grad_function, read, depth + 1)
 
+    if depth > MAX_EXPRESSION_DEPTH:
+        raise fail(f"nested more than {MAX_EXPRESSION_DEPTH} deep")
     match node:
         case ast.Constant(value=v):
             if isinstance(v, complex) or not isinstance(v, int | float):
-                raise fail(f"the constant {v!r} is not a number")
+                raise fail(f"the constant {excerpt(repr(v))} is not a number")
+            try:
+                float(v)
+            except OverflowError:
+                raise fail(
+                    "a number too large for float64", "the largest is about 1.8e308"
+                ) from None
         case ast.Name(id=n):
             if n not in names:
                 hint = did_you_mean(n, names) or f"it can read {', '.join(sorted(names))}"
@@ -216,6 +237,17 @@ def _check(
             )
 
 
+def _elementwise(f: Callable[[Any, Any], Any], a: Any, b: Any) -> Any:
+    """`f(a, b)` with numpy broadcasting, refused before it would build a result too large."""
+    shape = np.broadcast_shapes(np.shape(a), np.shape(b))  # ValueError: shapes do not fit
+    if math.prod(shape) > MAX_TENSOR_ELEMENTS:
+        raise GraphstepError(
+            f"broadcasting shapes {list(np.shape(a))} and {list(np.shape(b))} would give "
+            f"{math.prod(shape):,} numbers; the limit is {MAX_TENSOR_ELEMENTS:,}"
+        )
+    return f(a, b)
+
+
 def _walk(node: ast.expr, resolve: Resolve) -> Any:
     match node:
         case ast.Constant(value=int() | float() as number):
@@ -225,16 +257,17 @@ def _walk(node: ast.expr, resolve: Resolve) -> Any:
         case ast.UnaryOp(op=op, operand=operand):
             return UNARY[type(op)](_walk(operand, resolve))
         case ast.BinOp(left=left, op=op, right=right):
-            return BINARY[type(op)](_walk(left, resolve), _walk(right, resolve))
+            return _elementwise(BINARY[type(op)], _walk(left, resolve), _walk(right, resolve))
         case ast.BoolOp(op=both, values=operands):
             combine = np.logical_and if isinstance(both, ast.And) else np.logical_or
-            return reduce(combine, (_walk(v, resolve) for v in operands))
+            return reduce(partial(_elementwise, combine), (_walk(v, resolve) for v in operands))
         case ast.Compare(left=left, ops=ops, comparators=rest):
             result: Any = True
             lhs = _walk(left, resolve)
             for comparison, right in zip(ops, rest, strict=True):
                 rhs = _walk(right, resolve)
-                result = np.logical_and(result, COMPARE[type(comparison)](lhs, rhs))
+                holds = _elementwise(COMPARE[type(comparison)], lhs, rhs)
+                result = _elementwise(np.logical_and, result, holds)
                 lhs = rhs
             return result
         case ast.Call(func=ast.Name(id="grad"), args=[ast.Name(id=n)]):
@@ -251,11 +284,11 @@ def _walk(node: ast.expr, resolve: Resolve) -> Any:
                 case "max", 1:
                     return np.max(arrays[0])
                 case "max", _:
-                    return np.maximum(*arrays)
+                    return _elementwise(np.maximum, *arrays)
                 case "min", 1:
                     return np.min(arrays[0])
                 case "min", _:
-                    return np.minimum(*arrays)
+                    return _elementwise(np.minimum, *arrays)
     raise AssertionError(f"unchecked node {type(node).__name__}")  # _check admits nothing else
 
 
@@ -339,12 +372,14 @@ class Session:
         return self._position == self.timeline.end and self._inner is None
 
     def value_known(self, node: str) -> bool:
+        forward = self._forward_index(node)
         offset = self._inside(node)
         if offset is not None and self.phase is Phase.FORWARD:
             return offset <= 0
-        return self._forward_index(node) <= self._position
+        return forward <= self._position
 
     def grad_known(self, node: str) -> bool:
+        self._forward_index(node)  # a GraphstepError for anything that is not a node
         offset = self._inside(node)
         if offset is not None and self.phase is Phase.BACKWARD:
             return offset <= 0
@@ -359,6 +394,7 @@ class Session:
         return None if k is None else k - self._inner
 
     def state(self, node: str) -> NodeState:
+        self._forward_index(node)  # a GraphstepError for anything that is not a node
         if self._position and node == self.current.node:
             return NodeState.CURRENT
         if self.grad_known(node):
@@ -370,7 +406,7 @@ class Session:
     def _forward_index(self, node: str) -> int:
         try:
             return self.timeline.forward_index[node]
-        except KeyError:
+        except (KeyError, TypeError):
             raise self._unknown(node) from None
 
     def _unknown(self, node: str) -> GraphstepError:
@@ -405,7 +441,7 @@ class Session:
             return self._move(min(p + 1, self.timeline.end), None, undo=(p, k))
         if p < self.timeline.end:
             return self._move(p + 1, None)
-        return self.current
+        return self._move(p, k, undo=(p, k))  # at the end, back() undoes this step too: stays
 
     def back(self) -> Step:
         if self._undo is not None:
@@ -626,7 +662,7 @@ class Session:
             raise untrainable(self.graph)
         try:
             lr = float(lr)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             lr = math.nan
         if not (math.isfinite(lr) and lr > 0):
             raise GraphstepError("the learning rate must be a positive number", hint="e.g. 0.1")

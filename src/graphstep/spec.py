@@ -24,9 +24,9 @@ import yaml
 if TYPE_CHECKING:
     import numpy as np
 
-from .errors import GraphstepError, Loc, did_you_mean
+from .errors import GraphstepError, Loc, did_you_mean, excerpt
 from .expr import Expr, Name, Origin, parse_expression, walk
-from .limits import MAX_FILE_BYTES, MAX_YAML_DEPTH
+from .limits import MAX_FILE_BYTES, MAX_TRAIN_STEPS, MAX_YAML_DEPTH
 
 TOP_LEVEL_KEYS = (
     "name",
@@ -244,9 +244,9 @@ def read_source(path: str) -> str:
     p = Path(path)
     try:
         if p.is_dir():
-            raise GraphstepError(f"'{path}' is a directory, not a graph file")
+            raise GraphstepError(f"'{excerpt(path)}' is a directory, not a graph file")
         if p.exists() and not p.is_file():  # a device, a fifo: reading could never end
-            raise GraphstepError(f"'{path}' is not a regular file")
+            raise GraphstepError(f"'{excerpt(path)}' is not a regular file")
         size = p.stat().st_size
         if size > MAX_FILE_BYTES:
             raise GraphstepError(
@@ -259,7 +259,9 @@ def read_source(path: str) -> str:
     except FileNotFoundError:
         raise GraphstepError("no such file", file=path, hint=_nearby(p)) from None
     except OSError as e:
-        raise GraphstepError(f"cannot read {path}: {e.strerror}") from None
+        raise GraphstepError(f"cannot read {excerpt(path)}: {e.strerror}") from None
+    except ValueError:  # a NUL in the name, from Python
+        raise GraphstepError("a file name cannot hold a NUL character") from None
     if b"\0" in data:
         raise GraphstepError("binary file, not a YAML graph", line=1, column=1)
     try:
@@ -336,14 +338,13 @@ def _nearby(path: Path) -> str:
     return "check the path"
 
 
-def parse_yaml(text: str) -> Located:
-    if len(text.encode("utf-8", "replace")) > MAX_FILE_BYTES:
-        raise GraphstepError(f"graph text longer than {MAX_FILE_BYTES:,} bytes")
+def _load_yaml(text: str) -> Any:
+    """YAML text through the safe, located loader; every YAML error as a GraphstepError."""
     try:
         try:
-            data = _load(_Fast, text)
+            return _load(_Fast, text)
         except yaml.YAMLError:  # libyaml says less about where and what: ask PyYAML's parser
-            data = _load(_Loader, text)
+            return _load(_Loader, text)
     except yaml.MarkedYAMLError as e:
         message = (e.problem or e.context or "invalid YAML").strip()
         if "could not determine a constructor" in str(e):
@@ -362,6 +363,23 @@ def parse_yaml(text: str) -> Located:
         ) from None
     except RecursionError:
         raise GraphstepError("YAML nested too deeply") from None
+
+
+def read_value(text: str) -> Any:
+    """A leaf's value written as YAML text (`--set`, the TUI's `i`): a number or a nested list.
+
+    Read by the same loader as graph files, so aliases are refused and nesting
+    is bounded: a short value cannot stand for exponentially much data.
+    """
+    if len(text) > MAX_FILE_BYTES:
+        raise GraphstepError(f"value longer than {MAX_FILE_BYTES:,} characters")
+    return _literal(_load_yaml(text), Loc())
+
+
+def parse_yaml(text: str) -> Located:
+    if len(text.encode("utf-8", "replace")) > MAX_FILE_BYTES:
+        raise GraphstepError(f"graph text longer than {MAX_FILE_BYTES:,} bytes")
+    data = _load_yaml(text)
     if data is None:
         raise GraphstepError(
             "empty graph file", line=1, column=1, hint="a graph needs 'graph:' or 'expr:'"
@@ -713,9 +731,8 @@ def _literal(raw: Any, loc: Loc, depth: int = 0) -> Numbers:
                 "ragged tensor: rows have different lengths", loc, hint="every row needs as many"
             )
         return items
-    raise GraphstepError.at(
-        f"expected a number or a list of numbers, got {type(raw).__name__}", loc
-    )
+    what = "a mapping" if isinstance(raw, dict) else type(raw).__name__
+    raise GraphstepError.at(f"expected a number or a list of numbers, got {what}", loc)
 
 
 def _number(raw: Any, what: str, loc: Loc) -> float:
@@ -768,6 +785,11 @@ def _train(data: Located) -> dict[str, float]:
         if number <= 0 or (key == "steps" and number != int(number)):
             kind = "a positive whole number" if key == "steps" else "a positive number"
             raise GraphstepError.at(f"'{key}' must be {kind}", raw.value_loc(key))
+        if key == "steps" and number > MAX_TRAIN_STEPS:
+            raise GraphstepError.at(
+                f"'steps' is {number:g}; training runs at most {MAX_TRAIN_STEPS:,} steps",
+                raw.value_loc(key),
+            )
         out[key] = int(number) if key == "steps" else number
     return out
 
@@ -806,6 +828,11 @@ def _blocks(data: Located, taken: dict[str, Loc]) -> dict[str, BlockSpec]:
             _check_block_name(entry_name, body.key_loc(entry_name), inner, taken, block_name)
             entries.append(_entry(entry_name, body, entry_name, fns))
         output = raw.get("output", entries[-1].name)
+        if not isinstance(output, str):
+            raise GraphstepError.at(
+                "a block's 'output' must be the name of one of its entries",
+                raw.value_loc("output"),
+            )
         if output not in body:
             raise GraphstepError.at(
                 f"block output '{output}' is not an entry of the block",

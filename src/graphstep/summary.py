@@ -19,13 +19,10 @@ def count(n: int) -> str:
     """`1,600,000,000 (1.6 billion)`: digits grouped, and big counts in words."""
     text = f"{n:,}"
     for size, word in ((10**12, "trillion"), (10**9, "billion"), (10**6, "million")):
+        if n >= 1000 * size:
+            return f"{text} ({n // size:,} {word})"  # whole numbers: a float would overflow
         if n >= size:
-            scaled = n / size
-            return (
-                f"{text} ({scaled:.3g} {word})"
-                if scaled < 1000
-                else f"{text} ({scaled:,.0f} {word})"
-            )
+            return f"{text} ({n / size:.3g} {word})"
     return text
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import GraphstepError
+from .errors import GraphstepError, excerpt
 from .ops import Array, OpError
 
 if TYPE_CHECKING:
@@ -189,27 +189,29 @@ class Trace:
     def _lookup(self, name: str) -> int:
         try:
             return self._index[name]
-        except KeyError:
-            raise GraphstepError(f"no node named '{name}'") from None
+        except (KeyError, TypeError):  # TypeError: not hashable, so no name either
+            raise GraphstepError(f"no node named {excerpt(repr(name))}") from None
 
 
 def leaf_override(graph: Graph, name: str, value: Any) -> np.ndarray:
     """A user-given value for an input or a param, checked against the node's shape."""
-    node = graph.nodes.get(name)
+    node = graph.nodes.get(name) if isinstance(name, str) else None
     if node is None or node.op not in ("input", "param"):
         known = graph.inputs + graph.params
         from .errors import did_you_mean
 
         raise GraphstepError(
-            f"'{name}' is not an input or a param of {graph.name}",
-            hint=did_you_mean(name, known) or f"its leaves: {', '.join(known)}",
+            f"{excerpt(repr(name))} is not an input or a param of {graph.name}",
+            hint=did_you_mean(str(name), known) or f"its leaves: {', '.join(known)}",
         )
     if value is None:
         raise GraphstepError(f"no value given for '{name}'")
     try:
         array = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError, OverflowError):
-        raise GraphstepError(f"the value for '{name}' is not numeric: {value!r}") from None
+        raise GraphstepError(
+            f"the value for '{name}' is not numeric: {excerpt(repr(value))}"
+        ) from None
     if array.shape != node.shape:
         if array.size == 1 and node.shape == ():
             return array.reshape(())

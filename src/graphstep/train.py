@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .errors import GraphstepError
+from .errors import GraphstepError, excerpt
+from .limits import MAX_TRAIN_STEPS
 from .session import Session, untrainable
 
 if TYPE_CHECKING:
@@ -56,14 +57,26 @@ def settings(graph: Graph, steps: int | None = None, lr: float | None = None) ->
     """
     if not graph.params:
         raise untrainable(graph)
+    count: object = steps
     if steps is None:
-        steps = int(graph.train.get("steps", DEFAULT_STEPS))
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-        raise GraphstepError(f"the number of steps must be a whole number ≥ 0, got {steps!r}")
-    rate = float(graph.train.get("lr", DEFAULT_LR) if lr is None else lr)
-    if not math.isfinite(rate) or rate <= 0:
-        raise GraphstepError(f"the learning rate must be a positive number, got {rate:g}")
-    return steps, rate
+        count = graph.train.get("steps", DEFAULT_STEPS)
+        if isinstance(count, float) and count.is_integer():  # YAML may write 1e3 for 1000
+            count = int(count)
+    if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= MAX_TRAIN_STEPS:
+        raise GraphstepError(
+            f"the number of steps must be a whole number from 0 to {MAX_TRAIN_STEPS:,}, "
+            f"got {excerpt(repr(count))}"
+        )
+    given = graph.train.get("lr", DEFAULT_LR) if lr is None else lr
+    try:
+        rate = float(given)
+    except (TypeError, ValueError, OverflowError):
+        rate = math.nan
+    if isinstance(given, bool) or not math.isfinite(rate) or rate <= 0:
+        raise GraphstepError(
+            f"the learning rate must be a positive number, got {excerpt(repr(given))}"
+        )
+    return count, rate
 
 
 def train(

@@ -71,6 +71,8 @@ class Grid:
                 f"the {reach} window is larger than the {h}×{w} input{padded}",
                 hint="use a smaller window or more padding",
             )
+        # A stride past the padded input reads one window, whatever it is: keep it an index.
+        sh, sw = min(sh, h + top + bottom + 1), min(sw, w + left + right + 1)
         ho = _count(h + top + bottom - eh, sh, ceil, h + top)
         wo = _count(w + left + right - ew, sw, ceil, w + left)
         extra = (
@@ -83,6 +85,14 @@ class Grid:
     def padded(self) -> tuple[int, int]:
         """The padded input's height and width minus the image's: rows and columns added."""
         return self.top + self.bottom + self.extra[0], self.left + self.right + self.extra[1]
+
+    def scratch(self, image: Shape, lead: Shape) -> int:
+        """Numbers in the largest temporary over an input (*lead, *image): the padded input
+        or every window's copy (the im2col matrix), whichever is larger."""
+        (h, w), planes = image, prod(lead)
+        rows, cols = self.padded
+        padded = planes * (h + rows) * (w + cols) if rows or cols else 0
+        return max(padded, planes * self.kh * self.kw * self.ho * self.wo)
 
     def window(self, i: int, j: int) -> tuple[slice, slice]:
         """The rows and columns of the padded input that output (i, j) reads (step: dilation)."""
@@ -282,6 +292,10 @@ class _Sliding(Op):
     ) -> tuple[slice, slice]:
         """The rows and columns of the padded x that output (i, j) reads."""
         return self._grid(x, w, **attrs).window(i, j)
+
+    def scratch(self, *shapes: Shape, **attrs: Any) -> int:
+        x, w = shapes[:2]
+        return self._grid(x, w, **attrs).scratch(x[-2:], x[:-2])
 
     def padding(self, x: Shape, w: Shape, b: Shape | None = None, **attrs: Any) -> tuple[int, int]:
         """Zero rows and zero columns added at the top and at the left of x."""

@@ -4,12 +4,13 @@ and argmax (the class a classifier picks, which carries no gradient)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any, ClassVar
 
 import numpy as np
 
 from .activations import _Elementwise
-from .registry import Op, OpError, Shape, broadcast_shape, register, unbroadcast
+from .registry import Array, Op, OpError, Shape, broadcast_shape, register, unbroadcast
 from .tensor import Softmax, _axes, _is_int
 
 
@@ -29,7 +30,9 @@ class Batchnorm(Op):
     args = ("x", "scale", "bias", "mean", "var")
     attrs: ClassVar[Mapping[str, Any]] = {"epsilon": 1e-5, "axis": 1}
 
-    def shape(self, x: Shape, scale: Shape, bias: Shape, mean: Shape, var: Shape, **attrs: Any):
+    def shape(
+        self, x: Shape, scale: Shape, bias: Shape, mean: Shape, var: Shape, **attrs: Any
+    ) -> Shape:
         (axis,) = _axes(attrs.get("axis", 1), len(x))
         c = x[axis]
         for role, s in (("scale", scale), ("bias", bias), ("mean", mean), ("var", var)):
@@ -43,19 +46,41 @@ class Batchnorm(Op):
             raise OpError(f"epsilon must be a number ≥ 0, got {eps!r}")
         return x
 
-    def _parts(self, x: np.ndarray, var: np.ndarray, epsilon: float, axis: int) -> tuple:
+    def _parts(
+        self, x: np.ndarray, var: np.ndarray, epsilon: float, axis: int
+    ) -> tuple[int, np.ndarray]:
         (a,) = _axes(axis, x.ndim)
         inv = 1.0 / np.sqrt(var + epsilon)
         return a, inv
 
-    def forward(self, x, scale, bias, mean, var, epsilon: float = 1e-5, axis: int = 1):
+    def forward(
+        self,
+        x: np.ndarray,
+        scale: np.ndarray,
+        bias: np.ndarray,
+        mean: np.ndarray,
+        var: np.ndarray,
+        epsilon: float = 1e-5,
+        axis: int = 1,
+    ) -> Array:
         a, inv = self._parts(x, var, epsilon, axis)
-        ch = lambda v: _channel_view(v, x.ndim, a)  # noqa: E731
+        ch = partial(_channel_view, ndim=x.ndim, axis=a)
         return ch(scale * inv) * (x - ch(mean)) + ch(bias)
 
-    def backward(self, g, out, x, scale, bias, mean, var, epsilon: float = 1e-5, axis: int = 1):
+    def backward(
+        self,
+        g: np.ndarray,
+        out: np.ndarray,
+        x: np.ndarray,
+        scale: np.ndarray,
+        bias: np.ndarray,
+        mean: np.ndarray,
+        var: np.ndarray,
+        epsilon: float = 1e-5,
+        axis: int = 1,
+    ) -> Sequence[Array | None]:
         a, inv = self._parts(x, var, epsilon, axis)
-        ch = lambda v: _channel_view(v, x.ndim, a)  # noqa: E731
+        ch = partial(_channel_view, ndim=x.ndim, axis=a)
         others = tuple(d for d in range(x.ndim) if d != a)
         centred = x - ch(mean)
         gx = g * ch(scale * inv)
@@ -87,7 +112,9 @@ class LeakyRelu(_Elementwise):
     def forward(self, x: np.ndarray, alpha: float = 0.01) -> np.ndarray:
         return np.where(x > 0, x, alpha * x)
 
-    def backward(self, g: np.ndarray, out: np.ndarray, x: np.ndarray, alpha: float = 0.01):
+    def backward(
+        self, g: np.ndarray, out: np.ndarray, x: np.ndarray, alpha: float = 0.01
+    ) -> Sequence[Array | None]:
         return (g * np.where(x > 0, 1.0, alpha),)
 
     def local(self, i: int, names: Sequence[str], out: str, alpha: float = 0.01) -> str:
@@ -101,7 +128,7 @@ class Sqrt(_Elementwise):
     def forward(self, x: np.ndarray) -> np.ndarray:
         return np.sqrt(x)
 
-    def backward(self, g: np.ndarray, out: np.ndarray, x: np.ndarray):
+    def backward(self, g: np.ndarray, out: np.ndarray, x: np.ndarray) -> Sequence[Array | None]:
         return (g * 0.5 / out,)
 
     def local(self, i: int, names: Sequence[str], out: str) -> str:
@@ -116,8 +143,9 @@ class Clip(_Elementwise):
     name = "clip"
     attrs: ClassVar[Mapping[str, Any]] = {"low": None, "high": None}
 
-    def shape(self, x: Shape, low: Any = None, high: Any = None) -> Shape:
-        for key, v in (("low", low), ("high", high)):
+    def shape(self, x: Shape, **attrs: Any) -> Shape:
+        for key in ("low", "high"):
+            v = attrs.get(key)
             if v is not None and (not isinstance(v, int | float) or isinstance(v, bool)):
                 raise OpError(f"{key} must be a number, got {v!r}")
         return x
@@ -131,7 +159,7 @@ class Clip(_Elementwise):
 
     def backward(
         self, g: np.ndarray, out: np.ndarray, x: np.ndarray, low: Any = None, high: Any = None
-    ):
+    ) -> Sequence[Array | None]:
         lo, hi = self._bounds(low, high)
         return (g * ((x >= lo) & (x <= hi)),)
 
@@ -156,7 +184,9 @@ class Power(Op):
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.power(a, b)
 
-    def backward(self, g: np.ndarray, out: np.ndarray, a: np.ndarray, b: np.ndarray):
+    def backward(
+        self, g: np.ndarray, out: np.ndarray, a: np.ndarray, b: np.ndarray
+    ) -> Sequence[Array | None]:
         safe = np.where(a > 0, a, 1.0)
         ga = g * b * np.power(np.where(a == 0, 1.0, a), b - 1) * np.where(a == 0, b == 1, 1.0)
         gb = g * out * np.log(safe) * (a > 0)
@@ -166,7 +196,7 @@ class Power(Op):
         a, b = names
         return f"{b}·{a}^({b} − 1)" if i == 0 else f"{out}·ln {a}"
 
-    def formula(self, names: Sequence[str]) -> str:
+    def formula(self, names: Sequence[str], **attrs: Any) -> str:
         return f"{names[0]} ** {names[1]}"
 
 
@@ -180,7 +210,9 @@ class LogSoftmax(Softmax):
         z = x - np.max(x, axis=axis, keepdims=True)
         return z - np.log(np.sum(np.exp(z), axis=axis, keepdims=True))
 
-    def backward(self, g: np.ndarray, out: np.ndarray, x: np.ndarray, axis: int = -1):
+    def backward(
+        self, g: np.ndarray, out: np.ndarray, x: np.ndarray, axis: int = -1
+    ) -> tuple[np.ndarray]:
         return (g - np.exp(out) * np.sum(g, axis=axis, keepdims=True),)
 
     def local(self, i: int, names: Sequence[str], out: str, axis: int = -1) -> str:
@@ -231,7 +263,7 @@ class Lrn(Op):
         alpha: float = 1e-4,
         beta: float = 0.75,
         bias: float = 1.0,
-    ):
+    ) -> Sequence[Array | None]:
         base = self._base(x, size, alpha, bias)
         before, after = self._sides(size)
         # x_j is in the window of every channel c with j − after ≤ c ≤ j + before
@@ -276,7 +308,9 @@ class Argmax(Op):
     def forward(self, x: np.ndarray, axis: int = -1) -> np.ndarray:
         return np.argmax(x, axis=axis).astype(np.float64)
 
-    def backward(self, g: np.ndarray, out: np.ndarray, x: np.ndarray, axis: int = -1):
+    def backward(
+        self, g: np.ndarray, out: np.ndarray, x: np.ndarray, axis: int = -1
+    ) -> tuple[None]:
         return (None,)
 
     def local(self, i: int, names: Sequence[str], out: str, axis: int = -1) -> str:

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .conv import Grid, padding, pair
-from .registry import Op, OpError, Shape, register
+from .registry import Array, Op, OpError, Shape, register
 
 
 class _Pool(Op):
@@ -80,6 +80,10 @@ class _Pool(Op):
         """The rows and columns of the padded x that output (i, j) pools."""
         return self._grid(x, **attrs).window(i, j)
 
+    def scratch(self, *shapes: Shape, **attrs: Any) -> int:
+        (x,) = shapes
+        return self._grid(x, **attrs).scratch(x[-2:], x[:-2])
+
     def padding(self, x: Shape, **attrs: Any) -> tuple[int, int]:
         """Rows and columns of padding at the top and at the left."""
         g = self._grid(x, **attrs)
@@ -108,7 +112,9 @@ class Maxpool(_Pool):
         xp = grid.pad(x, self.fill)
         return reduce(np.maximum, (view for _, view in grid.offsets(xp)))
 
-    def backward(self, g: np.ndarray, out: np.ndarray, x: np.ndarray, **attrs: Any):
+    def backward(
+        self, g: np.ndarray, out: np.ndarray, x: np.ndarray, **attrs: Any
+    ) -> Sequence[Array | None]:
         grid = self._grid(x.shape, **attrs)
         xp = grid.pad(x, self.fill)
         gx = np.zeros(xp.shape)
@@ -159,7 +165,9 @@ class Avgpool(_Pool):
             x.shape, **attrs
         )
 
-    def backward(self, g: np.ndarray, out: np.ndarray, x: np.ndarray, **attrs: Any):
+    def backward(
+        self, g: np.ndarray, out: np.ndarray, x: np.ndarray, **attrs: Any
+    ) -> Sequence[Array | None]:
         grid = self._grid(np.shape(x), **attrs)
         share = np.asarray(g) / self.divisor(np.shape(x), **attrs)
         h, w = np.shape(x)[-2:]

@@ -52,6 +52,11 @@ class Op:
     backward: Callable[..., Sequence[Array | None]]
     local: Callable[..., str]
 
+    def scratch(self, *shapes: Shape, **attrs: Any) -> int:
+        """How many numbers the largest temporary of forward or backward holds (or its windows
+        read), from shapes alone: checked against the limits before anything is allocated."""
+        return 0
+
     def formula(self, names: Sequence[str], **attrs: Any) -> str:
         """How the node is computed, over names or numbers: 'x + y', 'max(4, 2)'."""
         if self.symbol is not None:

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .registry import Op, OpError, Shape, register
+from .registry import Array, Op, OpError, Shape, register
 from .tensor import _axes, _is_int
 
 
@@ -40,7 +40,9 @@ class Concat(Op):
     def forward(self, *xs: np.ndarray, axis: int = 0) -> np.ndarray:
         return np.concatenate(xs, axis=axis)
 
-    def backward(self, g: np.ndarray, out: np.ndarray, *xs: np.ndarray, axis: int = 0):
+    def backward(
+        self, g: np.ndarray, out: np.ndarray, *xs: np.ndarray, axis: int = 0
+    ) -> Sequence[Array | None]:
         (a,) = _axes(axis, g.ndim)
         cuts = np.cumsum([x.shape[a] for x in xs])[:-1]
         return tuple(np.split(g, cuts, axis=a))
@@ -74,7 +76,9 @@ class Transpose(Op):
     def forward(self, x: np.ndarray, perm: Any = None) -> np.ndarray:
         return np.transpose(x, _permutation(perm, x.ndim))
 
-    def backward(self, g: np.ndarray, out: np.ndarray, x: np.ndarray, perm: Any = None):
+    def backward(
+        self, g: np.ndarray, out: np.ndarray, x: np.ndarray, perm: Any = None
+    ) -> Sequence[Array | None]:
         return (np.transpose(g, np.argsort(_permutation(perm, x.ndim))),)
 
     def local(self, i: int, names: Sequence[str], out: str, perm: Any = None) -> str:
@@ -124,7 +128,9 @@ class Slice(Op):
         )
         return x[index]
 
-    def backward(self, g: np.ndarray, out: np.ndarray, x: np.ndarray, **attrs: Any):
+    def backward(
+        self, g: np.ndarray, out: np.ndarray, x: np.ndarray, **attrs: Any
+    ) -> Sequence[Array | None]:
         index = _ranges(
             x.shape, attrs.get("starts"), attrs.get("ends"), attrs.get("axes"), attrs.get("steps")
         )

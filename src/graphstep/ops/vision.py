@@ -8,6 +8,7 @@ centre is (r + 0.5, c + 0.5), and the box [0, 0, H, W] is the whole image.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from math import prod
 from typing import Any, ClassVar
 
 import numpy as np
@@ -90,6 +91,12 @@ class CropResize(Op):
                 hint="one box per crop, in pixel coordinates",
             )
         return (*img[:-2], *_size(size))
+
+    def scratch(self, *shapes: Shape, **attrs: Any) -> int:
+        """The weights Ry (h, H) and Rx (w, W), and Ry · img, which is (..., h, W)."""
+        img = shapes[0]
+        (h, w), (rows, columns) = _size(attrs.get("size")), img[-2:]
+        return max(h * rows + w * columns, prod(img[:-2]) * h * columns)
 
     def _weights(self, img: np.ndarray, box: np.ndarray, size: Any) -> tuple[np.ndarray, ...]:
         """Ry (h, H) and Rx (w, W) for this box."""

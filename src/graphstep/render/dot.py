@@ -114,8 +114,9 @@ class Sentinel:
 
 
 def escape(text: str) -> str:
-    """Text for an HTML-like label, SVG or HTML: no markup survives."""
-    return html.escape(text, quote=True)
+    """Text for an HTML-like label, SVG or HTML: no markup survives, and control characters
+    (which XML forbids, and which could reach a terminal) are written out as `\x1b`."""
+    return html.escape(fmt.visible(text), quote=True)
 
 
 # --- sizes: a cell holds a fixed number of characters, whatever the number in it

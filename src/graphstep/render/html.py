@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from ..scene import Scene
 from .dot import escape
-from .svg import Pictures, stops, write_atomic
+from .svg import Pictures, output_path, stops, write_atomic
 
 if TYPE_CHECKING:
     from ..graph import Graph
@@ -129,7 +129,7 @@ def export_html(
 ) -> Path:
     """Write the player page: every step (with `into`, the inner steps of expanded composites
     too), ←/→ and a slider, no network. Whole or not at all."""
-    path = Path(path)
+    path = output_path(path)
     pics, scenes, _ = stops(subject, expanded, rankdir, into)
     write_atomic(path, page(pics, scenes).encode())
     return path

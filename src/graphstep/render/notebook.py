@@ -8,6 +8,7 @@ saved notebook still steps when it is opened again.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -27,7 +28,7 @@ def player_cell(subject: Session | Graph, expanded: Iterable[str] = (), rankdir:
     pics, scenes, _ = stops(subject, expanded, rankdir)
     return (
         f'<iframe class="graphstep-player" title="graphstep: {escape(pics.graph.name)}" '
-        f'sandbox="allow-scripts" srcdoc="{escape(page(pics, scenes))}" '
+        f'sandbox="allow-scripts" srcdoc="{html.escape(page(pics, scenes), quote=True)}" '
         f'style="width: 100%; height: {HEIGHT}px; border: 1px solid #ddd; border-radius: 4px">'
         "</iframe>"
     )

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from ..composite import Region
 from ..drawing import Diagram, Kind, diagram
-from ..errors import GraphstepError
+from ..errors import GraphstepError, excerpt
 from ..format import data_size
 from ..scene import Flow, Look, Scene, inner_stops, regions_at
 from ..session import Session
@@ -300,6 +300,16 @@ def pictures(
     regions: Mapping[str, Region] | None = None,
 ) -> Pictures:
     """The Pictures of a session's trace, or of a graph's own, kept for the next call."""
+    from ..graph import Graph
+
+    if not isinstance(subject, Session | Graph):
+        raise GraphstepError(
+            f"a diagram is of a Graph or a Session, not {type(subject).__name__}",
+            hint="graphstep.load(...), or its .session()",
+        )
+    expanded = expanded_names(expanded)
+    if not isinstance(rankdir, str):
+        raise GraphstepError(f"unknown rankdir {rankdir!r}", hint="use TB (top to bottom) or LR")
     owner: object = subject.trace if isinstance(subject, Session) else subject
     key = (id(owner), frozenset(expanded), rankdir, frozenset((regions or {}).items()))
     hit = _cache.pop(key, None)
@@ -324,7 +334,7 @@ def scene_at(
     """The pictures and the scene at `step` (and its inner step `inner`, counted from 0), else
     at a session's cursor, else at a graph's last step. Stepped into a window of an expanded
     composite, the drawing shows the region of windows that holds it."""
-    expanded = frozenset(expanded)
+    expanded = expanded_names(expanded)
     pics = pictures(subject, expanded, rankdir)
     position, k = _stop(subject, pics, step, inner)
     tl = pics.timeline
@@ -332,6 +342,22 @@ def scene_at(
     if regions:
         pics = pictures(subject, expanded, rankdir, regions)
     return pics, pics.scene(position, k)
+
+
+def expanded_names(expanded: Iterable[str]) -> frozenset[str]:
+    """The composites to draw expanded: one node's name, or any collection of names."""
+    if isinstance(expanded, str):
+        return frozenset((expanded,))
+    try:
+        names: frozenset[object] | None = frozenset(expanded)
+    except TypeError:
+        names = None
+    if names is None or not all(isinstance(n, str) for n in names):
+        raise GraphstepError(
+            f"expanded is a collection of node names, not {excerpt(repr(expanded))}",
+            hint="e.g. expanded=['c1']",
+        )
+    return frozenset(str(n) for n in names)
 
 
 def _stop(
@@ -395,7 +421,7 @@ def export_svg(
     as `format` svg, png or dot. The file appears whole or not at all."""
     if format not in ("svg", "png", "dot"):
         raise GraphstepError(f"unknown format '{format}'", hint="use svg, png or dot")
-    path = Path(path)
+    path = output_path(path)
     pics, scene = scene_at(subject, expanded, rankdir, step, inner)
     if format == "dot":
         data = pics.dot(scene).encode()
@@ -474,23 +500,22 @@ def export_all_steps(
             raise ExportTooLarge(each * len(scenes), len(scenes), budget)
     digits = max(3, len(str(pics.last)))
     names = [file_name(scene, digits) for scene in scenes]
-    directory = Path(directory)
-    if directory.exists() and not directory.is_dir():
-        raise GraphstepError(f"'{directory}' is not a directory", hint="name a directory to fill")
-    fresh = not directory.exists() or not any(directory.iterdir())
-    for name in names:  # what would stop the move half-way is refused before anything is written
-        if (directory / name).exists() and not (directory / name).is_file():
-            raise GraphstepError(
-                f"'{directory / name}' is in the way: it is not a file",
-                hint="move it, or export into another directory",
-            )
+    directory = output_path(directory)
     with writing(directory):
+        if directory.exists() and not directory.is_dir():
+            raise GraphstepError(
+                f"'{directory}' is not a directory", hint="name a directory to fill"
+            )
+        fresh = not directory.exists() or not any(directory.iterdir())
+        for name in names:  # what would stop the move half-way is refused before writing
+            if (directory / name).exists() and not (directory / name).is_file():
+                raise GraphstepError(
+                    f"'{directory / name}' is in the way: it is not a file",
+                    hint="move it, or export into another directory",
+                )
         (directory.parent if fresh else directory).mkdir(parents=True, exist_ok=True)
         stage = Path(
-            tempfile.mkdtemp(
-                prefix=f".{directory.name}.graphstep-",
-                dir=directory.parent if fresh else directory,
-            )
+            tempfile.mkdtemp(prefix=TEMPORARY, dir=directory.parent if fresh else directory)
         )
         try:
             for scene, name in zip(scenes, names, strict=True):
@@ -510,6 +535,14 @@ def export_all_steps(
 
 
 NUMBERED = re.compile(r"\d{3,}(?:_\d{2,})?\.svg")
+TEMPORARY = ".graphstep-"  # short: a temporary beside a 250-byte name stays within the limit
+
+
+def output_path(path: object) -> Path:
+    """Where to write, given as text or a path; anything else is a GraphstepError."""
+    if not isinstance(path, str | os.PathLike) or not str(path):
+        raise GraphstepError(f"a file name is text or a Path, not {path!r}")
+    return Path(path)
 
 
 @contextmanager
@@ -517,8 +550,9 @@ def writing(path: Path) -> Iterator[None]:
     """A file system error as a GraphstepError that names the path."""
     try:
         yield
-    except OSError as e:
-        raise GraphstepError(f"cannot write '{path}': {e.strerror or e}") from None
+    except (OSError, ValueError) as e:  # ValueError: a NUL in a name given from Python
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else e
+        raise GraphstepError(f"cannot write '{path}': {reason}") from None
 
 
 def _umask() -> int:
@@ -528,15 +562,25 @@ def _umask() -> int:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write a file whole or not at all: a temporary file beside it, then os.replace."""
+    """Write a file whole or not at all: a temporary file beside it, then os.replace.
+
+    Only a regular file is replaced. A symbolic link is followed (its target is
+    replaced, the link stays); a device such as /dev/null, a fifo or a directory
+    is refused, since renaming a file over it would destroy it.
+    """
     with writing(path):
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o666 & ~_umask())
-        with writing(path):
+        if path.is_symlink():
+            path = path.resolve()
+        if path.exists() and not path.is_file():
+            raise GraphstepError(
+                f"'{path}' is not a regular file", hint="give the name of a file to write"
+            )
+        fd, tmp = tempfile.mkstemp(prefix=TEMPORARY, suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.chmod(tmp, 0o666 & ~_umask())
             os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise

@@ -11,24 +11,26 @@ worker and says so with messages, so a big graph never blocks the keys.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path, PurePath
 from typing import ClassVar
 
-import yaml
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container, Horizontal
+from textual.notifications import SeverityLevel
 from textual.reactive import var
 from textual.widgets import Footer
 
 from ..doctor import Diagnosis, Finding, diagnose
 from ..errors import GraphstepError
-from ..format import index, number, tensor
+from ..format import file_stem, index, number, tensor, visible
 from ..graph import Graph
 from ..render.svg import export_all_steps, export_svg
 from ..session import Breakpoint, Session, untrainable
+from ..spec import read_value
 from ..steps import Step
 from ..summary import not_computed
 from .dialogs import FindScreen, GotoScreen, HelpScreen, SetInputScreen
@@ -211,7 +213,7 @@ class GraphstepApp(App[None]):
         self.query_one(TimelineView).show_position(session.position, inner)
         anomaly = session.trace.anomaly
         self.query_one(StatusBar).show(
-            session.graph.name,
+            visible(session.graph.name),
             str(session.phase),
             session.position,
             session.timeline.end,
@@ -354,10 +356,7 @@ class GraphstepApp(App[None]):
     def set_input(self, name: str, text: str) -> str | None:
         """Give a leaf the value written as YAML; an error message if it does not take."""
         try:
-            value = yaml.safe_load(text)
-            self.session.set_input(name, value)
-        except yaml.YAMLError:
-            return f"not a number or a list: {text}"
+            self.session.set_input(name, read_value(text))
         except GraphstepError as error:
             return error.message + (f" ({error.hint})" if error.hint else "")
         self.version = self.session.version
@@ -377,6 +376,20 @@ class GraphstepApp(App[None]):
             f"gradient step (lr {number(lr)}): loss {number(before)} → {number(loss)}", timeout=2
         )
 
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Every notification as plain text with control characters made visible: a name
+        from a graph file such as `[@click=app.quit]` must read literally, not act."""
+        message, title = visible(message), visible(title)
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
     def action_export(self) -> None:
         self.export(all_steps=False)
 
@@ -387,7 +400,7 @@ class GraphstepApp(App[None]):
     def export(self, all_steps: bool) -> None:
         """SVG files named after the graph, in the directory the app was started in."""
         session = self.session
-        stem = session.graph.name
+        stem = file_stem(session.graph.name)
         try:
             if all_steps:
                 folder = self.export_dir / f"{stem}-steps"
@@ -464,6 +477,11 @@ def run_tui(graph: Graph) -> None:
 
     A graph too big to compute opens on its summary instead.
     """
+    served = "TEXTUAL_DRIVER" in os.environ  # textual-serve drives it through a web socket
+    if not served and not (sys.stdin.isatty() and sys.stderr.isatty()):  # reads one, draws on one
+        raise GraphstepError(
+            "the terminal UI needs a terminal", hint="graphstep run FILE prints it as text"
+        )
     reason = not_computed(graph)
     if reason is not None:
         SummaryApp(graph, reason).run()
