@@ -27,7 +27,7 @@ bench: $(STAMP) graphviz
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test,torch]'
 	touch $(STAMP)
 
 # Graphviz's `dot` program: installed with apt when missing, if we are root.

@@ -10,7 +10,18 @@ from .graph import Graph, Node, build
 from .spec import expression_spec, load_spec, read_source
 from .trace import Anomaly, Trace
 
-__all__ = ["Anomaly", "Graph", "GraphstepError", "Node", "Trace", "load", "parse", "to_svg"]
+__all__ = [
+    "Anomaly",
+    "Graph",
+    "GraphstepError",
+    "Node",
+    "Trace",
+    "from_torch",
+    "load",
+    "parse",
+    "show",
+    "to_svg",
+]
 __version__ = "0.1.0"
 
 
@@ -35,6 +46,25 @@ def to_svg(subject: Any, **options: Any) -> str:
     from .render import to_svg as render
 
     return render(subject, **options)
+
+
+def from_torch(model: Any, example_inputs: Any, loss: Any = None) -> Graph:
+    """A PyTorch module as a graph, through torch.export, run in float64 on a copy.
+
+    `loss` is a function of the model's output (`lambda out: F.cross_entropy(out, y)`), an
+    expression over its outputs' names (`'sum(output)'`), or None for a default. The module
+    hierarchy becomes the graph's groups. Needs `pip install 'graphstep[torch]'`.
+    """
+    from .importers.torch import from_torch as convert
+
+    return convert(model, example_inputs, loss)
+
+
+def show(graph: Graph) -> None:
+    """Step through `graph` in the terminal UI."""
+    from .tui import run_tui
+
+    run_tui(graph)
 
 
 def _is_file(path: str) -> bool:
