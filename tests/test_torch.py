@@ -21,6 +21,7 @@ from torch import nn
 import graphstep
 from graphstep import cli
 from graphstep.errors import GraphstepError
+from graphstep.importers import torch as importer
 from graphstep.steps import Phase
 
 RTOL = 1e-9
@@ -141,7 +142,16 @@ def _seed() -> None:
     torch.manual_seed(0)
 
 
-def test_mlp_with_cross_entropy_equals_torch_autograd() -> None:
+@pytest.fixture(params=["as exported", "core ATen"])
+def ops(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways through the importer: the exported program's ops mapped whole where
+    graphstep can (conv2d, linear, batch_norm, ...), and everything decomposed first."""
+    if request.param == "core ATen":
+        monkeypatch.setattr(importer, "_direct", lambda node: False)
+    return str(request.param)
+
+
+def test_mlp_with_cross_entropy_equals_torch_autograd(ops: str) -> None:
     model, x, y = MLP(), torch.randn(4, 5), torch.tensor([0, 2, 1, 2])
     loss = lambda out: F.cross_entropy(out, y)  # noqa: E731
     graph = graphstep.from_torch(model, (x,), loss=loss)
@@ -152,7 +162,7 @@ def test_mlp_with_cross_entropy_equals_torch_autograd() -> None:
     assert set(graph.params) == {"fc1_weight", "fc1_bias", "fc2_weight", "fc2_bias"}
 
 
-def test_lenet5_conv_maxpool_linear_equals_torch_autograd() -> None:
+def test_lenet5_conv_maxpool_linear_equals_torch_autograd(ops: str) -> None:
     model, image = LeNet5(), torch.randn(2, 1, 28, 28)
     y = torch.tensor([3, 7])
     loss = lambda out: F.cross_entropy(out, y)  # noqa: E731
@@ -163,7 +173,7 @@ def test_lenet5_conv_maxpool_linear_equals_torch_autograd() -> None:
     assert graph.nodes["conv1"].shape == (2, 6, 28, 28)  # a module's one node is named after it
 
 
-def test_resnet_basic_block_with_batch_norm_in_eval_equals_torch_autograd() -> None:
+def test_resnet_basic_block_with_batch_norm_in_eval_equals_torch_autograd(ops: str) -> None:
     model, x = seeded(TinyResNet()), torch.randn(2, 3, 8, 8)
     loss = lambda out: (out**2).mean()  # noqa: E731
     graph = graphstep.from_torch(model, (x,), loss=loss)
@@ -174,7 +184,7 @@ def test_resnet_basic_block_with_batch_norm_in_eval_equals_torch_autograd() -> N
     assert "layer1_bn1_running_var" not in graph.params
 
 
-def test_the_module_hierarchy_becomes_groups_named_after_the_modules() -> None:
+def test_the_module_hierarchy_becomes_groups_named_after_the_modules(ops: str) -> None:
     model, x = seeded(TinyResNet()), torch.randn(1, 3, 8, 8)
     graph = graphstep.from_torch(model, (x,), loss="sum(output)")
     assert graph.calls["layer1"] == ("BasicBlock", ("x",))
@@ -190,7 +200,7 @@ def test_the_module_hierarchy_becomes_groups_named_after_the_modules() -> None:
     assert "layer1" in forward and "layer1_conv1" not in forward
 
 
-def test_a_weight_shared_twice_sums_both_uses_as_torch_does() -> None:
+def test_a_weight_shared_twice_sums_both_uses_as_torch_does(ops: str) -> None:
     model, x = Shared(), torch.randn(3, 4)
     loss = lambda out: out.sum()  # noqa: E731
     graph = graphstep.from_torch(model, (x,), loss=loss)
@@ -241,7 +251,7 @@ def test_data_dependent_control_flow_is_one_clear_error_at_the_branch() -> None:
     assert "torch.cond" in (error.hint or "")
 
 
-def test_a_loss_expression_and_the_default_loss_over_the_outputs() -> None:
+def test_a_loss_expression_and_the_default_loss_over_the_outputs(ops: str) -> None:
     model, x = MLP(), torch.randn(4, 5)
     graph = graphstep.from_torch(model, (x,), loss="sum(output ** 2)")
     assert_matches_torch(graph, model, (x,), lambda out: (out**2).sum())

@@ -35,7 +35,12 @@ from ..spec import GraphSpec, LeafSpec
 from .onnx import ModelOptions, _call, _Import, _pair, _Tensor, _visible
 
 INSTALL_HINT = "pip install 'graphstep[torch]' (the CPU build will do)"
-AS_ONNX = {"_softmax": "Softmax", "_log_softmax": "LogSoftmax"}  # for the default loss
+AS_ONNX = {
+    "_softmax": "Softmax",
+    "_log_softmax": "LogSoftmax",
+    "softmax.int": "Softmax",
+    "log_softmax.int": "LogSoftmax",
+}  # for the default loss
 KEPT_WHOLE = ("nll_loss_forward", "mse_loss")  # losses left undecomposed, mapped whole
 WRAPPED = "model"  # the submodule name of the model inside the module that adds the loss
 
@@ -84,6 +89,14 @@ def import_torch(
     """Export, decompose and map a module; `loss` is a function of its output, an expression
     over its outputs' names (`output` is the first), or None for the default loss. Errors
     name `where` (the model's class by default)."""
+    return export(model, example_inputs, loss, where=where).convert()
+
+
+def export(
+    model: Any, example_inputs: Any, loss: Loss = None, *, where: str | None = None
+) -> _TorchImport:
+    """torch.export's program of a float64 copy of the model (its loss on top), not yet
+    decomposed or mapped."""
     torch = require_torch()
     where = where or type(model).__name__
     if not isinstance(model, torch.nn.Module):
@@ -96,7 +109,11 @@ def import_torch(
     wrapped = callable(loss)
     if callable(loss):
         copied = _WithLoss(torch, copied, loss)
-    program = _export(torch, copied, inputs, where)
+    with _quiet():
+        try:
+            program = torch.export.export(copied, inputs)
+        except Exception as e:  # torch raises many kinds; each becomes one line
+            raise _export_error(e, where) from None
     return _TorchImport(
         where,
         program,
@@ -105,7 +122,7 @@ def import_torch(
         input_names=_parameter_names(model, len(inputs)),
         title=type(model).__name__,
         wrapped=wrapped,
-    ).convert()
+    )
 
 
 def _parameter_names(model: Any, count: int) -> tuple[str, ...]:
@@ -163,18 +180,6 @@ def _quiet() -> Iterator[None]:
         logger.setLevel(level)
 
 
-def _export(torch: Any, model: Any, inputs: tuple[Any, ...], where: str) -> Any:
-    table = torch.export.default_decompositions()
-    for name in KEPT_WHOLE:
-        table.pop(getattr(torch.ops.aten, name).default, None)
-    with _quiet():
-        try:
-            program = torch.export.export(model, inputs)
-        except Exception as e:  # torch raises many kinds; each becomes one line
-            raise _export_error(e, where) from None
-        return program.run_decompositions(table)
-
-
 def _export_error(e: Exception, where: str) -> GraphstepError:
     text = str(e)
     call = re.search(r'The following call raised this error:\s*File "([^"]+)", line (\d+)', text)
@@ -214,6 +219,8 @@ class _TorchImport(_Import):
     user_inputs: set[str] = field(default_factory=set)  # their fx names
 
     def convert(self) -> TorchImport:
+        """Decompose the exported program to the core ATen ops and map every node."""
+        self.model = self.decomposed()
         graph = self.model.graph
         nodes = list(graph.nodes)
         if len(nodes) > MAX_NODES:
@@ -253,6 +260,18 @@ class _TorchImport(_Import):
             t.name for k, t in self.tensors.items() if k in self.user_inputs and t.name
         )
         return TorchImport(spec, self.groups(), data)
+
+    def decomposed(self) -> Any:
+        """The program in core ATen ops; as exported when graphstep maps every op of it whole
+        already (conv2d, linear, batch_norm in eval, ...), which spares a retrace."""
+        if all(_direct(n) for n in self.model.graph.nodes if n.op == "call_function"):
+            return self.model
+        torch = require_torch()
+        table = torch.export.default_decompositions()
+        for name in KEPT_WHOLE:
+            table.pop(getattr(torch.ops.aten, name).default, None)
+        with _quiet():
+            return self.model.run_decompositions(table)
 
     def named_loss(self, name: str) -> str:
         """The loss function's result, renamed `loss` when it is the last entry (so nothing
@@ -600,6 +619,10 @@ def _addmm(imp: _TorchImport, node: Any, a: dict[str, Any]) -> Expr:
     return _call("add", product, bias)
 
 
+def _matmul_any(imp: _TorchImport, node: Any, a: dict[str, Any]) -> Expr:
+    return _call("matmul", imp.arg(a["self"]), imp.arg(a["other"]))
+
+
 def _matmul(imp: _TorchImport, node: Any, a: dict[str, Any]) -> Expr:
     return _call("matmul", imp.arg(a["self"]), imp.arg(a["mat2"]))
 
@@ -631,7 +654,7 @@ def _image(imp: _TorchImport, node: Any, x: Any) -> None:
 
 
 def _convolution(imp: _TorchImport, node: Any, a: dict[str, Any]) -> Expr:
-    if a["transposed"]:
+    if a.get("transposed"):
         raise imp.fail("transposed convolutions are not supported")
     _image(imp, node, a["input"])
     w = imp.shape_of_fx(a["weight"])
@@ -741,30 +764,55 @@ def _pow(imp: _TorchImport, node: Any, a: dict[str, Any]) -> Expr:
 def _nll_loss(imp: _TorchImport, node: Any, a: dict[str, Any]) -> list[Expr | None]:
     """nll_loss(log_softmax(z), t) is cross_entropy(z, t): one node whose gradient reads as
     softmax − onehot; the log_softmax it read is dropped when nothing else reads it."""
-    if a["weight"] is not None:
-        raise imp.fail("class weights in the loss are not supported")
     source = a["self"]
-    if _kind(source) != "_log_softmax" or int(source.args[1]) % 2 != 1:
+    if _kind(source) not in ("_log_softmax", "log_softmax.int") or int(source.args[1]) % 2 != 1:
         raise imp.fail(
             "nll_loss is supported on log_softmax over classes only",
             hint="use F.cross_entropy(logits, target)",
         )
-    target = a["target"]
-    known = imp.tensors[target.name].value if target.name in imp.tensors else None
-    if known is not None and a["ignore_index"] in known:
-        raise imp.fail(f"the target holds the ignored class {a['ignore_index']}, unsupported")
     if len(source.users) == 1:
         dropped = imp.names.of.get(source.name)
         imp.entries.pop(dropped or "", None)
         imp.sources.pop(dropped or "", None)
-    loss: Expr = _call("cross_entropy", imp.arg(source.args[0]), imp.arg(target))
+    return [_cross_entropy(imp, source.args[0], a), None]
+
+
+def _cross_entropy(imp: _TorchImport, logits: Any, a: dict[str, Any]) -> Expr:
+    """cross_entropy(logits, target) with torch's reduction: a mean, or a sum of N rows."""
+    if a["weight"] is not None:
+        raise imp.fail("class weights in the loss are not supported")
+    if a.get("label_smoothing"):
+        raise imp.fail("label smoothing is not supported")
+    target = a["target"]
+    known = imp.tensors[target.name].value if target.name in imp.tensors else None
+    if known is not None and a["ignore_index"] in known:
+        raise imp.fail(f"the target holds the ignored class {a['ignore_index']}, unsupported")
+    loss: Expr = _call("cross_entropy", imp.arg(logits), imp.arg(target))
     reduction = int(a["reduction"])
     if reduction == 0:
         raise imp.fail("a loss without reduction is not one number", hint="reduction='mean'")
     if reduction == 2:
-        rows = imp.shape_of_fx(source)[0] if len(imp.shape_of_fx(source)) == 2 else 1
+        rows = imp.shape_of_fx(logits)[0] if len(imp.shape_of_fx(logits)) == 2 else 1
         loss = _call("mul", loss, Const(float(rows), Loc()))
-    return [loss, None]
+    return loss
+
+
+def _linear(imp: _TorchImport, node: Any, a: dict[str, Any]) -> Expr:
+    y: Expr = _call("matmul", imp.arg(a["input"]), _call("transpose", imp.arg(a["weight"])))
+    return y if a["bias"] is None else _call("add", y, imp.arg(a["bias"]))
+
+
+def _eval_batch_norm(imp: _TorchImport, node: Any, a: dict[str, Any]) -> Expr:
+    norm = _batch_norm(imp, node, a)[0]
+    assert norm is not None
+    return norm
+
+
+def _transpose(imp: _TorchImport, node: Any, a: dict[str, Any]) -> Expr:
+    perm = list(range(len(imp.shape_of_fx(a["self"]))))
+    i, j = int(a["dim0"]) % len(perm), int(a["dim1"]) % len(perm)
+    perm[i], perm[j] = perm[j], perm[i]
+    return _call("transpose", imp.arg(a["self"]), perm=perm)
 
 
 def _mse_loss(imp: _TorchImport, node: Any, a: dict[str, Any]) -> Expr:
@@ -773,6 +821,41 @@ def _mse_loss(imp: _TorchImport, node: Any, a: dict[str, Any]) -> Expr:
         raise imp.fail("a loss without reduction is not one number", hint="reduction='mean'")
     square = _call("pow", _call("sub", imp.arg(a["self"]), imp.arg(a["target"])), p=2.0)
     return _call("mean" if reduction == 1 else "sum", square)
+
+
+# ops of the exported program that graphstep maps whole, before decomposition; when every
+# op of a model is one of these (or of MAPPED, below), run_decompositions is not needed
+WHOLE: dict[str, Mapper] = {
+    "conv2d": _convolution,
+    "linear": _linear,
+    "batch_norm": _eval_batch_norm,
+    "max_pool2d": lambda imp, node, a: _max_pool(imp, node, a)[0],
+    "adaptive_avg_pool2d": _adaptive_avg_pool,
+    "flatten.using_ints": _reshape,
+    "matmul": _matmul_any,
+    "transpose.int": _transpose,
+    "t": lambda imp, node, a: _call("transpose", imp.arg(a["self"])),
+    "contiguous": _same,
+    "dropout": _same,
+    "cross_entropy_loss": lambda imp, node, a: _cross_entropy(imp, a["self"], a),
+    "log_softmax.int": _softmax("log_softmax"),
+    "softmax.int": _softmax("softmax"),
+    "nll_loss_nd": lambda imp, node, a: _nll_loss(imp, node, a)[0],
+}
+WHOLE_WHEN: dict[str, Callable[[dict[str, Any]], bool]] = {
+    "batch_norm": lambda a: not a["training"],
+    "dropout": lambda a: not a["train"],
+    "cross_entropy_loss": lambda a: a["target"].meta["val"].dtype.is_floating_point is False,
+}
+
+
+def _direct(node: Any) -> bool:
+    """Whether graphstep maps an op of the exported program as it stands."""
+    kind = _kind(node)
+    if kind not in MAPPED:
+        return False
+    when = WHOLE_WHEN.get(kind)
+    return when is None or bool(when(_arguments(node)))
 
 
 MAPPED: dict[str, Mapper] = {
@@ -836,6 +919,7 @@ MAPPED: dict[str, Mapper] = {
     "nll_loss_forward": _nll_loss,
     "mse_loss": _mse_loss,
     "getitem": _same,
+    **WHOLE,
 }
 
 HINTS = {
