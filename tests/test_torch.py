@@ -333,6 +333,17 @@ def plain():
 
 def broken():
     return 1 / 0
+
+
+class Branches(nn.Module):
+    def forward(self, x):
+        if x.sum() > 0:
+            return x * 2
+        return x
+
+
+def branches():
+    return Branches(), (torch.ones(3),), lambda out: out.sum()
 """
 
 
@@ -375,3 +386,6 @@ def test_torch_loss_option_and_errors_in_the_users_file(
     assert "already returns a loss" in capsys.readouterr().err
     assert cli.main(["torch", str(models)]) == cli.BAD_INPUT
     assert "is not FILE.py:FACTORY" in capsys.readouterr().err
+    assert cli.main(["torch", f"{models}:branches"]) == cli.BAD_INPUT
+    err = capsys.readouterr().err  # torch's own dump of the graph is not shown
+    assert err.count("\n") == 1 and "(if x.sum() > 0:)" in err

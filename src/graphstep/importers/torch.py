@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import importlib.util
+import io
 import logging
 import re
 import sys
@@ -21,7 +22,7 @@ import traceback
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stderr
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -169,15 +170,13 @@ def _WithLoss(torch: Any, model: Any, loss: Callable[[Any], Any]) -> Any:
 @contextmanager
 def _quiet() -> Iterator[None]:
     """torch logs its graphs and guards while exporting; the user sees graphstep's errors."""
-    logger = logging.getLogger("torch")
-    level = logger.level
-    logger.setLevel(logging.CRITICAL)
+    logging.disable(logging.CRITICAL)
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), redirect_stderr(io.StringIO()):
             warnings.simplefilter("ignore")
             yield
     finally:
-        logger.setLevel(level)
+        logging.disable(logging.NOTSET)
 
 
 def _export_error(e: Exception, where: str) -> GraphstepError:
