@@ -208,6 +208,8 @@ def test_a_weight_shared_twice_sums_both_uses_as_torch_does(ops: str) -> None:
     assert graph.params == ["fc_weight", "fc_bias"]
     assert len(graph.consumers["fc_weight"]) == 2
     assert {"fc", "fc_1"} <= set(graph.nodes)  # each call of the module, named after it
+    if ops == "core ATen":  # permute and addmm: each call a group of its own
+        assert graph.calls == {"fc": ("Linear", ("x",)), "fc_1": ("Linear", ("sigmoid_",))}
 
 
 class Unsupported(nn.Module):
@@ -347,11 +349,16 @@ def branches():
 """
 
 
+@pytest.fixture
+def models(tmp_path: Path) -> Path:
+    path = tmp_path / "models.py"
+    path.write_text(MODELS)
+    return path
+
+
 def test_torch_save_writes_a_graph_file_that_reads_back_to_torchs_numbers(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    models: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    models = tmp_path / "models.py"
-    models.write_text(MODELS)
     out = tmp_path / "model.yaml"
     assert cli.main(["torch", f"{models}:make", "--save", str(out)]) == cli.OK
     assert "wrote" in capsys.readouterr().out and (tmp_path / "model.npz").is_file()
@@ -367,10 +374,8 @@ def test_torch_save_writes_a_graph_file_that_reads_back_to_torchs_numbers(
 
 
 def test_torch_loss_option_and_errors_in_the_users_file(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    models: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    models = tmp_path / "models.py"
-    models.write_text(MODELS)
     out = tmp_path / "plain.yaml"
     args = ["torch", f"{models}:plain", "--loss", "sum(output)", "--save", str(out)]
     assert cli.main(args) == cli.OK

@@ -216,6 +216,8 @@ class _TorchImport(_Import):
     stacks: dict[str, tuple[tuple[str, str, str], ...]] = field(default_factory=dict)
     aliases: dict[str, Any] = field(default_factory=dict)  # fx name → a tuple or a pass-through
     user_inputs: set[str] = field(default_factory=set)  # their fx names
+    originals: dict[str, str] = field(default_factory=dict)  # placeholder → the model's name
+    returns: dict[str, str] = field(default_factory=dict)  # module call → the entry it returns
 
     def convert(self) -> TorchImport:
         """Decompose the exported program to the core ATen ops and map every node."""
@@ -244,17 +246,7 @@ class _TorchImport(_Import):
             self.notes.append(f"loss: {self.entries[output].text}, the function given")
         else:
             output = self.loss(outputs)
-        spec = GraphSpec(
-            name=self.title,
-            description=f"PyTorch {self.title} via torch.export; {self.notes[-1]}",
-            file=self.path,
-            leaves=self.leaves,
-            entries=self.entries,
-            output=output,
-            output_loc=Loc(),
-            notes=tuple(self.notes),
-            sources=self.sources,
-        )
+        spec = self.spec(self.title, f"PyTorch {self.title} via torch.export", output)
         data = frozenset(
             t.name for k, t in self.tensors.items() if k in self.user_inputs and t.name
         )
@@ -331,6 +323,7 @@ class _TorchImport(_Import):
             else:
                 raise self.fail(f"the exported model reads a {kind.lower()}, which is unsupported")
             out[spec.arg.name] = self.placeholder(original, value, param=kind == "PARAMETER")
+            self.originals[spec.arg.name] = original
         return out
 
     def placeholder(self, original: str, value: Any, param: bool) -> _Tensor:
@@ -340,9 +333,7 @@ class _TorchImport(_Import):
             raise self.fail(f"'{_visible(original)}' holds {value.dtype} values, unsupported")
         array = value.detach().cpu().double().numpy().copy()
         array.flags.writeable = False
-        tensor = _Tensor(shape, array, param=param)
-        tensor.source = original  # type: ignore[attr-defined]
-        return tensor
+        return _Tensor(shape, array, param=param)
 
     def module_path(self, path: str) -> str:
         """A name inside the model as the user knows it: without the wrapper that adds the
@@ -356,7 +347,7 @@ class _TorchImport(_Import):
         buffers (batch norm's running statistics) and constants are inputs with values."""
         t = self.tensors[fx_name]
         if t.name is None:
-            original = getattr(t, "source", fx_name)
+            original = self.originals[fx_name]
             name = self.names.add(original)
             self.remember(name, original)
             kind = "param" if t.param else "input"
@@ -430,6 +421,8 @@ class _TorchImport(_Import):
                 hint="this is a bug in graphstep's mapping; please report it with the model",
             )
         self.stacks[name] = self.stack(node)
+        if module is not None:
+            self.returns[module[1]] = name
 
     def stack(self, node: Any) -> tuple[tuple[str, str, str], ...]:
         """The module calls around a node, outermost first, as (key, path, class name); the
@@ -479,23 +472,19 @@ class _TorchImport(_Import):
 
     def groups(self) -> tuple[ModuleGroup, ...]:
         """Module calls with more than one entry, keyed by the entry each returns."""
-        exits: dict[str, tuple[str, str]] = {}  # key → (call entry, class)
         members: dict[str, list[str]] = {}
+        kinds: dict[str, str] = {}
         for name, stack in self.stacks.items():
             if name not in self.entries:  # a log_softmax that cross_entropy took in
                 continue
-            for key, path, kind in stack:
+            for key, _, kind in stack:
                 members.setdefault(key, []).append(name)
-                if self.names.of.get(path) == name:
-                    exits.setdefault(key, (name, kind))
-        out = []
-        taken: set[str] = set()
-        for key, (call, kind) in exits.items():
-            inside = members[key]
-            if len(inside) > 1 and call not in taken:
-                taken.add(call)
-                out.append(ModuleGroup(call, kind, tuple(inside)))
-        return tuple(out)
+                kinds[key] = kind
+        return tuple(
+            ModuleGroup(call, kinds[key], tuple(members[key]))
+            for key, call in self.returns.items()
+            if len(members.get(key, ())) > 1
+        )
 
 
 def grouped(graph: Graph, groups: Sequence[ModuleGroup], data: frozenset[str]) -> Graph:
