@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from test_tui import drive, running, settle
 from torch import nn
 
 import graphstep
@@ -23,6 +24,7 @@ from graphstep import cli
 from graphstep.errors import GraphstepError
 from graphstep.importers import torch as importer
 from graphstep.steps import Phase
+from graphstep.tui.graph_view import GraphView
 
 RTOL = 1e-9
 
@@ -394,3 +396,29 @@ def test_torch_loss_option_and_errors_in_the_users_file(
     assert cli.main(["torch", f"{models}:branches"]) == cli.BAD_INPUT
     err = capsys.readouterr().err  # torch's own dump of the graph is not shown
     assert err.count("\n") == 1 and "(if x.sum() > 0:)" in err
+
+
+# -- the terminal UI: a module is one box until expanded
+
+
+@drive
+async def test_the_tui_draws_a_module_as_one_box_until_x_expands_it() -> None:
+    graph = graphstep.from_torch(
+        seeded(TinyResNet()), (torch.randn(1, 3, 8, 8),), loss="sum(output)"
+    )
+    async with running(graph) as pilot:
+        view = pilot.app.query_one(GraphView)
+        assert view.graph_layout is not None
+        assert "layer1" in view.graph_layout.boxes
+        assert "layer1_conv1" not in view.graph_layout.boxes
+        await pilot.press("n")
+        await settle(pilot)
+        assert pilot.app.session.current.node == "layer1"
+        assert "BasicBlock(x)" in pilot.app.session.current.text
+        await pilot.press("x")
+        await settle(pilot)
+        assert pilot.app.expanded == {"layer1"}
+        assert [c.name for c in view.graph_layout.clusters] == ["layer1"]
+        boxes = set(view.graph_layout.boxes)
+        assert {"layer1_conv1", "layer1_bn1", "layer1_downsample"} <= boxes
+        assert "layer1_downsample_0" not in boxes  # the nested Sequential stays collapsed
