@@ -280,9 +280,9 @@ class _TorchImport(_Import):
         counts: Counter[str] = Counter()
         first: dict[str, str] = {}
         for node in nodes:
-            if node.op != "call_function":
+            if node.op in ("placeholder", "output"):
                 continue
-            kind = _kind(node)
+            kind = _kind(node) if node.op == "call_function" else str(node.op)
             if kind not in MAPPED:
                 counts[kind] += 1
                 first.setdefault(kind, _source_line(node))
@@ -381,11 +381,18 @@ class _TorchImport(_Import):
             self.getitem(node, module)
             return
         arguments = _arguments(node)
+        where = _source_line(node) or node.name
         try:
             result = MAPPED[kind](self, node, arguments)
         except GraphstepError as e:
-            e.message = f"{kind} at {_source_line(node) or node.name}: {e.message}"
+            e.message = f"{kind} at {where}: {e.message}"
             raise
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
+            raise self.fail(
+                f"{kind} at {where}: graphstep cannot map it ({type(e).__name__}: "
+                f"{_visible(str(e))[:200]})",
+                hint="this is a bug in graphstep's mapping; please report it with the model",
+            ) from None
         if isinstance(result, list):
             self.aliases[node.name] = result
         elif result is None:  # a pass-through: the same tensor under another name
@@ -555,7 +562,7 @@ def _source_line(node: Any) -> str:
     frames = re.findall(r'File "([^"]+)", line (\d+)', node.meta.get("stack_trace") or "")
     torch_dir = str(Path(require_torch().__file__).parent)
     ours = str(Path(__file__).parent.parent)
-    mine = [(f, n) for f, n in frames if not f.startswith((torch_dir, ours))]
+    mine = [(f, n) for f, n in frames if not f.startswith((torch_dir, ours, "<"))]
     if not mine:
         return ""
     f, n = mine[-1]
@@ -913,6 +920,7 @@ MAPPED: dict[str, Mapper] = {
 HINTS = {
     "_native_batch_norm_legit_functional": "batch norm in training mode: call model.eval() first",
     "native_dropout": "dropout in training mode: call model.eval() first",
+    "cond": "torch.cond keeps both branches; graphstep steps through one fixed graph",
 }
 
 
