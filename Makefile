@@ -23,6 +23,7 @@ bench: $(STAMP) graphviz
 	$(BIN)/python bench/session.py
 	$(BIN)/python bench/render.py
 	$(BIN)/python bench/tui.py
+	$(BIN)/python bench/onnx.py
 	$(BIN)/python bench/torch_import.py
 
 $(STAMP): pyproject.toml

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from .errors import GraphstepError
 from .graph import Graph, Node, build
+from .importers import ModelOptions, is_onnx
 from .spec import expression_spec, load_spec, read_source
 from .trace import Anomaly, Trace
 
@@ -25,8 +27,21 @@ __all__ = [
 __version__ = "0.1.0"
 
 
-def load(source: str | Path) -> Graph:
-    """A graph from a file path, or from YAML text (anything with a newline or a colon)."""
+def load(
+    source: str | Path, *, loss: str | None = None, dims: Mapping[str, int] | None = None
+) -> Graph:
+    """A graph from a file path, or from YAML text (anything with a newline or a colon).
+
+    An ONNX model (recognised by its content) takes `loss`, an expression over its outputs
+    (`output` is the first), and `dims`, the sizes of its dynamic dimensions (default 1).
+    """
+    if (isinstance(source, Path) or "\n" not in source) and is_onnx(str(source)):
+        from .importers.onnx import load_onnx
+
+        options = ModelOptions(loss, tuple((dims or {}).items()))
+        return build(load_onnx(str(source), options))
+    if loss is not None or dims:
+        raise GraphstepError("loss and dims are for ONNX models; a graph file names its output")
     if isinstance(source, str) and ("\n" in source or (":" in source and not _is_file(source))):
         return build(load_spec(source, "<string>", name="graph"))
     path = str(source)

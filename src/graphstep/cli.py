@@ -28,7 +28,7 @@ from . import format as fmt
 from .arrays import ARRAY_SUFFIXES, read_array
 from .errors import GraphstepError, did_you_mean
 from .graph import Graph, build
-from .importers.onnx import ModelOptions, is_onnx, load_onnx
+from .importers import ModelOptions, is_onnx
 from .limits import set_max_numbers
 from .ops import OPS
 from .spec import GraphSpec, expression_spec, leaf_shape, load_spec, read_source
@@ -140,20 +140,28 @@ def load_graph(
 ) -> Graph:
     """A graph from a file (YAML or ONNX), or from an expression whose free names are inputs
     (0 unless --set)."""
-    return build(graph_spec(target, sets, model))
+    spec = graph_spec(target, sets, model)
+    graph = build(spec)
+    if spec.notes:
+        try:
+            graph.check_size_once()
+        except GraphstepError:
+            return graph  # the size is the news; the error will say it
+        given = {name for name, _ in sets}
+        for note in spec.notes:
+            if not any(note.startswith(f"input {name} ") for name in given):
+                print(f"graphstep: note: {fmt.visible(note)}", file=sys.stderr)
+    return graph
 
 
 def graph_spec(
     target: str, sets: Sequence[tuple[str, str]] = (), model: ModelOptions | None = None
 ) -> GraphSpec:
-    """load_graph's spec, before it is built. What an import chose is said on stderr."""
+    """load_graph's spec, before it is built; an ONNX model is recognised by its content."""
     if not is_expression(target) and is_onnx(target):
-        spec = load_onnx(target, model or ModelOptions())
-        given = {name for name, _ in sets}
-        for note in spec.notes:
-            if not any(note.startswith(f"input {name} ") for name in given):
-                print(f"graphstep: note: {fmt.visible(note)}", file=sys.stderr)
-        return with_values(spec, sets)
+        from .importers.onnx import load_onnx  # the onnx package loads only for a model
+
+        return with_values(load_onnx(target, model or ModelOptions()), sets)
     if model is not None and model != ModelOptions():
         raise UsageError("--loss and --dim are for ONNX models; a graph file names its output")
     if is_expression(target):
@@ -720,13 +728,7 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
 
 def parse_dim(text: str) -> tuple[str, int]:
     name, value = parse_assignment(text)
-    try:
-        n = int(value)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"--dim {name}: expected a positive whole number")
-    return name, n
+    return name, _positive_int(value)
 
 
 def model_options(args: argparse.Namespace) -> ModelOptions:
@@ -936,8 +938,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as e:
         return usage_error(parser, e)
     handler: Callable[[argparse.Namespace], int] = args.handler
-    if getattr(args, "max_numbers", None):
-        set_max_numbers(args.max_numbers)
+    set_max_numbers(getattr(args, "max_numbers", None))
     try:
         return handler(args)
     except UsageError as e:

@@ -198,6 +198,9 @@ def forward_text(wins: Windows, trace: Trace, position: tuple[int, ...]) -> str:
     if wins.pooling:
         fn = "max" if wins.kind == "maxpool" else "mean"
         if patch.size <= SMALL_POOL:
+            if wins.padded(position) and wins.kind == "maxpool":  # its padding is never picked
+                inside = [number(v) for v in patch.ravel() if v != -np.inf]
+                return f"{fn}({', '.join(inside)}) = {out} (the padding left out)"
             return f"{fn}({', '.join(number(v) for v in patch.ravel())}) = {out}"
         return f"{fn} of {wins.region(x_name, position)} = {out}"
     f = wins.filter_index(position)
@@ -210,9 +213,18 @@ def forward_text(wins: Windows, trace: Trace, position: tuple[int, ...]) -> str:
         ]
         if bias is not None:
             terms.append(number(bias))
-        return f"{lhs} = {' + '.join(terms)} = {out}"
+        return f"{lhs} = {' + '.join(terms)} = {out}{_group(wins, position)}"
     padded = ", zero-padded" if wins.padded(position) else ""
     return f"{lhs} over {wins.region(x_name, position)} ({patch.size} weights{padded}) = {out}"
+
+
+def _group(wins: Windows, position: tuple[int, ...]) -> str:
+    """`  (group 1: channels 2–3)` for a grouped conv's window; empty otherwise."""
+    channels = wins.channels(position[-3])
+    if channels.start is None:
+        return ""
+    group = channels.start // (channels.stop - channels.start)
+    return f"  (group {group}: channels {channels.start}–{channels.stop - 1})"
 
 
 def backward_text(wins: Windows, trace: Trace, position: tuple[int, ...]) -> str:

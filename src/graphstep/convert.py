@@ -57,6 +57,12 @@ def write_graph_file(spec: GraphSpec, out: str) -> str:
     """`spec` as the graph file `out` and its leaves' values as `out`'s stem + .npz; returns
     the archive's path."""
     target = Path(out)
+    if spec.blocks:
+        raise GraphstepError(
+            "convert writes a graph without blocks; this one has blocks",
+            file=spec.file,
+            hint="a graph file with blocks is already a graph file to edit",
+        )
     if target.suffix.lower() not in (".yaml", ".yml"):
         raise GraphstepError(f"'{out}' must end in .yaml", hint="e.g. -o model.yaml")
     archive = target.with_suffix(".npz")
@@ -75,7 +81,7 @@ def write_graph_file(spec: GraphSpec, out: str) -> str:
     )
     text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
+    np.savez(buffer, allow_pickle=False, **arrays)
     _write_atomically(archive, buffer.getvalue())
     names = "# names in the model this file was converted from:\n" if header else ""
     _write_atomically(target, (names + header + text).encode("utf-8"))

@@ -7,6 +7,8 @@ lists them.
 
 from __future__ import annotations
 
+from functools import cache
+
 MAX_FILE_BYTES = 1_000_000  # a graph file, or graph text handed to graphstep.load
 MAX_YAML_DEPTH = 32  # nesting of YAML mappings and lists
 MAX_EXPRESSION_CHARS = 10_000  # one expression
@@ -24,6 +26,7 @@ MAX_NUMBERS_OPTION = "--max-numbers"
 MAX_MODEL_BYTES = 2**31  # an ONNX protobuf (protobuf's own limit); external data files aside
 
 
+@cache
 def available_memory() -> int:
     """Bytes of memory available now (MemAvailable of /proc/meminfo), or 4 GiB if unknown."""
     try:
@@ -51,6 +54,6 @@ def max_tensor_numbers() -> int:
     return max(MAX_TENSOR_ELEMENTS, max_numbers() // 2)
 
 
-def set_max_numbers(n: int) -> None:
-    """Replace the memory-derived budget (the command line's --max-numbers)."""
-    _budget[:] = [n]
+def set_max_numbers(n: int | None) -> None:
+    """Replace the memory-derived budget (the command line's --max-numbers); None restores it."""
+    _budget[:] = [] if n is None else [n]

@@ -21,7 +21,8 @@ from onnx.backend.base import Backend, BackendRep
 
 from .errors import GraphstepError
 from .graph import build
-from .importers.onnx import FLOAT_TYPES, FOLDABLE, FOLDED, MAPPED, ModelOptions, import_model
+from .importers import ModelOptions
+from .importers.onnx import FLOAT_TYPES, FOLDABLE, FOLDED, MAPPED, import_model
 
 
 class GraphstepRep(BackendRep):

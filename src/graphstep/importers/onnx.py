@@ -20,42 +20,34 @@ import keyword
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+from onnx.external_data_helper import ExternalDataInfo, uses_external_data
+from onnx.helper import tensor_dtype_to_np_dtype
 
 from ..arrays import check_size
 from ..errors import GraphstepError, Loc, did_you_mean
 from ..expr import Call, Const, Expr, Name, parse_expression, unparse
-from ..limits import MAX_MODEL_BYTES, MAX_NODES, MAX_NUMBERS_OPTION, max_tensor_numbers
+from ..format import visible
+from ..limits import (
+    MAX_MODEL_BYTES,
+    MAX_NODES,
+    MAX_NUMBERS_OPTION,
+    max_numbers,
+    max_tensor_numbers,
+)
+from ..ops import OPS, OpError
 from ..spec import EntrySpec, GraphSpec, LeafSpec, functions
+from . import ModelOptions
 
-ONNX_MAGIC = b"\x08"  # ModelProto's first field: ir_version, a varint (field 1, wire type 0)
-RESERVED = ("output", "loss", "scores")  # `output` names the first output in --loss
-
-
-@dataclass(frozen=True)
-class ModelOptions:
-    """What the user chooses about an imported model: its loss and its dynamic dimensions."""
-
-    loss: str | None = None
-    dims: tuple[tuple[str, int], ...] = ()
-
-
-def is_onnx(path: str) -> bool:
-    """Whether a file is an ONNX model: by its suffix, or by its content (a protobuf that opens
-    with ModelProto's ir_version) whatever its name."""
-    if path.lower().endswith(".onnx"):
-        return True
-    try:
-        with open(path, "rb") as f:
-            head = f.read(2)
-    except OSError:
-        return False
-    return len(head) == 2 and head[:1] == ONNX_MAGIC and 0 < head[1] < 0x80
+OUTPUT = "output"  # in --loss, the first output, whatever its name
 
 
 # ---------------------------------------------------------------------------
@@ -64,7 +56,6 @@ def is_onnx(path: str) -> bool:
 
 def read_model(path: str) -> Any:
     """The ModelProto of `path`, its external data read from its own folder only."""
-    import onnx
 
     p = Path(path)
     try:
@@ -102,8 +93,6 @@ def read_model(path: str) -> Any:
 def _read_external_data(model: Any, path: Path) -> None:
     """Fill in initializers kept in external files: each must name a file inside the model's
     folder (no absolute path, no `..`, no link out of it), and its bytes must be there."""
-    from onnx import TensorProto
-    from onnx.external_data_helper import ExternalDataInfo, uses_external_data
 
     folder = path.resolve().parent
     for tensor in model.graph.initializer:
@@ -155,8 +144,8 @@ def _read_external_data(model: Any, path: Path) -> None:
 class _Names:
     """ONNX names → identifiers, one-to-one (the rule in the module's docstring)."""
 
-    def __init__(self) -> None:
-        self.taken: set[str] = set(RESERVED)
+    def __init__(self, first_output: str) -> None:
+        self.taken: set[str] = set() if first_output == OUTPUT else {OUTPUT}
         self.of: dict[str, str] = {}
         self.functions = functions()
 
@@ -179,7 +168,7 @@ class _Names:
     def fresh(self, wanted: str) -> str:
         """A name for a node of graphstep's own (the loss), not taken by the model."""
         name, k = wanted, 1
-        while name in self.taken and not (name in RESERVED and name not in self.of.values()):
+        while name in self.taken:
             k += 1
             name = f"{wanted}_{k}"
         self.taken.add(name)
@@ -205,14 +194,18 @@ class _Import:
     path: str
     model: Any
     options: ModelOptions
-    names: _Names = field(default_factory=_Names)
     tensors: dict[str, _Tensor] = field(default_factory=dict)
     leaves: dict[str, LeafSpec] = field(default_factory=dict)
     entries: dict[str, EntrySpec] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     producers: dict[str, str] = field(default_factory=dict)  # tensor → op type that made it
+    shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)  # graphstep name → shape
     opset: int = 13
+
+    def __post_init__(self) -> None:
+        outputs = self.model.graph.output
+        self.names = _Names(outputs[0].name if outputs else "")
 
     def fail(self, message: str, hint: str | None = None) -> GraphstepError:
         return GraphstepError(message, file=self.path, hint=hint)
@@ -239,6 +232,7 @@ class _Import:
                 f"--dim {sorted(unknown)[0]}: the model has no dynamic dimension of that name",
                 hint=f"its dynamic dimensions: {', '.join(named)}" if named else "it has none",
             )
+        self.check_total(graph)
         for tensor in graph.initializer:
             self.declare_initializer(tensor)
         if len(graph.node) > MAX_NODES:
@@ -281,12 +275,22 @@ class _Import:
                 first.setdefault(kind, node.name or f"#{i}")
         if counts:
             listed = ", ".join(
-                f"{kind} ×{n} (first: '{_visible(first[kind])}')"
+                f"{_visible(kind)} ×{n} (first: '{_visible(first[kind])}')"
                 for kind, n in counts.most_common()
             )
             raise self.fail(
                 f"unsupported ONNX operators: {listed}",
                 hint="graphstep computes every node with its own ops; the README lists them",
+            )
+
+    def check_total(self, graph: Any) -> None:
+        """Refuse, before any weight is widened to float64, weights over the budget."""
+        total = sum(math.prod(int(d) for d in t.dims) for t in graph.initializer)
+        if total > max_numbers():
+            raise self.fail(
+                f"the model's weights hold {total:,} numbers ({8 * total / 1e9:.3g} GB in "
+                f"float64); the limit is {max_numbers():,}",
+                hint=f"{MAX_NUMBERS_OPTION} N raises it",
             )
 
     def dim_names(self, graph: Any) -> set[str]:
@@ -298,7 +302,6 @@ class _Import:
         }
 
     def declare_input(self, value_info: Any, dims: Mapping[str, int], used: set[str]) -> None:
-        from onnx import TensorProto
 
         kind = value_info.type.WhichOneof("value")
         elem = value_info.type.tensor_type.elem_type
@@ -332,13 +335,13 @@ class _Import:
             options=(("low", 0.0), ("high", 1.0)),
         )
         self.tensors[value_info.name] = _Tensor(shape_t, name=name)
+        self.shapes[name] = shape_t
         note = f"input {name} {list(shape_t)} has no value: uniform in [0, 1), seeded by its name"
         if defaulted:
             note += f"; dynamic dimensions {', '.join(sorted(set(defaulted)))} set to 1 (--dim)"
         self.notes.append(note + f"; give it one with --set {name}=FILE.npy")
 
     def declare_initializer(self, tensor: Any) -> None:
-        from onnx import numpy_helper
 
         where = f"initializer '{_visible(tensor.name)}'"
         shape = tuple(int(d) for d in tensor.dims)
@@ -401,6 +404,7 @@ class _Import:
         self.remember(name, onnx_name)
         value = np.asarray(t.value, dtype=np.float64)
         self.leaves[name] = LeafSpec(name, "param" if t.param else "input", Loc(), value=value)
+        self.shapes[name] = tuple(value.shape)
         t.name = name
         return Name(name, Loc())
 
@@ -425,12 +429,8 @@ class _Import:
                 "only where it computes a shape or a constant",
             )
         attrs = _attributes(node)
-        try:
+        with _naming(node):
             outputs = MAPPED[kind](self, node, attrs)
-        except GraphstepError as e:
-            if not e.message.startswith("node "):
-                e.message = f"node '{_label(node)}' ({kind}): {e.message}"
-            raise
         for k, expr in enumerate(outputs):
             onnx_name = node.output[k]
             if not onnx_name:
@@ -450,15 +450,20 @@ class _Import:
         )
 
     def entry(self, onnx_name: str, expr: Expr, kind: str) -> None:
+        if onnx_name in self.tensors:
+            raise self.fail(
+                f"'{_visible(onnx_name)}' is produced twice",
+                hint="an ONNX graph assigns every tensor once (onnx.checker says more)",
+            )
         name = self.names.add(onnx_name)
         self.remember(name, onnx_name)
         self.entries[name] = EntrySpec(name, expr, unparse(expr), Loc())
-        self.tensors[onnx_name] = _Tensor(self.shape(expr), name=name)
+        self.shapes[name] = self.shape(expr)
+        self.tensors[onnx_name] = _Tensor(self.shapes[name], name=name)
         self.producers[onnx_name] = kind
 
     def shape(self, expr: Expr) -> tuple[int, ...]:
         """The shape of an expression over known names, by the ops' shape rules."""
-        from ..ops import OPS, OpError
 
         match expr:
             case Name(id=name):
@@ -476,10 +481,7 @@ class _Import:
         raise AssertionError(expr)
 
     def shape_by_name(self, name: str) -> tuple[int, ...]:
-        leaf = self.leaves.get(name)
-        if leaf is not None:
-            return tuple(np.shape(leaf.value)) if leaf.value is not None else leaf.shape
-        return next(t.shape for t in self.tensors.values() if t.name == name)
+        return self.shapes[name]
 
     # -- folding ----------------------------------------------------------------
 
@@ -500,11 +502,8 @@ class _Import:
                 for i, name in enumerate(node.input)
             ]
             try:
-                values = FOLDABLE[kind](self, attrs, inputs)
-            except GraphstepError as e:
-                if not e.message.startswith("node "):
-                    e.message = f"node '{_label(node)}' ({kind}): {e.message}"
-                raise
+                with _naming(node):
+                    values = FOLDABLE[kind](self, attrs, inputs)
             except (ValueError, IndexError, TypeError) as e:
                 raise self.fail(
                     f"node '{_label(node)}' ({kind}) cannot be folded: {_visible(str(e))[:200]}"
@@ -548,6 +547,7 @@ class _Import:
                 flat = self.names.fresh("scores")
                 reshaped = Call("reshape", (target,), (("shape", [rows, k]),), Loc())
                 self.entries[flat] = EntrySpec(flat, reshaped, unparse(reshaped), Loc())
+                self.shapes[flat] = (rows, k)
                 target = Name(flat, Loc())
             expr = Call("cross_entropy", (target, Call("argmax", (target,), (), Loc())), (), Loc())
             self.notes.append(
@@ -571,16 +571,16 @@ class _Import:
         except GraphstepError as e:
             e.file = "--loss"
             raise
-        allowed = {*outputs, "output"}
+        allowed = {*outputs, OUTPUT, *self.entries}
 
         def resolve(e: Expr) -> Expr:
             match e:
-                case Name(id="output", loc=loc):
+                case Name(id=name, loc=loc) if name == OUTPUT:
                     return Name(outputs[0], loc)
                 case Name(id=name):
                     if name not in allowed:
                         raise GraphstepError(
-                            f"'{name}' is not an output of the model",
+                            f"'{name}' is not a tensor of the model",
                             file="--loss",
                             hint=did_you_mean(name, allowed)
                             or f"its outputs: output (the first), {', '.join(outputs)}",
@@ -593,14 +593,23 @@ class _Import:
         return resolve(expr)
 
 
+@contextmanager
+def _naming(node: Any) -> Iterator[None]:
+    """Errors raised while a node is mapped or folded, prefixed with the node they concern."""
+    try:
+        yield
+    except GraphstepError as e:
+        if not e.message.startswith("node "):
+            e.message = f"node '{_label(node)}' ({node.op_type}): {e.message}"
+        raise
+
+
 def _label(node: Any) -> str:
     """A node as errors name it: its name, else its first output's."""
     return _visible(node.name or (node.output[0] if node.output else node.op_type))
 
 
 def _visible(text: str) -> str:
-    from ..format import visible
-
     return visible(text)
 
 
@@ -608,7 +617,6 @@ FLOAT_TYPES = (1, 10, 11, 16)  # FLOAT, FLOAT16, DOUBLE, BFLOAT16
 
 
 def _attributes(node: Any) -> dict[str, Any]:
-    from onnx import helper
 
     out: dict[str, Any] = {}
     for a in node.attribute:
@@ -622,7 +630,6 @@ def _attributes(node: Any) -> dict[str, Any]:
 
 
 def _constant_value(imp: _Import, node: Any, attrs: dict[str, Any]) -> np.ndarray:
-    from onnx import numpy_helper
 
     if "value" in attrs:
         t = node.attribute[[a.name for a in node.attribute].index("value")].t
@@ -930,14 +937,13 @@ def _squeeze(imp: _Import, node: Any, attrs: dict[str, Any]) -> list[Expr]:
 
 
 def _unsqueeze(imp: _Import, node: Any, attrs: dict[str, Any]) -> list[Expr]:
+    """Axes of size 1 inserted; the axes count in the output's rank (attribute or input)."""
     x = list(imp.shape_of(node, 0))
-    axes = _axes_of(imp, node, attrs, len(x) + len(attrs.get("axes", [])) or len(x) + 1)
-    if axes is None:
-        raise imp.fail(f"node '{_label(node)}' (Unsqueeze) has no axes")
-    if "axes" not in attrs:  # the axes input: count against the output's rank
-        raw = [int(a) for a in np.ravel(imp.constant(node, 1, "axes"))]
-        axes = [a % (len(x) + len(raw)) for a in raw]
-    for a in sorted(axes):
+    given = attrs.get("axes")
+    if given is None:
+        given = [int(a) for a in np.ravel(imp.constant(node, 1, "axes"))]
+    rank = len(x) + len(given)
+    for a in sorted(int(a) % rank for a in given):
         x.insert(a, 1)
     return _reshape_to(imp, node, x)
 
@@ -1077,7 +1083,6 @@ def _sized(imp: _Import, shape: Sequence[int], what: str) -> tuple[int, ...]:
 def _fold_constant_of_shape(
     imp: _Import, attrs: dict[str, Any], ins: list[Any]
 ) -> list[np.ndarray]:
-    from onnx import numpy_helper
 
     shape = _sized(imp, [int(n) for n in np.ravel(ins[0])], "ConstantOfShape")
     value = attrs.get("value")
@@ -1137,7 +1142,6 @@ def _fold_reshape(imp: _Import, attrs: dict[str, Any], ins: list[Any]) -> list[n
 
 
 def _fold_cast(imp: _Import, attrs: dict[str, Any], ins: list[Any]) -> list[np.ndarray]:
-    from onnx.helper import tensor_dtype_to_np_dtype
 
     to = np.dtype(tensor_dtype_to_np_dtype(int(attrs["to"])))
     return [np.asarray(ins[0]).astype(np.float64 if to.kind == "f" else to)]

@@ -33,7 +33,8 @@ from ..expr import Const, Expr, Name
 from ..graph import Graph, build
 from ..limits import MAX_NODES
 from ..spec import GraphSpec, LeafSpec
-from .onnx import ModelOptions, _call, _Import, _pair, _Tensor, _visible
+from . import ModelOptions
+from .onnx import _call, _Import, _Names, _pair, _Tensor, _visible
 
 INSTALL_HINT = "pip install 'graphstep[torch]' (the CPU build will do)"
 AS_ONNX = {
@@ -219,6 +220,9 @@ class _TorchImport(_Import):
     originals: dict[str, str] = field(default_factory=dict)  # placeholder → the model's name
     returns: dict[str, str] = field(default_factory=dict)  # module call → the entry it returns
 
+    def __post_init__(self) -> None:
+        self.names = _Names("")  # `output` stays free: in a loss expression, the first output
+
     def convert(self) -> TorchImport:
         """Decompose the exported program to the core ATen ops and map every node."""
         self.model = self.decomposed()
@@ -271,6 +275,7 @@ class _TorchImport(_Import):
             return name
         final = self.names.fresh("loss")
         self.entries[final] = replace(self.entries.pop(name), name=final)
+        self.shapes[final] = self.shapes[name]
         self.sources.pop(name, None)
         return final
 
@@ -352,6 +357,7 @@ class _TorchImport(_Import):
             self.remember(name, original)
             kind = "param" if t.param else "input"
             self.leaves[name] = LeafSpec(name, kind, Loc(), value=t.value)
+            self.shapes[name] = t.shape
             t.name = name
         return Name(t.name, Loc())
 

@@ -8,6 +8,7 @@ on the slides: σ' = σ(1 − σ).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -17,7 +18,7 @@ from .registry import Op, Shape, register
 class _Elementwise(Op):
     args = ("x",)
 
-    def shape(self, x: Shape) -> Shape:
+    def shape(self, x: Shape, **attrs: Any) -> Shape:
         return x
 
 

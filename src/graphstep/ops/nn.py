@@ -8,8 +8,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .activations import _Elementwise
 from .registry import Op, OpError, Shape, broadcast_shape, register, unbroadcast
-from .tensor import _axes, _is_int
+from .tensor import Softmax, _axes, _is_int
 
 
 def _channel_view(v: np.ndarray, ndim: int, axis: int) -> np.ndarray:
@@ -74,13 +75,6 @@ class Batchnorm(Op):
             f"−{scale}/{root}",
             f"−½·{scale}·({x} − {mean})/({var} + ε)^1.5",
         )[i]
-
-
-class _Elementwise(Op):
-    args = ("x",)
-
-    def shape(self, x: Shape, **attrs: Any) -> Shape:
-        return x
 
 
 @register
@@ -177,20 +171,10 @@ class Power(Op):
 
 
 @register
-class LogSoftmax(Op):
+class LogSoftmax(Softmax):
     """x − log Σ e^x along `axis`, computed without overflow; the Jacobian is I − softmax."""
 
     name = "log_softmax"
-    args = ("x",)
-    attrs: ClassVar[Mapping[str, Any]] = {"axis": -1}
-
-    def shape(self, x: Shape, axis: Any = -1) -> Shape:
-        if not x:
-            raise OpError("x is a scalar", hint="log_softmax normalizes along an axis")
-        if not _is_int(axis):
-            raise OpError(f"axis must be one integer, got {axis!r}")
-        _axes(axis, len(x))
-        return x
 
     def forward(self, x: np.ndarray, axis: int = -1) -> np.ndarray:
         z = x - np.max(x, axis=axis, keepdims=True)

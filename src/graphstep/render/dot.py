@@ -398,6 +398,8 @@ def _card(graph: Graph, trace: Trace | None, name: str) -> Card:
         about.append(fmt.shape(node.shape).strip("[]"))
     if node.is_composite:
         about.append(f"composite: {node.size:,} window" + ("s" if node.size != 1 else ""))
+    if name in graph.sources:  # an imported model's own name for the node
+        about.append(graph.sources[name])
     has_grad = name in graph.ancestors_of_output
     return Card(
         title=name if node.is_leaf else f"{name} = {graph.formula(name)}",

@@ -21,7 +21,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from ..composite import Windows
-from ..format import index, shape, tensor
+from ..format import index, shape, tensor, visible
 from ..session import Session
 from ..steps import Phase, Step
 from .heatmap import PLAIN, Plane, grid, planes
@@ -137,6 +137,9 @@ def _step_text(session: Session, step: Step) -> Text:
     if node is not None:
         what = f"block {call[0]}" if call else node.op
         text.append(f"  {what} {shape(node.shape) if node.shape else ''}", "grey70")
+        source = graph.sources.get(node.entry)
+        if source is not None:
+            text.append(f"\nin the model: {visible(source)}", "grey50")
     if step.window is not None:
         wins = session.timeline.windows(step.node) if step.node else None
         total = len(wins) if wins is not None else 0
