@@ -195,6 +195,11 @@ def test_the_module_hierarchy_becomes_groups_named_after_the_modules(ops: str) -
     assert set(graph.groups["layer1_downsample"]) < inside
     assert graph.nodes["layer1_downsample_0"].group == "layer1_downsample"
     assert graph.nodes["layer1_conv1"].group == "layer1"
+    assert graph.nodes["layer1_conv1_weight"].group == "layer1"  # read only inside it
+    assert graph.nodes["layer1_downsample_1_running_var"].group == "layer1_downsample"
+    assert graph.nodes["x"].group is None  # the model's input is the call's argument
+    # Linear is one node as exported (no group), permute + addmm decomposed (a group)
+    assert graph.nodes["fc_weight"].group == (None if ops == "as exported" else "fc")
     assert graph.sources["layer1_downsample_0"] == "layer1.downsample.0"
     # a block call is one step of the timeline, its nodes inner steps
     session = graph.session()
@@ -212,6 +217,7 @@ def test_a_weight_shared_twice_sums_both_uses_as_torch_does(ops: str) -> None:
     assert {"fc", "fc_1"} <= set(graph.nodes)  # each call of the module, named after it
     if ops == "core ATen":  # permute and addmm: each call a group of its own
         assert graph.calls == {"fc": ("Linear", ("x",)), "fc_1": ("Linear", ("sigmoid_",))}
+        assert graph.nodes["fc_weight"].group is None  # read by both calls: outside both
 
 
 class Unsupported(nn.Module):
@@ -411,6 +417,7 @@ async def test_the_tui_draws_a_module_as_one_box_until_x_expands_it() -> None:
         assert view.graph_layout is not None
         assert "layer1" in view.graph_layout.boxes
         assert "layer1_conv1" not in view.graph_layout.boxes
+        assert "layer1_conv1_weight" not in view.graph_layout.boxes  # its weights inside it
         await pilot.press("n")
         await settle(pilot)
         assert pilot.app.session.current.node == "layer1"
@@ -420,5 +427,5 @@ async def test_the_tui_draws_a_module_as_one_box_until_x_expands_it() -> None:
         assert pilot.app.expanded == {"layer1"}
         assert [c.name for c in view.graph_layout.clusters] == ["layer1"]
         boxes = set(view.graph_layout.boxes)
-        assert {"layer1_conv1", "layer1_bn1", "layer1_downsample"} <= boxes
+        assert {"layer1_conv1", "layer1_bn1", "layer1_conv1_weight", "layer1_downsample"} <= boxes
         assert "layer1_downsample_0" not in boxes  # the nested Sequential stays collapsed

@@ -501,19 +501,27 @@ class _TorchImport(_Import):
 
 
 def grouped(graph: Graph, groups: Sequence[ModuleGroup], data: frozenset[str]) -> Graph:
-    """The graph with each module call as a group of its nodes, like a block call."""
+    """The graph with each module call as a group of its nodes, like a block call. A weight or
+    buffer read only inside one module call is part of it, out of sight while it is collapsed;
+    one read by two calls (a shared weight) stays outside both."""
     if not groups:
         return graph
     of_entry: dict[str, list[str]] = {}
     for n in graph.order:
         of_entry.setdefault(graph.nodes[n].entry, []).append(n)
-    members = {
-        g.call: tuple(n for m in g.members for n in of_entry.get(m, ()) if m in graph.nodes)
-        for g in groups
-    }
-    innermost: dict[str, str] = {}
-    for call, inside in sorted(members.items(), key=lambda kv: -len(kv[1])):
-        innermost.update((n, call) for n in inside)
+    members = {g.call: [n for m in g.members for n in of_entry.get(m, ())] for g in groups}
+    around: dict[str, set[str]] = {}  # a node → the calls it is part of
+    for call, inside in members.items():
+        for n in inside:
+            around.setdefault(n, set()).add(call)
+    for leaf in graph.order:
+        if not graph.nodes[leaf].is_leaf or leaf in data:
+            continue
+        readers = [around.get(consumer, set()) for consumer, _ in graph.consumers[leaf]]
+        for call in set.intersection(*readers) if readers else set():
+            members[call].append(leaf)
+            around.setdefault(leaf, set()).add(call)
+    innermost = {n: min(calls, key=lambda c: len(members[c])) for n, calls in around.items()}
     nodes = {name: replace(node, group=innermost.get(name)) for name, node in graph.nodes.items()}
     calls = {}
     for g in groups:
