@@ -1,3 +1,4 @@
+# ruff: noqa: E402  (bench/ comes off sys.path while graphstep's importers load; see below)
 """Benchmark: importing a ResNet-18-sized PyTorch module, next to torch.export alone.
 
 ResNet-18 (basic blocks [2, 2, 2, 2], 64 to 512 channels, 11.7 million parameters,
@@ -20,13 +21,22 @@ from __future__ import annotations
 
 import copy
 import gc
+import sys
+from pathlib import Path
+
+# bench/onnx.py would hide the onnx package that graphstep's importers load: load them with
+# bench/ off the path, then put it back for the timing helper.
+HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 
 import torch
 import torch.nn.functional as F
-from timing import best_of
 from torch import nn
 
 from graphstep.importers.torch import export
+
+sys.path.insert(0, str(HERE))
+from timing import best_of
 
 REPEATS = 3
 
