@@ -286,6 +286,27 @@ def test_batch_norm_in_training_mode_says_to_call_eval() -> None:
     assert "model.eval()" in (caught.value.hint or "")
 
 
+def test_dropout_and_relu6_in_eval_equal_torch_and_dropout_in_training_says_eval(
+    ops: str,
+) -> None:
+    model = nn.Sequential(nn.Linear(3, 6), nn.Dropout(0.5), nn.ReLU6(), nn.Linear(6, 2))
+    x = torch.randn(5, 3) * 4
+    with pytest.raises(GraphstepError, match="native_dropout ×1") as caught:
+        graphstep.from_torch(model, (x,), loss="sum(output)")
+    assert "model.eval()" in (caught.value.hint or "")
+    graph = graphstep.from_torch(model.eval(), (x,), loss="sum(output)")
+    assert_matches_torch(graph, model, (x,), lambda out: out.sum())
+    assert "clip" in [graph.nodes[n].op for n in graph.forward_order]
+
+
+def test_show_opens_the_terminal_ui_on_the_graph(monkeypatch: pytest.MonkeyPatch) -> None:
+    shown: list[graphstep.Graph] = []
+    monkeypatch.setattr("graphstep.tui.run_tui", shown.append)
+    graph = graphstep.from_torch(MLP(), (torch.randn(2, 5),), loss="sum(output)")
+    graphstep.show(graph)
+    assert shown == [graph]
+
+
 def test_bad_arguments_are_graphstep_errors() -> None:
     with pytest.raises(GraphstepError, match=r"not a torch\.nn\.Module"):
         graphstep.from_torch(lambda x: x, (torch.randn(2),))
