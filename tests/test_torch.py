@@ -160,6 +160,7 @@ def test_mlp_with_cross_entropy_equals_torch_autograd(ops: str) -> None:
     assert_matches_torch(graph, model, (x,), loss)
     assert graph.nodes[graph.output].op == "cross_entropy"  # nll_loss(log_softmax) as one op
     assert graph.output == "loss"
+    assert graph.nodes["loss"].inputs[1] == "target"  # the tensor the loss captured
     assert graph.sources["fc1_weight"] == "fc1.weight"
     assert set(graph.params) == {"fc1_weight", "fc1_bias", "fc2_weight", "fc2_bias"}
 

@@ -44,6 +44,7 @@ AS_ONNX = {
     "log_softmax.int": "LogSoftmax",
 }  # for the default loss
 KEPT_WHOLE = ("nll_loss_forward", "mse_loss")  # losses left undecomposed, mapped whole
+LOSSES = (*KEPT_WHOLE, "cross_entropy_loss", "nll_loss_nd")
 WRAPPED = "model"  # the submodule name of the model inside the module that adds the loss
 
 Loss = Callable[[Any], Any] | str | None
@@ -311,6 +312,7 @@ class _TorchImport(_Import):
         state = self.model.state_dict
         constants = self.model.constants
         users = iter(range(len(self.inputs)))
+        placeholders = {n.name: n for n in self.model.graph.nodes if n.op == "placeholder"}
         out: dict[str, _Tensor] = {}
         for spec in signature.input_specs:
             kind = spec.kind.name
@@ -325,6 +327,8 @@ class _TorchImport(_Import):
                 value = state[target]
             elif kind == "CONSTANT_TENSOR":
                 value = constants[target]
+                if _is_target(placeholders[spec.arg.name]):
+                    original = "target"
             else:
                 raise self.fail(f"the exported model reads a {kind.lower()}, which is unsupported")
             out[spec.arg.name] = self.placeholder(original, value, param=kind == "PARAMETER")
@@ -581,6 +585,14 @@ def _source_line(node: Any) -> str:
         return ""
     f, n = mine[-1]
     return f"{_visible(Path(f).name)}:{n}"
+
+
+def _is_target(node: Any) -> bool:
+    """Whether a tensor the loss function captured is what its losses compare against."""
+    users = list(node.users)
+    return bool(users) and all(
+        _kind(u) in LOSSES and _arguments(u).get("target") is node for u in users
+    )
 
 
 def _class_name(kind: Any) -> str:
