@@ -21,6 +21,7 @@ from torch import nn
 
 import graphstep
 from graphstep import cli
+from graphstep.convert import write_graph_file
 from graphstep.errors import GraphstepError
 from graphstep.importers import torch as importer
 from graphstep.steps import Phase
@@ -401,6 +402,16 @@ def test_torch_save_writes_a_graph_file_that_reads_back_to_torchs_numbers(
     assert float(trace.value(saved.output)) == pytest.approx(want_loss, rel=RTOL)
     np.testing.assert_allclose(trace.grad("t_0_weight"), want["0.weight"], rtol=RTOL, atol=1e-12)
     assert "# t_0_weight: 0.weight" in out.read_text()
+
+
+def test_save_keeps_a_module_name_with_a_newline_inside_its_comment_line(tmp_path: Path) -> None:
+    model = nn.Sequential()
+    model.add_module("a\nname: evil", nn.Linear(2, 2))
+    imported = importer.import_torch(model, (torch.randn(1, 2),), loss="sum(output)")
+    out = tmp_path / "evil.yaml"
+    write_graph_file(imported.spec, str(out))
+    assert "# a_name_evil_weight: a\\nname: evil.weight\n" in out.read_text()
+    assert graphstep.load(out).name == "Sequential"
 
 
 def test_torch_loss_option_and_errors_in_the_users_file(
