@@ -519,7 +519,10 @@ class _Builder:
         for node in self.nodes.values():
             for i, src in enumerate(node.inputs):
                 dag.add_edge(src, node.name, key=i)
-        order = list(nx.lexicographical_topological_sort(dag, key=decl.__getitem__))
+        if all(decl[s] < decl[n.name] for n in self.nodes.values() for s in n.inputs):
+            order = list(self.nodes)  # declaration order is already topological
+        else:
+            order = list(nx.lexicographical_topological_sort(dag, key=decl.__getitem__))
         out = self.nodes[spec.output]
         if out.shape != ():
             raise GraphstepError.at(
@@ -552,8 +555,20 @@ def _calls(expr: Expr) -> Iterator[Call]:
             yield from _calls(a)
 
 
+def _in_order(entries: list[EntrySpec], local: set[str]) -> bool:
+    """Whether every entry uses only entries before it: the order a sort would give then."""
+    seen: set[str] = set()
+    for entry in entries:
+        if any(r.id in local and r.id not in seen for r in _names(entry.expr)):
+            return False
+        seen.add(entry.name)
+    return True
+
+
 def _dependency_order(entries: list[EntrySpec], local: set[str]) -> list[str]:
     """Entries sorted so that each comes after those it uses; a cycle is an error."""
+    if _in_order(entries, local):  # an imported model's nodes are: nothing to sort
+        return [e.name for e in entries]
     deps = nx.DiGraph()
     decl = {e.name: i for i, e in enumerate(entries)}
     deps.add_nodes_from(decl)
