@@ -28,11 +28,12 @@ bench: $(STAMP) graphviz
 	$(BIN)/python bench/onnx_models.py
 	$(BIN)/python bench/doctor.py
 	$(BIN)/python bench/hostile.py
+	$(BIN)/python bench/torch_import.py
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test,torch]'
 	touch $(STAMP)
 
 # Graphviz's `dot` program, and librsvg's `rsvg-convert` for PNG: installed with apt when

@@ -45,6 +45,7 @@ LAYER = {unit: level for level, units in enumerate(LAYERS) for unit in units}
 UPWARD: dict[tuple[str, str], str] = {
     ("graph", "trace"): "type only: Graph declares .trace(), which graphstep/__init__ attaches",
     ("graph", "session"): "type only: Graph declares .session(), attached the same way",
+    ("importers", "graph"): "the PyTorch importer builds the graph to give it the module groups",
 }
 
 

@@ -26,6 +26,7 @@ __all__ = [
     "Node",
     "Session",
     "Trace",
+    "from_torch",
     "load",
     "parse",
     "show",
@@ -92,6 +93,18 @@ def to_svg(subject: Graph | Session, **options: Any) -> str:
                 or f"its options: {', '.join(TO_SVG_OPTIONS)}",
             )
     return render(subject, **options)
+
+
+def from_torch(model: Any, example_inputs: Any, loss: Any = None) -> Graph:
+    """A PyTorch module as a graph, through torch.export, run in float64 on a copy.
+
+    `loss` is a function of the model's output (`lambda out: F.cross_entropy(out, y)`), an
+    expression over its outputs' names (`'sum(output)'`), or None for a default. The module
+    hierarchy becomes the graph's groups. Needs `pip install 'graphstep[torch]'`.
+    """
+    from .importers.torch import from_torch as convert
+
+    return convert(model, example_inputs, loss)
 
 
 def _trace(self: Graph, values: Mapping[str, Any] | None = None) -> Trace:

@@ -52,6 +52,7 @@ COMMANDS = (
     "validate",
     "serve",
     "convert",
+    "torch",
 )
 BUNDLED_EXAMPLE = Path(__file__).parent / "examples" / "chain_rule.yaml"
 
@@ -851,6 +852,57 @@ def cmd_convert(args: argparse.Namespace) -> int:
     return OK
 
 
+# ---------------------------------------------------------------------------
+# PyTorch models: graphstep torch FILE.py:FACTORY
+
+
+def cmd_torch(args: argparse.Namespace) -> int:
+    from .importers.torch import import_file
+
+    imported = import_file(args.target, args.loss)
+    if args.save:
+        from .convert import write_graph_file
+
+        written = write_graph_file(imported.spec, args.save)
+        params = count(build(imported.spec).parameter_count())
+        print(f"wrote {args.save} and {written} ({params} parameters)")
+        return OK
+    from .tui import run_tui
+
+    run_tui(imported.graph())
+    return OK
+
+
+def _torch_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "torch",
+        help="a PyTorch model: runs FILE.py, calls FACTORY, opens the model",
+        description="Imports FILE.py (your own code, run as Python runs it: only give it "
+        "files you trust), calls FACTORY(), which returns (model, example_inputs) or "
+        "(model, example_inputs, loss), and opens the model in the terminal UI. Needs "
+        "PyTorch: pip install 'graphstep[torch]'.",
+    )
+    p.add_argument("target", metavar="FILE.py:FACTORY", help="e.g. models.py:make_model")
+    p.add_argument(
+        "--save",
+        metavar="FILE.yaml",
+        help="write the graph file instead (weights in FILE.npz beside it), as convert does",
+    )
+    p.add_argument(
+        "--loss",
+        metavar="EXPR",
+        help="when FACTORY returns no loss: the scalar over the model's outputs "
+        "('output' is the first), e.g. 'sum(output)'",
+    )
+    p.add_argument(
+        "--max-numbers",
+        metavar="N",
+        type=_positive_int,
+        help="the most float64 numbers the model's values and gradients may hold",
+    )
+    p.set_defaults(handler=cmd_torch, parser=p)
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line like every other error (main prints it)."""
 
@@ -958,6 +1010,7 @@ def build_parser() -> argparse.ArgumentParser:
     _set_option(p)
     p.add_argument("-o", "--output", metavar="OUT.yaml", required=True, help="the graph file")
     p.set_defaults(handler=cmd_convert, parser=p)
+    _torch_parser(sub)
     return parser
 
 

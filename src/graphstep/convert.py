@@ -19,6 +19,7 @@ import yaml
 
 from .errors import GraphstepError
 from .expr import Call, Const, Expr, Name
+from .format import visible
 from .spec import GraphSpec, Init, LeafKind, LeafSpec
 
 
@@ -77,7 +78,9 @@ def write_graph_file(spec: GraphSpec, out: str) -> str:
     document["graph"] = {name: expression(e.expr) for name, e in spec.entries.items()}
     document["output"] = spec.output
     header = "".join(
-        f"# {name}: {original}\n" for name, original in spec.sources.items() if name != original
+        f"# {name}: {visible(original)}\n"
+        for name, original in spec.sources.items()
+        if name != original
     )
     text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
     buffer = io.BytesIO()

@@ -240,9 +240,14 @@ class _Import:
         for node in graph.node:
             self.node(node)
         output = self.loss([o.name for o in graph.output])
+        name = re.sub(r"\s+", " ", graph.name or Path(self.path).stem)[:80] or "model"
+        return self.spec(name, self.description(), output)
+
+    def spec(self, name: str, description: str, output: str) -> GraphSpec:
+        """What the import made, as a GraphSpec; the description ends with the loss chosen."""
         return GraphSpec(
-            name=re.sub(r"\s+", " ", graph.name or Path(self.path).stem)[:80] or "model",
-            description=f"{self.description()}; {self.notes[-1]}",
+            name=name,
+            description=f"{description}; {self.notes[-1]}",
             file=self.path,
             leaves=self.leaves,
             entries=self.entries,
