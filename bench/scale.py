@@ -51,8 +51,11 @@ def verdict(ratio: float, target: float) -> str:
 
 
 def bare_parse(text: str) -> object:
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    return yaml.load(text, Loader=loader)
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)  # safe: no Python objects
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
 
 
 def load_and_check() -> None:
