@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import os
 import re
+import signal
 import shutil
 import subprocess
 import tempfile
@@ -50,7 +52,9 @@ class Page:
     async def __aenter__(self) -> Page:
         exe = executable()
         assert exe is not None
-        self._profile = tempfile.TemporaryDirectory(prefix="graphstep-chromium-")
+        self._profile = tempfile.TemporaryDirectory(
+            prefix="graphstep-chromium-", ignore_cleanup_errors=True
+        )
         self._process = subprocess.Popen(
             [
                 exe,
@@ -62,6 +66,7 @@ class Page:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
+            start_new_session=True,  # its helpers share a group, so they end together
         )
         assert self._process.stderr is not None
         port = None
@@ -96,13 +101,30 @@ class Page:
         self._reader.cancel()
         await self._ws.close()
         await self._http.close()
-        self._process.terminate()
+        # chromium's helper processes (crashpad, utilities) may still be writing to the
+        # profile after the browser exits: end the whole group, then remove the profile
+        self._signal_group(signal.SIGTERM)
         try:
             self._process.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
+            pass
+        self._signal_group(signal.SIGKILL)
+        self._process.wait()
+        for _ in range(50):
+            try:
+                shutil.rmtree(self._profile.name)
+                break
+            except FileNotFoundError:
+                break
+            except OSError:
+                await asyncio.sleep(0.1)
         self._profile.cleanup()
+
+    def _signal_group(self, signum: int) -> None:
+        try:
+            os.killpg(self._process.pid, signum)
+        except ProcessLookupError:
+            pass
 
     async def send(self, method: str, session: str | None = None, **params: Any) -> dict[str, Any]:
         """A command to the page, or to a frame's `session` (see `frames`)."""
