@@ -16,17 +16,11 @@ from rich.segment import Segment
 from rich.style import Style
 from textual.strip import Strip
 
+from ..colormap import OUTLINE, RGB, diverging
 from ..format import number
 
 Window = tuple[slice, slice]
-RGB = tuple[int, int, int]
 
-NEGATIVE: RGB = (49, 130, 220)
-ZERO: RGB = (48, 48, 56)
-POSITIVE: RGB = (235, 110, 40)
-OUTLINE: RGB = (255, 240, 90)
-HIDDEN: RGB = (90, 90, 90)
-NONFINITE: RGB = (220, 0, 220)
 MAX_NUMBER_ROWS = 10
 MAX_CELL_CHARS = 7
 MAX_PIXEL_ROWS = 12  # terminal rows: 24 pixels
@@ -75,22 +69,9 @@ def planes(
 
 
 def colours(values: np.ndarray, known: np.ndarray | None = None) -> list[list[RGB]]:
-    """A diverging map centred on zero: blue below, orange above; NaN and ±inf in magenta.
-
-    Numbers not known yet are grey, and do not count towards the scale.
-    """
-    values = np.asarray(values, dtype=np.float64)
-    finite = np.isfinite(values)
-    counted = finite if known is None else finite & known
-    scale = float(np.abs(values[counted]).max()) if counted.any() else 0.0
-    with np.errstate(invalid="ignore"):
-        t = np.clip(np.where(finite, values, 0.0) / (scale or 1.0), -1.0, 1.0)[..., None]
-    zero, negative, positive = (np.array(c, dtype=np.float64) for c in (ZERO, NEGATIVE, POSITIVE))
-    rgb = np.where(t < 0, zero + (negative - zero) * -t, zero + (positive - zero) * t)
-    rgb[~finite] = NONFINITE
-    if known is not None:
-        rgb[~known] = HIDDEN
-    return [[tuple(px) for px in row] for row in np.rint(rgb).astype(int).tolist()]
+    """colormap's diverging map (blue below zero, orange above, NaN and ±inf magenta) as rows
+    of colours; numbers not known yet are grey, and do not count towards the scale."""
+    return [[(r, g, b) for r, g, b in row] for row in diverging(values, known).tolist()]
 
 
 def _ink(rgb: RGB) -> RGB:
