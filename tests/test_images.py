@@ -67,11 +67,20 @@ def images(group: ET.Element, which: str = "value") -> list[ET.Element]:
     ]
 
 
-def decoded(element: ET.Element) -> np.ndarray:
+def decoded(element: ET.Element, side: int | None = None) -> np.ndarray:
+    """A picture's PNG; a small image's (`side` pixels high), each number's square read once."""
     uri = element.attrib["href"]
     assert uri.startswith("data:image/png;base64,")
     png = base64.b64decode(uri.split(",", 1)[1])
-    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+    pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+    if side is None:
+        return pixels
+    factor = pixels.shape[0] // side
+    assert factor * side == pixels.shape[0] and pixels.shape[1] % factor == 0
+    assert np.array_equal(
+        pixels, np.repeat(np.repeat(pixels[::factor, ::factor], factor, 0), factor, 1)
+    )
+    return pixels[::factor, ::factor]
 
 
 def test_an_image_is_drawn_as_a_picture_and_a_small_matrix_as_numbers() -> None:
@@ -86,10 +95,10 @@ def test_an_image_is_drawn_as_a_picture_and_a_small_matrix_as_numbers() -> None:
     assert "7" in [t.text for t in ET.fromstring(small).iter(f"{SVG}text")]
 
 
-def test_the_threshold_is_both_sides_at_least_8_and_more_than_8x8() -> None:
-    assert tiles((8, 8)) is None
+def test_the_threshold_is_both_sides_at_least_8() -> None:
     assert tiles((7, 30)) is None
-    assert tiles((8, 9)) == (((),), False)
+    assert tiles((3, 8, 7)) is None
+    assert tiles((8, 8)) == (((),), False)
     assert tiles((3, 32, 32)) == (((),), True)
     assert tiles((1, 28, 28)) == (((0,),), False)
     assert tiles((2, 6, 28, 28)) == (tuple((0, c) for c in range(6)), False)
@@ -102,7 +111,8 @@ def test_pixels_are_the_grey_map_of_a_non_negative_image() -> None:
     x = g.trace().value("x")
     svg = to_svg(g, step=0)
     (tile,) = images(node_group(svg, g, "x"))
-    pixels = decoded(tile)
+    assert decoded(tile).shape == (60, 50, 3)  # grown 5 times: 64 pixels at most
+    pixels = decoded(tile, 12)
     grey = np.rint(x / x.max() * 255).astype(np.uint8)
     assert pixels.shape == (12, 10, 3)
     assert np.array_equal(pixels, np.stack([grey] * 3, axis=-1))
@@ -115,7 +125,8 @@ def test_a_gradient_and_signed_filters_are_diverging_and_rgb_is_its_own_colours(
     svg = to_svg(g)
     (rgb,) = images(node_group(svg, g, "image"))
     assert np.array_equal(
-        decoded(rgb), np.rint(np.moveaxis(trace.value("image"), 0, -1) * 255).astype(np.uint8)
+        decoded(rgb, 12),
+        np.rint(np.moveaxis(trace.value("image"), 0, -1) * 255).astype(np.uint8),
     )
     w = trace.value("w")
     filters = images(node_group(svg, g, "w"))
@@ -123,10 +134,10 @@ def test_a_gradient_and_signed_filters_are_diverging_and_rgb_is_its_own_colours(
     for k, tile in enumerate(filters):
         t = np.moveaxis(w[k], 0, -1)
         expected = np.rint(np.clip((t - w.min()) / (w.max() - w.min()), 0, 1) * 255)
-        assert np.array_equal(decoded(tile), expected.astype(np.uint8))
+        assert np.array_equal(decoded(tile, 3), expected.astype(np.uint8))
     grad = trace.grad("maps")
     (first, second) = images(node_group(svg, g, "maps"), "gradient")
-    pixels = decoded(first)
+    pixels = decoded(first, 10)
     big = np.unravel_index(np.abs(grad[0]).argmax(), grad[0].shape)
     top = grad[0][big] / np.abs(grad).max()
     end = colormap.POSITIVE if top > 0 else colormap.NEGATIVE
@@ -222,7 +233,7 @@ def test_a_big_image_is_shrunk_and_the_pictures_bounded(monkeypatch: pytest.Monk
     g = graphstep.load(POOL.replace("[12, 10]", "[224, 224]"))
     (tile,) = images(node_group(to_svg(g, step=0), g, "x"))
     assert decoded(tile).shape == (64, 64, 3)
-    assert image.bitmap(np.zeros((224, 100, 3), np.uint8)).shape == (64, 29, 3)
+    assert image.bitmap(np.zeros((224, 100, 3), np.uint8), (64, 29)).shape == (64, 29, 3)
     monkeypatch.setattr("graphstep.drawing.MAX_PICTURE_PIXELS", 64 * 64)
     d = diagram(g, g.trace())
     assert d.parts[d.ids["x"]].card.picture is None  # value and gradient: 2 × 64 × 64

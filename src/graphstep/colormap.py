@@ -74,11 +74,15 @@ def _towards(start: RGB, end: RGB, t: np.ndarray) -> np.ndarray:
 
 def colouring(values: np.ndarray, *, signed: bool = False, rgb: bool = False) -> Colouring:
     """The colouring of a tensor, its scale read from its finite values: RGB for three channels
-    (0–1 kept as it is, else stretched from min to max); diverging when `signed` (gradients) or
-    when a value is negative; grey otherwise."""
+    (0–1 kept as it is, else stretched from min to max; a gradient from -max|g| to max|g|, so
+    that 0 is mid-grey); diverging when `signed` (gradients) or when a value is negative; grey
+    otherwise."""
     a = np.asarray(values, dtype=np.float64)
     finite = a[np.isfinite(a)]
     lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
+    if rgb and signed:  # a gradient: no change is mid-grey
+        top = max(abs(lo), abs(hi))
+        return Colouring(Map.RGB, top, -top)
     if rgb:
         return Colouring(Map.RGB, 1.0, 0.0) if lo >= 0 and hi <= 1 else Colouring(Map.RGB, hi, lo)
     if signed or lo < 0:

@@ -68,7 +68,7 @@ def short(a: np.ndarray | None) -> str:
 
 # --- pictures: tensors that are images, drawn as small bitmaps (render/image.py encodes them)
 
-PICTURE_SIDE = 8  # an image is a picture when both sides are at least this, and not 8×8 or less
+PICTURE_SIDE = 8  # an image is a picture when both its sides are at least this
 MAX_TILES = 8  # channels (or filters) drawn side by side; the others are left out
 Tile = tuple[int, ...]  # the leading index of one tile: its (H, W), or (3, H, W) in colour
 
@@ -89,9 +89,20 @@ class Picture:
     grad_colouring: Colouring | None = None
 
     @property
+    def bitmap(self) -> tuple[int, int]:
+        """A tile's bitmap, H and W in pixels: a large image shrunk to MAX_THUMBNAIL_SIDE; a
+        small one grown by a whole factor towards it, each number a square of pixels, sharp
+        in any viewer (some smooth a small bitmap when they scale it)."""
+        h, w = self.side
+        factor = MAX_THUMBNAIL_SIDE / max(h, w)
+        if factor < 1:
+            return max(1, round(h * factor)), max(1, round(w * factor))
+        return h * int(factor), w * int(factor)
+
+    @property
     def pixels(self) -> int:
-        """Pixels of the bitmaps, each side shrunk to MAX_THUMBNAIL_SIDE, value and gradient."""
-        h, w = (min(n, MAX_THUMBNAIL_SIDE) for n in self.side)
+        """Pixels of all its bitmaps, value and gradient."""
+        h, w = self.bitmap
         return len(self.tiles) * h * w * (2 if self.gradient else 1)
 
     def colours(self, gradient: bool = False) -> list[np.ndarray]:
@@ -126,8 +137,7 @@ def tiles(shape: tuple[int, ...], threshold: bool = True) -> tuple[tuple[Tile, .
     if not 2 <= len(shape) <= 4 or (len(shape) == 4 and shape[0] < 1):
         return None
     h, w = shape[-2:]
-    small = h < PICTURE_SIDE or w < PICTURE_SIDE or h * w <= PICTURE_SIDE * PICTURE_SIDE
-    if min(h, w) < 1 or (threshold and small):
+    if min(h, w) < 1 or (threshold and min(h, w) < PICTURE_SIDE):
         return None
     lead: Tile = (0,) if len(shape) == 4 else ()
     if len(shape) == 2:

@@ -3,10 +3,9 @@
 drawing.py says which tensors are pictures and colormap.py colours them; here
 the colours become bitmaps. Pillow encodes the PNG: it is the standard library
 for the job and installs from a wheel everywhere, where numpy and zlib would
-mean writing the format's chunks and checksums by hand. An image larger than
-MAX_THUMBNAIL_SIDE pixels a side is shrunk (each pixel the mean of those it
-covers); a small one is kept as it is and scaled by the viewer without
-smoothing, so that a 5×5 filter shows 25 sharp squares.
+mean writing the format's chunks and checksums by hand. The bitmap's size is
+the picture's (drawing.Picture.bitmap): a large image shrunk, a small one grown
+by a whole factor, so that a 3×3 filter shows 9 sharp squares.
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ import numpy as np
 from PIL import Image
 
 from ..drawing import Picture
-from ..limits import MAX_THUMBNAIL_SIDE
 
 ONE_TILE = 64  # points: the longer side of a picture alone in its row
 IN_ROW = 40  # points: of each of several pictures side by side (channels, filters)
@@ -35,21 +33,18 @@ def tile_size(picture: Picture) -> tuple[int, int]:
     return max(1, math.ceil(w * zoom)), max(1, math.ceil(h * zoom))
 
 
-def bitmap(colours: np.ndarray) -> np.ndarray:
-    """(H, W, 3) uint8 colours, shrunk to at most MAX_THUMBNAIL_SIDE pixels a side."""
+def bitmap(colours: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(H, W, 3) uint8 colours at `size` (H, W): shrunk by the mean of the pixels each new
+    one covers, grown by repeating each pixel."""
     h, w = colours.shape[:2]
-    factor = max(h, w) / MAX_THUMBNAIL_SIDE
-    if factor <= 1:
+    if (h, w) == size:
         return colours
-    size = (max(1, round(w / factor)), max(1, round(h / factor)))
-    return np.asarray(Image.fromarray(colours, "RGB").resize(size, Image.Resampling.BOX))
+    way = Image.Resampling.BOX if size[0] < h else Image.Resampling.NEAREST
+    return np.asarray(Image.fromarray(colours, "RGB").resize((size[1], size[0]), way))
 
 
-def png(colours: np.ndarray) -> bytes:
+def data_uri(colours: np.ndarray, size: tuple[int, int]) -> str:
+    """The PNG of colours at `size`, as a data: URI."""
     out = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(bitmap(colours)), "RGB").save(out, "PNG", optimize=True)
-    return out.getvalue()
-
-
-def data_uri(colours: np.ndarray) -> str:
-    return "data:image/png;base64," + base64.b64encode(png(colours)).decode("ascii")
+    Image.fromarray(np.ascontiguousarray(bitmap(colours, size)), "RGB").save(out, "PNG")
+    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode("ascii")

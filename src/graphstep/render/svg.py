@@ -303,7 +303,7 @@ def _place_pictures(text: str, picture: Picture) -> tuple[str, Places]:
             f'<g class="picture {"gradient" if gradient else "value"}">'
             f'<image x="{x:.2f}" y="{y:.2f}" width="{w:.2f}" height="{h:.2f}" '
             'preserveAspectRatio="none" image-rendering="optimizeSpeed" '
-            f'style="image-rendering:pixelated" href="{data_uri(colours[k])}"/>'
+            f'style="image-rendering:pixelated" href="{data_uri(colours[k], picture.bitmap)}"/>'
             f'<rect x="{x:.2f}" y="{y:.2f}" width="{w:.2f}" height="{h:.2f}" fill="none" '
             f'stroke="{FRAME}" stroke-width="0.5"/></g>\n'
         )
