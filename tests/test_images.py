@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 import re
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from chromium import Page, executable
 from PIL import Image
 from test_render import HOSTILE, renamed
 
@@ -18,7 +20,7 @@ from graphstep import colormap
 from graphstep import limits as limits_module
 from graphstep.drawing import diagram, tiles
 from graphstep.graph import Graph
-from graphstep.render import image, to_svg
+from graphstep.render import export_html, image, to_svg
 from graphstep.render.svg import NORM_LEGEND, pictures
 from graphstep.tui import heatmap
 
@@ -256,3 +258,51 @@ def test_a_hostile_name_is_still_escaped_beside_a_picture() -> None:
     assert not [e for e in root.iter() if e.tag.split("}")[-1] in ("script", "foreignObject")]
     assert len(images(node_group(svg, g, HOSTILE))) == 1
     assert not re.search(r"<script", svg)
+
+
+MARKED = """(() => {
+  const box = e => {
+    const r = e.getBoundingClientRect();
+    return [r.left, r.top, r.width, r.height];
+  };
+  const x = [...document.querySelectorAll("g.node > title")].find(t => t.textContent === "x");
+  const image = x.parentNode.querySelector("g.picture.value image");
+  const marks = document.querySelectorAll("g.mark.window rect");
+  return {
+    image: image ? box(image) : null,
+    window: marks.length ? box(marks[1]) : null,
+    counter: document.getElementById("counter").textContent,
+  };
+})()"""
+
+
+@pytest.mark.skipif(
+    executable() is None,
+    reason="Debian's chromium is not installed: `make test` installs it (apt-get install chromium)",
+)
+def test_the_player_outlines_the_window_on_the_picture(tmp_path: Path) -> None:
+    path = export_html(graphstep.load(POOL), tmp_path / "pool.html", expanded=["m"], into=True)
+
+    async def drive() -> list[dict[str, object]]:
+        seen = []
+        async with Page(1280, 900) as page:
+            await page.open(path)
+            seen.append(await page.evaluate(MARKED))  # the start: no window
+            for _ in range(2 + 7):  # step 1, then the 8th of the windows drawn (4 a row)
+                await page.key("ArrowRight", 39)
+            await asyncio.sleep(0.8)
+            seen.append(await page.evaluate(MARKED))
+            assert page.errors == []
+            fetched = [url for url in page.requests if not url.startswith("data:")]
+            assert fetched == [path.resolve().as_uri()]  # the pictures are inside the page
+        return seen
+
+    start, inner = asyncio.run(drive())
+    assert start["window"] is None and start["image"] is not None
+    x0, y0, width, height = inner["image"]  # type: ignore[misc]
+    left, top, w, h = inner["window"]  # type: ignore[misc]
+    # window [1, 3] of 6×5 reads rows 2–3 and columns 6–7 of the 12×10 image
+    assert inner["counter"] == "step 9 of 37"  # stops 0 to 37: the steps, and 16 windows twice
+    assert [left, top, w, h] == pytest.approx(
+        [x0 + 6 * width / 10, y0 + 2 * height / 12, 2 * width / 10, 2 * height / 12], abs=0.6
+    )
