@@ -306,3 +306,14 @@ def test_the_player_outlines_the_window_on_the_picture(tmp_path: Path) -> None:
     assert [left, top, w, h] == pytest.approx(
         [x0 + 6 * width / 10, y0 + 2 * height / 12, 2 * width / 10, 2 * height / 12], abs=0.6
     )
+
+
+def test_a_huge_image_is_read_at_every_few_pixels_before_it_is_coloured() -> None:
+    g = graphstep.load(POOL.replace("[12, 10]", "[2048, 1024]"))
+    shown = diagram(g, g.trace()).parts
+    picture = next(p.card.picture for p in shown.values() if p.name == "x")
+    assert picture is not None and picture.bitmap == (64, 32)
+    (colours,) = picture.colours()
+    assert colours.shape == (256, 128, 3)  # every 8th pixel: 4 read for each of the bitmap's
+    x = g.trace().value("x")
+    assert colours[1, 1, 0] == round(x[8, 8] / x.max() * 255)

@@ -70,6 +70,7 @@ def short(a: np.ndarray | None) -> str:
 
 PICTURE_SIDE = 8  # an image is a picture when both its sides are at least this
 MAX_TILES = 8  # channels (or filters) drawn side by side; the others are left out
+SAMPLES = 4  # pixels of a large image read for each pixel of its bitmap, a side
 Tile = tuple[int, ...]  # the leading index of one tile: its (H, W), or (3, H, W) in colour
 
 
@@ -112,7 +113,10 @@ class Picture:
         )
         if a is None or paint is None:
             return []
-        return [paint.apply(a[t]) for t in self.tiles]
+        # a large image read at every few pixels first: its colours stay a few times the
+        # bitmap's size, whatever the image's (a file could make it 4,096 pixels a side)
+        step = max(1, max(self.side) // (SAMPLES * MAX_THUMBNAIL_SIDE))
+        return [paint.apply(a[t][..., ::step, ::step]) for t in self.tiles]
 
     def covering(self, lead: tuple[int | slice, ...]) -> list[int]:
         """The tiles showing any of the planes `x[lead]` (a conv window's channels: a slice)."""
