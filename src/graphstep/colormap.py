@@ -28,6 +28,8 @@ OUTLINE: RGB = (255, 240, 90)  # the window of a conv or pool, and its output ce
 
 
 class Map(StrEnum):
+    """Which map colours a tensor (`colouring` chooses)."""
+
     GREY = "grey"
     DIVERGING = "diverging"
     RGB = "rgb"
