@@ -130,8 +130,10 @@ class Picture:
                     return False
             return True
 
-        planes = [(t, [(*t, c) for c in range(3)] if self.rgb else [t]) for t in self.tiles]
-        return [n for n, (_, full) in enumerate(planes) if any(holds(i) for i in full)]
+        def planes(tile: Tile) -> list[Tile]:
+            return [(*tile, c) for c in range(3)] if self.rgb else [tile]
+
+        return [n for n, tile in enumerate(self.tiles) if any(map(holds, planes(tile)))]
 
 
 def tiles(shape: tuple[int, ...], threshold: bool = True) -> tuple[tuple[Tile, ...], bool] | None:
@@ -170,7 +172,7 @@ def picture(
     gradient: bool = False,
 ) -> Picture | None:
     """The picture of a tensor with these tiles; its colours scaled by `scale` (the tensor a
-    patch was cut from), else by the value itself; a gradient's always diverging."""
+    patch was cut from), else by the value itself; a gradient's centred on zero."""
     if found is None:
         return None
     laid, rgb = found
