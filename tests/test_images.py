@@ -148,16 +148,21 @@ def test_a_gradient_and_signed_filters_are_diverging_and_rgb_is_its_own_colours(
     assert len(images(node_group(svg, g, "maps"))) == 2 and second is not None
 
 
-def test_the_tui_heatmap_uses_the_same_diverging_map() -> None:
+def test_the_tui_heatmap_uses_the_same_maps() -> None:
     values = np.array([[-2.0, 0.0, 1.0, np.nan]])
     assert heatmap.colours(values) == [
         [colormap.NEGATIVE, colormap.ZERO, (142, 79, 48), colormap.NONFINITE]
     ]
     # (48 + (235 - 48)/2, 48 + (110 - 48)/2, 56 + (40 - 56)/2) = (141.5, 79, 48), rounded to even
-    assert np.array_equal(
-        colormap.diverging(values)[0, :3],
-        colormap.colouring(values, signed=True).apply(values)[0, :3],
-    )
+    (signed,) = heatmap.planes(values)
+    assert signed.map is colormap.Map.DIVERGING
+    (image_plane,) = heatmap.planes(np.array([[0.0, 2.0, 4.0]]))
+    assert image_plane.map is colormap.Map.GREY  # no negative value: grey, as in the pictures
+    assert heatmap.colours(image_plane.values, None, image_plane.map) == [
+        [(0, 0, 0), (128, 128, 128), (255, 255, 255)]
+    ]
+    (gradient,) = heatmap.planes(np.array([[0.0, 2.0, 4.0]]), gradient=True)
+    assert gradient.map is colormap.Map.DIVERGING
 
 
 def test_the_window_is_outlined_where_it_is_at_an_inner_step() -> None:

@@ -92,9 +92,12 @@ def colouring(values: np.ndarray, *, signed: bool = False, rgb: bool = False) ->
     return Colouring(Map.GREY, hi)
 
 
-def diverging(values: np.ndarray, known: np.ndarray | None = None) -> np.ndarray:
-    """The diverging map, scaled by the largest |value| among the finite numbers known."""
+def scaled(
+    values: np.ndarray, known: np.ndarray | None = None, map: Map = Map.DIVERGING
+) -> np.ndarray:
+    """A grey or diverging map scaled by the largest |value| among the finite numbers known
+    (the TUI's heatmaps: each plane to its own scale)."""
     a = np.asarray(values, dtype=np.float64)
     counted = np.isfinite(a) if known is None else np.isfinite(a) & known
     scale = float(np.abs(a[counted]).max()) if counted.any() else 0.0
-    return Colouring(Map.DIVERGING, scale).apply(a, known)
+    return Colouring(map, scale).apply(a, known)
