@@ -299,16 +299,18 @@ def _label(card: Card, look: Look | None) -> str:
 
 
 def _pictures(picture: Picture, look: Look | None) -> str:
-    """Room for a picture's tiles: a row for the value, and one for the gradient; in a template
-    each cell is filled with a sentinel colour, where svg.py puts the tile."""
+    """Room for a picture's tiles: a row for the value, and one for the gradient (one picture
+    each: side by side); in a template each cell is filled with a sentinel colour, where
+    svg.py puts the tile."""
     width, height = tile_size(picture)
     fills = [Sentinel.PICTURE] + ([Sentinel.GRAD_PICTURE] if picture.gradient else [])
     rows = []
     for fill in fills:
         colour = f' BGCOLOR="{fill}"' if look is None else ""
         cell = f'<TD FIXEDSIZE="TRUE" WIDTH="{width}" HEIGHT="{height}"{colour}></TD>'
-        rows.append("<TR>" + cell * len(picture.tiles) + "</TR>")
-    return f'<TABLE BORDER="0" CELLSPACING="{GAP}" CELLPADDING="0">{"".join(rows)}</TABLE>'
+        rows.append(cell * len(picture.tiles))
+    body = "".join(rows) if len(picture.tiles) == 1 else "</TR><TR>".join(rows)
+    return f'<TABLE BORDER="0" CELLSPACING="{GAP}" CELLPADDING="0"><TR>{body}</TR></TABLE>'
 
 
 @dataclass(frozen=True)
