@@ -270,6 +270,10 @@ class Scene:
 
     def flows(self) -> Mapping[str, Flow]:
         """Every wire's flow."""
+        return self._every_flow
+
+    @cached_property
+    def _every_flow(self) -> dict[str, Flow]:
         looks, between = self._every_look, self._flow_between
         return {
             w.id: between(w, looks[w.tail], looks[w.head]) if w.ltail is None else self._flow(w)
