@@ -322,3 +322,19 @@ def test_a_huge_image_is_read_at_every_few_pixels_before_it_is_coloured() -> Non
     assert colours.shape == (256, 128, 3)  # every 8th pixel: 4 read for each of the bitmap's
     x = g.trace().value("x")
     assert colours[1, 1, 0] == round(x[8, 8] / x.max() * 255)
+
+
+def test_a_nan_pixel_is_magenta_and_dot_output_keeps_the_room_empty() -> None:
+    g = graphstep.load(POOL)
+    session = g.session()
+    x = session.trace.value("x").copy()
+    x[3, 4] = np.nan
+    session.set_input("x", x)
+    pics = pictures(session)
+    (tile,) = images(node_group(pics.svg(pics.scene(0)), g, "x"))
+    pixels = decoded(tile, 12)
+    assert pixels[3, 4].tolist() == list(colormap.NONFINITE)
+    assert pixels[0, 0].tolist() == [round(x[0, 0] / np.nanmax(x) * 255)] * 3
+    dot = pics.dot(pics.scene(pics.last))
+    assert "#fe0006" not in dot and "#fe0007" not in dot
+    assert dot.count('WIDTH="54" HEIGHT="64"') == 2  # x's value and gradient: room, no picture
