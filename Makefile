@@ -23,6 +23,7 @@ bench: $(STAMP) graphviz
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/session.py
 	$(BIN)/python bench/render.py
+	$(BIN)/python bench/pictures.py
 	$(BIN)/python bench/tui.py
 	$(BIN)/python bench/scale.py
 	$(BIN)/python bench/onnx_models.py

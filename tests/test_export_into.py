@@ -20,8 +20,8 @@ SVG = "{http://www.w3.org/2000/svg}"
 
 
 def caption(path: Path) -> str:
-    texts = [t.text or "" for t in ET.parse(path).getroot().iter(f"{SVG}text")]
-    return texts[-1]
+    root = ET.parse(path).getroot()
+    return [t.text or "" for t in root.iter(f"{SVG}text") if t.get("class") == "caption"][-1]
 
 
 def states(path: Path) -> dict[str, str]:

@@ -22,7 +22,7 @@ from graphstep.render import layout as layout_module
 from graphstep.render import svg as svg_module
 from graphstep.render.dot import GRAD_COLOR, PENS, VALUE_COLOR, Sentinel, escape, to_dot
 from graphstep.render.layout import layout
-from graphstep.render.svg import Pictures, pictures
+from graphstep.render.svg import NORM_LEGEND, Pictures, pictures
 from graphstep.scene import Look, regions_at
 from graphstep.session import NodeState
 
@@ -432,7 +432,8 @@ def test_an_expanded_conv_draws_the_region_of_the_window_being_stepped() -> None
     assert regions_at(s.timeline, s.current, ["c"]) == {"c": Region((0,), 0, 4, 4, 4)}
     svg = to_svg(s, expanded=["c"])
     assert "c[0,2,4]" in svg and "c[0,0,0]" not in svg
-    assert texts(svg)[-1].startswith("1.21/")  # the caption: the inner step drawn
+    assert texts(svg)[-2].startswith("1.21/")  # the caption: the inner step drawn
+    assert texts(svg)[-1] == NORM_LEGEND  # the edges show norms
     frames = layout(s.graph, ["c"], regions=regions_at(s.timeline, s.current, ["c"])).clusters
     assert [c.name for c in frames] == ["c"]
     assert "c/c[0,3,7]" in frames[0].nodes

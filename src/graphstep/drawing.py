@@ -20,8 +20,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import format as fmt
-from .composite import Expansion, Region, expansion, windows
+from .colormap import Colouring, colouring
+from .composite import Expansion, Region, Windows, expansion, windows
 from .errors import GraphstepError
+from .limits import MAX_PICTURE_PIXELS, MAX_THUMBNAIL_SIDE
 from .trace import Trace
 
 if TYPE_CHECKING:
@@ -64,6 +66,147 @@ def short(a: np.ndarray | None) -> str:
     return f"{fmt.shape(a.shape)} {finite.min():.3g}…{finite.max():.3g}"
 
 
+# --- pictures: tensors that are images, drawn as small bitmaps (render/image.py encodes them)
+
+PICTURE_SIDE = 8  # an image is a picture when both its sides are at least this
+MAX_TILES = 8  # channels (or filters) drawn side by side; the others are left out
+SAMPLES = 4  # pixels of a large image read for each pixel of its bitmap, a side
+Tile = tuple[int, ...]  # the leading index of one tile: its (H, W), or (3, H, W) in colour
+
+
+@dataclass(frozen=True, eq=False)
+class Picture:
+    """A tensor drawn as a row of small pictures, one per tile; which tiles, and their size,
+    follow from the shape alone (a layout does not change with the numbers). `value` and
+    `grad` are the tensors drawn (None in a drawing without numbers)."""
+
+    tiles: tuple[Tile, ...]
+    rgb: bool  # each tile is (3, H, W), drawn in its own colours
+    side: tuple[int, int]  # H, W of a tile
+    gradient: bool = False  # a row for the gradient's pictures too
+    value: np.ndarray | None = None
+    grad: np.ndarray | None = None
+    value_colouring: Colouring | None = None
+    grad_colouring: Colouring | None = None
+
+    @property
+    def bitmap(self) -> tuple[int, int]:
+        """A tile's bitmap, H and W in pixels: a large image shrunk to MAX_THUMBNAIL_SIDE; a
+        small one grown by a whole factor towards it, each number a square of pixels, sharp
+        in any viewer (some smooth a small bitmap when they scale it)."""
+        h, w = self.side
+        factor = MAX_THUMBNAIL_SIDE / max(h, w)
+        if factor < 1:
+            return max(1, round(h * factor)), max(1, round(w * factor))
+        return h * int(factor), w * int(factor)
+
+    @property
+    def pixels(self) -> int:
+        """Pixels of all its bitmaps, value and gradient."""
+        h, w = self.bitmap
+        return len(self.tiles) * h * w * (2 if self.gradient else 1)
+
+    def colours(self, gradient: bool = False) -> list[np.ndarray]:
+        """Each tile as (H, W, 3) uint8 colours; empty without the numbers."""
+        a, paint = (
+            (self.grad, self.grad_colouring) if gradient else (self.value, self.value_colouring)
+        )
+        if a is None or paint is None:
+            return []
+        # a large image read at every few pixels first: its colours stay a few times the
+        # bitmap's size, whatever the image's (a file could make it 4,096 pixels a side)
+        step = max(1, max(self.side) // (SAMPLES * MAX_THUMBNAIL_SIDE))
+        return [paint.apply(a[t][..., ::step, ::step]) for t in self.tiles]
+
+    def covering(self, lead: tuple[int | slice, ...]) -> list[int]:
+        """The tiles showing any of the planes `x[lead]` (a conv window's channels: a slice)."""
+
+        def holds(index: Tile) -> bool:
+            for i, k in zip(index, lead, strict=False):
+                if isinstance(k, slice):
+                    if not (k.start or 0) <= i < (i + 1 if k.stop is None else k.stop):
+                        return False
+                elif i != k:
+                    return False
+            return True
+
+        def planes(tile: Tile) -> list[Tile]:
+            return [(*tile, c) for c in range(3)] if self.rgb else [tile]
+
+        return [n for n, tile in enumerate(self.tiles) if any(map(holds, planes(tile)))]
+
+
+def tiles(shape: tuple[int, ...], threshold: bool = True) -> tuple[tuple[Tile, ...], bool] | None:
+    """The tiles of an image-shaped tensor, (H, W), (C, H, W) or (N, C, H, W) (the first of N),
+    and whether they are in colour (C = 3); None for any other shape, or (`threshold`) an image
+    too small to be more than a table of numbers."""
+    if not 2 <= len(shape) <= 4 or (len(shape) == 4 and shape[0] < 1):
+        return None
+    h, w = shape[-2:]
+    if min(h, w) < 1 or (threshold and min(h, w) < PICTURE_SIDE):
+        return None
+    lead: Tile = (0,) if len(shape) == 4 else ()
+    if len(shape) == 2:
+        return ((),), False
+    channels = shape[-3]
+    if channels == 3:
+        return (lead,), True
+    return tuple((*lead, c) for c in range(min(channels, MAX_TILES))), False
+
+
+def filter_tiles(shape: tuple[int, ...]) -> tuple[tuple[Tile, ...], bool] | None:
+    """A conv's filters (O, C, kh, kw) as a row: each filter's first channel, or its three in
+    colour."""
+    if len(shape) != 4 or min(shape) < 1 or shape[-1] * shape[-2] < 4:
+        return None
+    rgb = shape[1] == 3
+    return tuple((o,) if rgb else (o, 0) for o in range(min(shape[0], MAX_TILES))), rgb
+
+
+def picture(
+    found: tuple[tuple[Tile, ...], bool] | None,
+    shape: tuple[int, ...],
+    value: np.ndarray | None,
+    grad: np.ndarray | None = None,
+    scale: np.ndarray | None = None,
+    gradient: bool = False,
+) -> Picture | None:
+    """The picture of a tensor with these tiles; its colours scaled by `scale` (the tensor a
+    patch was cut from), else by the value itself; a gradient's centred on zero."""
+    if found is None:
+        return None
+    laid, rgb = found
+    return Picture(
+        laid,
+        rgb,
+        (shape[-2], shape[-1]),
+        gradient,
+        value,
+        grad,
+        None if value is None else colouring(value if scale is None else scale, rgb=rgb),
+        None if grad is None else colouring(grad, signed=True, rgb=rgb),
+    )
+
+
+def _within_budget(d: Diagram) -> None:
+    """Pictures in drawing order until MAX_PICTURE_PIXELS; the cards after that keep their
+    numbers only, whether or not there are numbers (the layout stays the same)."""
+    total = 0
+    for pid, part in d.parts.items():
+        shown = part.card.picture
+        if shown is None:
+            continue
+        total += shown.pixels
+        if total > MAX_PICTURE_PIXELS:
+            d.parts[pid] = replace(part, card=replace(part.card, picture=None))
+
+
+def _conv_weight(graph: Graph, name: str) -> bool:
+    return any(
+        graph.nodes[c].op == "conv2d" and position == 1 for c, position in graph.consumers[name]
+    )
+
+
 @dataclass(frozen=True)
 class Card:
     """What a node's label says. `numbers` False: a name only (a patch, a filter)."""
@@ -77,6 +220,7 @@ class Card:
     grad_label: str = ""  # "∂f/∂q"; empty: no gradient row
     numbers: bool = True
     compact: bool = False  # a node of an expanded composite: smaller type
+    picture: Picture | None = None  # an image-shaped tensor, a filter or a patch, as pictures
 
     @property
     def title(self) -> str:
@@ -292,6 +436,7 @@ def diagram(
         for position, src in enumerate(graph.nodes[name].inputs):
             if d.shown_as.get(src, src) != head:
                 _connect(d, read, src, name, position)
+    _within_budget(d)
     return d
 
 
@@ -373,14 +518,22 @@ def _card(graph: Graph, trace: Trace | None, name: str) -> Card:
     if name in graph.sources:  # an imported model's own name for the node
         about.append(graph.sources[name])
     has_grad = name in graph.ancestors_of_output
+    value = None if trace is None else trace.value(name)
+    grad = None if trace is None else trace.grad(name)
+    laid = (
+        filter_tiles(node.shape)
+        if node.op == "param" and _conv_weight(graph, name)
+        else tiles(node.shape)
+    )
     return Card(
         name=name,
         formula="" if node.is_leaf else graph.formula(name),
         subtitle=" · ".join(about),
         shape=node.shape,
-        value=None if trace is None else trace.value(name),
-        grad=None if trace is None else trace.grad(name),
+        value=value,
+        grad=grad,
         grad_label=f"∂{graph.output}/∂{name}" if has_grad else "",
+        picture=picture(laid, node.shape, value, grad, gradient=has_grad),
     )
 
 
@@ -426,6 +579,7 @@ def _expand(d: Diagram, trace: Trace, read: Trace | None, name: str, region: Reg
             subtitle=f"every window's {'W' if kind is Kind.WEIGHT else 'b'}" * (sub in shared),
             numbers=scalar,
             compact=True,
+            picture=_read_picture(trace, read, node.inputs, wins, kind, data["position"]),
         )
         ordinal = wins.ordinal(data["position"]) if kind is Kind.WINDOW else None
         key = inner_name(name, sub)
@@ -444,6 +598,28 @@ def _expand(d: Diagram, trace: Trace, read: Trace | None, name: str, region: Reg
         d.wires.append(
             Wire(f"e{len(d.wires)}", d.ids[tail], d.ids[head], tail, head, -1, labelled=False)
         )
+
+
+def _read_picture(
+    trace: Trace,
+    read: Trace | None,
+    inputs: tuple[str, ...],
+    wins: Windows,
+    kind: Kind,
+    position: tuple[int, ...],
+) -> Picture | None:
+    """What a patch or a filter of an expanded conv reads, as pictures in the colours of the
+    tensor it comes from."""
+    if kind is Kind.PATCH:
+        source = trace.value(inputs[0])
+        a = wins.patch(source, position)
+    elif kind is Kind.WEIGHT:
+        source = trace.value(inputs[1])
+        a = source[position]
+    else:
+        return None
+    found = tiles(a.shape, threshold=False)
+    return picture(found, a.shape, None if read is None else a, scale=source)
 
 
 def inner_name(composite: str, sub: str) -> str:

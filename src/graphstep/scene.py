@@ -270,11 +270,55 @@ class Scene:
 
     def flows(self) -> Mapping[str, Flow]:
         """Every wire's flow."""
+        return self._every_flow
+
+    @cached_property
+    def _every_flow(self) -> dict[str, Flow]:
         looks, between = self._every_look, self._flow_between
         return {
             w.id: between(w, looks[w.tail], looks[w.head]) if w.ltail is None else self._flow(w)
             for w in self.diagram.wires
         }
+
+    # -- over the pictures
+
+    @cached_property
+    def marks(self) -> tuple[Mark, ...]:
+        """Inside a conv or pool: its window outlined on the input's picture, and the output
+        cell it computes on the output's (the value's forward, the gradient's backward)."""
+        step, d = self.step, self.diagram
+        wins = None if step.node is None else self.timeline.windows(step.node)
+        if step.window is None or step.node is None or wins is None:
+            return ()
+        position = step.window
+        node = d.graph.nodes[step.node]
+        rows, cols = wins.span(position)
+        i, j = position[-2], position[-1]
+        return (
+            *_marks(d, node.inputs[0], False, wins.lead(position), rows, cols, "window"),
+            *_marks(
+                d,
+                step.node,
+                step.phase is Phase.BACKWARD,
+                position[:-2],
+                slice(i, i + 1),
+                slice(j, j + 1),
+                "cell",
+            ),
+        )
+
+    @property
+    def shows_norm(self) -> bool:
+        """Whether an edge shows a tensor's L2 norm (‖·‖) at this step."""
+        flows = self.flows()
+        return any(
+            w.labelled
+            and (
+                (flows[w.id].shows_value and w.value is not None and w.value.ndim > 0)
+                or (flows[w.id].shows_grad and w.grad is not None and w.grad.ndim > 0)
+            )
+            for w in self.diagram.wires
+        )
 
     # -- moving
 
@@ -310,6 +354,41 @@ class Scene:
             if flow is not old:
                 flows[wid] = flow
         return Delta({pid: now[pid] for pid in pids if now[pid] is not then[pid]}, flows)
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A rectangle over one tile of a part's picture: the window being stepped (`window`), or
+    the output cell it computes (`cell`); rows and columns are the tile's pixels, clipped."""
+
+    part: str
+    gradient: bool  # over the gradient's picture, else the value's
+    tile: int
+    side: tuple[int, int]  # the tile's H, W
+    rows: tuple[int, int]
+    cols: tuple[int, int]
+    kind: str
+
+
+def _marks(
+    d: Diagram,
+    name: str,
+    gradient: bool,
+    lead: tuple[int | slice, ...],
+    rows: slice,
+    cols: slice,
+    kind: str,
+) -> list[Mark]:
+    pid = d.ids.get(name)
+    shown = None if pid is None else d.parts[pid].card.picture
+    if pid is None or shown is None:
+        return []
+    h, w = shown.side
+    r = (max(0, rows.start), min(h, rows.stop))
+    c = (max(0, cols.start), min(w, cols.stop))
+    if r[0] >= r[1] or c[0] >= c[1]:
+        return []
+    return [Mark(pid, gradient, k, shown.side, r, c, kind) for k in shown.covering(lead)]
 
 
 def _inner_look(base: Look, k: int, inner: int) -> Look:

@@ -20,9 +20,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import format as fmt
-from ..drawing import EDGE_CHARS, Card, Diagram, Frame, Kind, Part, Wire, edge_text, fit
+from ..drawing import EDGE_CHARS, Card, Diagram, Frame, Kind, Part, Picture, Wire, edge_text, fit
 from ..errors import GraphstepError
 from ..scene import Flow, Look
+from .image import GAP, tile_size
 
 # Okabe–Ito colours, distinguishable with every common colour-vision deficiency;
 # each look also has its own line style and weight, so it survives greyscale print.
@@ -111,6 +112,8 @@ class Sentinel:
     VALUE = "#fe0003"
     GRAD = "#fe0004"
     EDGE = "#fe0005"
+    PICTURE = "#fe0006"  # a cell svg.py fills with a tile of the value's picture
+    GRAD_PICTURE = "#fe0007"  # … of the gradient's
 
 
 def escape(text: str) -> str:
@@ -286,11 +289,28 @@ def _label(card: Card, look: Look | None) -> str:
         )
     if card.numbers:
         rows.append(f"<TR><TD>{_numbers(card, look)}</TD></TR>")
+    if card.picture is not None:
+        rows.append(f"<TR><TD>{_pictures(card.picture, look)}</TD></TR>")
     return (
         '<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">'
         + "".join(rows)
         + "</TABLE>"
     )
+
+
+def _pictures(picture: Picture, look: Look | None) -> str:
+    """Room for a picture's tiles: a row for the value, and one for the gradient (one picture
+    each: side by side); in a template each cell is filled with a sentinel colour, where
+    svg.py puts the tile."""
+    width, height = tile_size(picture)
+    fills = [Sentinel.PICTURE] + ([Sentinel.GRAD_PICTURE] if picture.gradient else [])
+    rows = []
+    for fill in fills:
+        colour = f' BGCOLOR="{fill}"' if look is None else ""
+        cell = f'<TD FIXEDSIZE="TRUE" WIDTH="{width}" HEIGHT="{height}"{colour}></TD>'
+        rows.append(cell * len(picture.tiles))
+    body = "".join(rows) if len(picture.tiles) == 1 else "</TR><TR>".join(rows)
+    return f'<TABLE BORDER="0" CELLSPACING="{GAP}" CELLPADDING="0"><TR>{body}</TR></TABLE>'
 
 
 @dataclass(frozen=True)

@@ -73,6 +73,7 @@ def page(pics: Pictures, scenes: Sequence[Scene]) -> str:
             "text": scene.caption,
             "phase": str(scene.step.phase),
             "node": scene.step.node or "",  # the player keeps this node in view
+            "marks": pics.marks(scene),  # a conv or pool window outlined on the pictures
         }
         for scene in scenes
     ]

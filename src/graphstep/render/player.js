@@ -26,13 +26,13 @@
 
   slider.max = String(last);
 
-  function svgAt(codes) {
+  function svgAt(step) {
     var parts = [data.open, data.head];
     for (var k = 0; k < data.pieces.length; k++) {
       var variants = data.pieces[k];
-      parts.push(variants.length > 1 ? variants[codes.charCodeAt(k) - 48] : variants[0]);
+      parts.push(variants.length > 1 ? variants[step.codes.charCodeAt(k) - 48] : variants[0]);
     }
-    parts.push("</g></svg>");
+    parts.push(step.marks, "</g></svg>");
     return parts.join("");
   }
 
@@ -143,7 +143,7 @@
     }
     current = i;
     var step = data.steps[i];
-    canvas.innerHTML = svgAt(step.codes);
+    canvas.innerHTML = svgAt(step);
     slider.value = String(i);
     counter.textContent = "step " + i + " of " + last;
     text.textContent = step.text;

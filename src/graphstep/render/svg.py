@@ -25,8 +25,9 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..colormap import OUTLINE
 from ..composite import Region
-from ..drawing import Diagram, Kind, diagram
+from ..drawing import Diagram, Kind, Picture, diagram
 from ..errors import GraphstepError, excerpt
 from ..format import data_size
 from ..scene import Flow, Look, Scene, inner_stops, regions_at
@@ -37,6 +38,7 @@ from .dot import (
     GRAD_COLOR,
     INK,
     LINES,
+    MUTED,
     PENS,
     TEMPLATE,
     THIN_LINES,
@@ -47,6 +49,7 @@ from .dot import (
     escape,
     to_dot,
 )
+from .image import data_uri
 from .layout import Layout, parse_json, remember, run_graphviz
 from .png import svg_to_png
 
@@ -62,6 +65,8 @@ CAPTION_SIZE = 12
 CAPTION_LINE = 16
 CAPTION_CHAR = 0.56  # a caption character's width in ems, for wrapping
 CAPTION_CHARS = 60  # the shortest caption line
+OUTLINE_COLOR = "#{:02x}{:02x}{:02x}".format(*OUTLINE)
+NORM_LEGEND = "‖·‖ on an edge: a tensor's L2 norm"  # as the HTML player's legend says
 
 _TEXT = re.compile(r'<text\b[^>]*\bfill="(#fe000[34])"[^>]*>[^<]*</text>\n?')
 
@@ -102,7 +107,7 @@ class Pictures:
         svg, layout_json = run_graphviz(to_dot(self.diagram, TEMPLATE, rankdir), ["svg", "json0"])
         self.layout: Layout = parse_json(layout_json, self.diagram, rankdir)
         remember(self.graph, self.expanded, rankdir, self.layout, regions)
-        self.head, self.pieces, self.size = _cut(svg, self.diagram, rankdir)
+        self.head, self.pieces, self.size, self.places = _cut(svg, self.diagram, rankdir)
 
     @property
     def last(self) -> int:
@@ -130,7 +135,7 @@ class Pictures:
         width, height = self.size
         if caption is not None:  # room for a line of 60 characters, however narrow the graph
             width = max(width, 16 + CAPTION_CHARS * CAPTION_SIZE * CAPTION_CHAR)
-        lines = wrap(scene.caption, width) if caption else []
+        lines = self.caption(scene) if caption else []
         rows = max(len(lines), caption_lines)
         total = height + (rows * CAPTION_LINE + 8 if rows else 0)
         parts = [
@@ -140,16 +145,28 @@ class Pictures:
             f"<title>{escape(self.graph.name)}</title>\n",
             self.head,
             *(p.variants[c] for p, c in zip(self.pieces, codes, strict=True)),
+            self.marks(scene),
             "</g>\n",
             *(
-                f'<text x="8" y="{height + CAPTION_LINE * (i + 1):.1f}" font-family="{FONT},'
-                f'Arial,sans-serif" font-size="{CAPTION_SIZE}" fill="{INK}">{escape(line)}'
-                "</text>\n"
-                for i, line in enumerate(lines)
+                f'<text class="{kind}" x="8" y="{height + CAPTION_LINE * (i + 1):.1f}" '
+                f'font-family="{FONT},Arial,sans-serif" font-size="{CAPTION_SIZE}" '
+                f'fill="{INK if kind == "caption" else MUTED}">{escape(line)}</text>\n'
+                for i, (line, kind) in enumerate(lines)
             ),
             "</svg>\n",
         ]
         return "".join(parts)
+
+    def caption(self, scene: Scene) -> list[tuple[str, str]]:
+        """The lines under the picture, each with its class: the step (`caption`), wrapped to
+        the picture's width, and the `legend` of ‖·‖ whenever an edge shows a norm."""
+        width = max(self.size[0], 16 + CAPTION_CHARS * CAPTION_SIZE * CAPTION_CHAR)
+        lines = [(line, "caption") for line in wrap(scene.caption, width)]
+        return [*lines, (NORM_LEGEND, "legend")] if scene.shows_norm else lines
+
+    def marks(self, scene: Scene) -> str:
+        """The window and output cell of a conv or pool step, over the pictures that show them."""
+        return _marks(self.places, scene)
 
     def dot(self, scene: Scene) -> str:
         """The DOT of a scene: the template's drawing in the step's colours, every number known
@@ -166,8 +183,11 @@ def wrap(text: str, width: float) -> list[str]:
 # --- cutting the template
 
 
-def _cut(svg: str, d: Diagram, rankdir: str) -> tuple[str, list[Piece], tuple[float, float]]:
-    """The template → (the opening of the drawing, its pieces, its size in points)."""
+def _cut(
+    svg: str, d: Diagram, rankdir: str
+) -> tuple[str, list[Piece], tuple[float, float], dict[str, Places]]:
+    """The template → (the opening of the drawing, its pieces, its size in points, where each
+    part's pictures are)."""
     ET.register_namespace("", SVG_NS)
     ET.register_namespace("xlink", XLINK_NS)
     root = ET.fromstring(svg)
@@ -181,6 +201,7 @@ def _cut(svg: str, d: Diagram, rankdir: str) -> tuple[str, list[Piece], tuple[fl
         f'font-family="{GRAPHVIZ_FONT}">\n'
     )
     pieces: list[Piece] = []
+    places: dict[str, Places] = {}
     kinds = {
         pid: Changes.STATIC if p.kind is Kind.CONST else Changes.NODE for pid, p in d.parts.items()
     }
@@ -208,11 +229,14 @@ def _cut(svg: str, d: Diagram, rankdir: str) -> tuple[str, list[Piece], tuple[fl
         if kind is Changes.STATIC:
             pieces.append(Piece(cid, kind, (text,)))
         elif kind is Changes.NODE:
+            shown = d.parts[cid].card.picture
+            if shown is not None:
+                text, places[cid] = _place_pictures(text, shown)
             pieces.append(Piece(cid, kind, tuple(_node_variant(text, look) for look in Look)))
         else:
             lines = THIN_LINES if cid in thin else LINES
             pieces.append(Piece(cid, kind, tuple(_edge_variant(text, lines[f], f) for f in Flow)))
-    return head, _merge_static(pieces), size
+    return head, _merge_static(pieces), size, places
 
 
 def _merge_static(pieces: list[Piece]) -> list[Piece]:
@@ -241,7 +265,75 @@ def _node_variant(text: str, look: Look) -> str:
     """A node in one look; its class names its state (`node grad`), for a reader or a test."""
     text = text.replace(f'fill="{Sentinel.FILL}" stroke="{Sentinel.BORDER}"', PENS[look].svg())
     text = text.replace('class="node"', f'class="node {look.state}"', 1)
+    if not look.shows_value:
+        text = _VALUE_PICTURE.sub("", text)
+    if not look.shows_grad:
+        text = _GRAD_PICTURE.sub("", text)
     return _texts(text, look.shows_value, look.shows_grad)
+
+
+# --- pictures: the tiles of image-shaped tensors, in the cells dot.py kept for them
+
+Rect = tuple[float, float, float, float]  # x, y, width, height in the drawing's points
+Places = dict[bool, list[Rect]]  # gradient? → each tile's rectangle
+
+_CELL = re.compile(r'<polygon fill="(#fe000[67])" stroke="[^"]*" points="([^"]*)"\s*/>')
+_VALUE_PICTURE = re.compile(r'<g class="picture value">.*?</g>\n?', re.DOTALL)
+_GRAD_PICTURE = re.compile(r'<g class="picture gradient">.*?</g>\n?', re.DOTALL)
+FRAME = "#9a9a9a"
+
+
+def _place_pictures(text: str, picture: Picture) -> tuple[str, Places]:
+    """A node's piece with each sentinel cell replaced by its tile, an <image> of the tile's
+    PNG (encoded here, once for every step); and where the tiles are."""
+    bitmaps = {False: picture.colours(), True: picture.colours(gradient=True)}
+    places: Places = {False: [], True: []}
+
+    def tile(m: re.Match[str]) -> str:
+        gradient = m.group(1) == Sentinel.GRAD_PICTURE
+        coords = [float(v) for v in _NUMBER.findall(m.group(2))]
+        xs, ys = coords[0::2], coords[1::2]
+        x, y, w, h = min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)
+        k = len(places[gradient])
+        places[gradient].append((x, y, w, h))
+        colours = bitmaps[gradient]
+        if k >= len(colours):
+            return ""
+        return (
+            f'<g class="picture {"gradient" if gradient else "value"}">'
+            f'<image x="{x:.2f}" y="{y:.2f}" width="{w:.2f}" height="{h:.2f}" '
+            'preserveAspectRatio="none" image-rendering="optimizeSpeed" '
+            f'style="image-rendering:pixelated" href="{data_uri(colours[k], picture.bitmap)}"/>'
+            f'<rect x="{x:.2f}" y="{y:.2f}" width="{w:.2f}" height="{h:.2f}" fill="none" '
+            f'stroke="{FRAME}" stroke-width="0.5"/></g>\n'
+        )
+
+    return _CELL.sub(tile, text), places
+
+
+def _marks(pictures: Mapping[str, Places], scene: Scene) -> str:
+    """The scene's window and output cell, outlined over the tiles that show them (a dark line
+    under a bright one, to be seen on any colour)."""
+    out = []
+    for mark in scene.marks:
+        look = scene.look(mark.part)
+        places = pictures.get(mark.part)
+        shown = look.shows_grad if mark.gradient else look.shows_value
+        if places is None or not shown or mark.tile >= len(places[mark.gradient]):
+            continue
+        x, y, w, h = places[mark.gradient][mark.tile]
+        rows, cols = mark.side
+        (r0, r1), (c0, c1) = mark.rows, mark.cols
+        box = (
+            f'x="{x + c0 * w / cols:.2f}" y="{y + r0 * h / rows:.2f}" '
+            f'width="{(c1 - c0) * w / cols:.2f}" height="{(r1 - r0) * h / rows:.2f}"'
+        )
+        out.append(
+            f'<g class="mark {mark.kind}"><rect {box} fill="none" stroke="#000000" '
+            f'stroke-width="2.4"/><rect {box} fill="none" stroke="{OUTLINE_COLOR}" '
+            'stroke-width="1.2"/></g>\n'
+        )
+    return "".join(out)
 
 
 def _edge_variant(text: str, line: Line, flow: Flow) -> str:
@@ -492,7 +584,7 @@ def export_all_steps(
         for end in (steps[0], steps[-1]):
             _stop(subject, pics, end, None)  # a missing step is refused
         scenes = [scene for scene in scenes if scene.position in steps]
-    lines = max(len(wrap(scene.caption, pics.size[0])) for scene in scenes)
+    lines = max(len(pics.caption(scene)) for scene in scenes)
     if budget is not None:
         probes = {0: scenes[0], 1: scenes[len(scenes) // 2], 2: scenes[-1]}.values()
         each = max(len(pics.svg(scene, True, lines).encode()) for scene in probes)

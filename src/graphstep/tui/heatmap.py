@@ -16,17 +16,11 @@ from rich.segment import Segment
 from rich.style import Style
 from textual.strip import Strip
 
+from ..colormap import OUTLINE, RGB, Map, colouring, scaled
 from ..format import number
 
 Window = tuple[slice, slice]
-RGB = tuple[int, int, int]
 
-NEGATIVE: RGB = (49, 130, 220)
-ZERO: RGB = (48, 48, 56)
-POSITIVE: RGB = (235, 110, 40)
-OUTLINE: RGB = (255, 240, 90)
-HIDDEN: RGB = (90, 90, 90)
-NONFINITE: RGB = (220, 0, 220)
 MAX_NUMBER_ROWS = 10
 MAX_CELL_CHARS = 7
 MAX_PIXEL_ROWS = 12  # terminal rows: 24 pixels
@@ -45,6 +39,7 @@ class Plane:
     values: np.ndarray
     window: Window | None = None
     known: np.ndarray | None = None  # False where a number is not computed yet: drawn as ·
+    map: Map = Map.DIVERGING  # grey for a tensor with no negative value (colormap.colouring)
 
 
 def planes(
@@ -52,14 +47,17 @@ def planes(
     window: Window | None = None,
     known: np.ndarray | None = None,
     limit: int = 4,
+    gradient: bool = False,
 ) -> list[Plane]:
-    """The 2-D slices a tensor is shown as: a vector as one row, (C, H, W) as C images."""
+    """The 2-D slices a tensor is shown as: a vector as one row, (C, H, W) as C images; in
+    the map the pictures use for the whole tensor (diverging for a gradient)."""
     a = np.asarray(array, dtype=np.float64)
     if a.ndim == 0:
         return []
+    paint = colouring(a, signed=gradient).map
     if a.ndim <= 2:
         two = a.reshape(-1, a.shape[-1]) if a.ndim == 2 else a[None, :]
-        return [Plane("", two, window, None if known is None else known.reshape(two.shape))]
+        return [Plane("", two, window, None if known is None else known.reshape(two.shape), paint)]
     lead = a.reshape(-1, *a.shape[-2:])
     masks = None if known is None else known.reshape(lead.shape)
     index = list(np.ndindex(*a.shape[:-2]))
@@ -69,28 +67,18 @@ def planes(
             lead[k],
             window,
             None if masks is None else masks[k],
+            paint,
         )
         for k, i in enumerate(index[:limit])
     ]
 
 
-def colours(values: np.ndarray, known: np.ndarray | None = None) -> list[list[RGB]]:
-    """A diverging map centred on zero: blue below, orange above; NaN and ±inf in magenta.
-
-    Numbers not known yet are grey, and do not count towards the scale.
-    """
-    values = np.asarray(values, dtype=np.float64)
-    finite = np.isfinite(values)
-    counted = finite if known is None else finite & known
-    scale = float(np.abs(values[counted]).max()) if counted.any() else 0.0
-    with np.errstate(invalid="ignore"):
-        t = np.clip(np.where(finite, values, 0.0) / (scale or 1.0), -1.0, 1.0)[..., None]
-    zero, negative, positive = (np.array(c, dtype=np.float64) for c in (ZERO, NEGATIVE, POSITIVE))
-    rgb = np.where(t < 0, zero + (negative - zero) * -t, zero + (positive - zero) * t)
-    rgb[~finite] = NONFINITE
-    if known is not None:
-        rgb[~known] = HIDDEN
-    return [[tuple(px) for px in row] for row in np.rint(rgb).astype(int).tolist()]
+def colours(
+    values: np.ndarray, known: np.ndarray | None = None, map: Map = Map.DIVERGING
+) -> list[list[RGB]]:
+    """colormap's grey or diverging map (blue below zero, orange above; NaN and ±inf magenta)
+    as rows of colours; numbers not known yet are grey, and do not count towards the scale."""
+    return [[(r, g, b) for r, g, b in row] for row in scaled(values, known, map).tolist()]
 
 
 def _ink(rgb: RGB) -> RGB:
@@ -122,7 +110,7 @@ def number_grid(plane: Plane) -> list[Strip] | None:
         for i, row in enumerate(values)
     ]
     cell = max(len(t) for row in texts for t in row) + 2
-    fills = colours(values, known)
+    fills = colours(values, known, plane.map)
     r0, r1, c0, c1 = _bounds(window, h, w)
     line = _style(OUTLINE, bold=True)
     strips: list[Strip] = []
@@ -191,7 +179,7 @@ def pixel_grid(plane: Plane, width: int) -> list[Strip]:
     rows = slice(top, top + 2 * MAX_PIXEL_ROWS - 2)
     cols = slice(left, left + max(1, width - 2))
     shown = values[rows, cols]
-    fills = colours(shown, None if plane.known is None else plane.known[rows, cols])
+    fills = colours(shown, None if plane.known is None else plane.known[rows, cols], plane.map)
     sh, sw = shown.shape
     canvas: list[list[RGB | None]] = [[None] * (sw + 2) for _ in range(sh + 2)]
     for i in range(sh):

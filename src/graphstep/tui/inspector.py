@@ -206,7 +206,8 @@ def _tensors(session: Session, step: Step) -> list[Shown]:
     else:
         grad = trace.grad(step.node)
         if grad is not None and grad.size > 1:
-            shown.append(Shown(f"∂{graph.output}/∂{step.node} {shape(grad.shape)}", planes(grad)))
+            title = f"∂{graph.output}/∂{step.node} {shape(grad.shape)}"
+            shown.append(Shown(title, planes(grad, gradient=True)))
     return shown
 
 
@@ -242,7 +243,7 @@ def _window_tensors(session: Session, step: Step, wins: Windows) -> list[Shown]:
         grad = trace.grad(step.node or "")
         out = np.zeros(wins.grid) if grad is None else grad[channel]
         title = f"∂{graph.output}/∂{step.node}{index(channel) if channel else ''}"
-        shown.append(Shown(title, planes(out, cell)))
+        shown.append(Shown(title, planes(out, cell, gradient=True)))
     return shown
 
 
