@@ -98,7 +98,6 @@ class Graph:
     file: str
     output: str
     nodes: dict[str, Node]  # in declaration order
-    dag: nx.MultiDiGraph[str]
     order: list[str]  # topological; declaration order breaks ties
     leaf_values: dict[str, Any]  # the spec's literal values / initializers, not yet numpy
     train: dict[str, float] = field(default_factory=dict)
@@ -128,8 +127,24 @@ class Graph:
         return [n for n in self.order if not self.nodes[n].is_leaf]
 
     @cached_property
+    def dag(self) -> nx.MultiDiGraph[str]:
+        """The nodes as a networkx graph, one edge per input (keyed by its position), for
+        networkx's algorithms; made when first asked for, since tracing never needs it."""
+        dag: nx.MultiDiGraph[str] = nx.MultiDiGraph(name=self.name)
+        for node in self.nodes.values():
+            dag.add_node(node.name, op=node.op, shape=node.shape, node=node)
+        for node in self.nodes.values():
+            for i, src in enumerate(node.inputs):
+                dag.add_edge(src, node.name, key=i)
+        return dag
+
+    @cached_property
     def ancestors_of_output(self) -> frozenset[str]:
-        return frozenset(nx.ancestors(self.dag, self.output)) | {self.output}
+        found = {self.output}
+        for name in reversed(self.order):  # a node's inputs come before it
+            if name in found:
+                found.update(self.nodes[name].inputs)
+        return frozenset(found)
 
     @cached_property
     def consumers(self) -> dict[str, list[tuple[str, int]]]:
@@ -587,12 +602,6 @@ class _Builder:
 
     def finish(self) -> Graph:
         spec = self.spec
-        dag: nx.MultiDiGraph[str] = nx.MultiDiGraph(name=spec.name)
-        for node in self.nodes.values():
-            dag.add_node(node.name, op=node.op, shape=node.shape, node=node)
-        for node in self.nodes.values():
-            for i, src in enumerate(node.inputs):
-                dag.add_edge(src, node.name, key=i)
         order = topological({name: node.inputs for name, node in self.nodes.items()})
         out = self.nodes[spec.output]
         if out.shape != ():
@@ -608,7 +617,6 @@ class _Builder:
             file=spec.file,
             output=spec.output,
             nodes=self.nodes,
-            dag=dag,
             order=order,
             leaf_values=self.leaf_values,
             train=spec.train,
