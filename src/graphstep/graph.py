@@ -599,12 +599,12 @@ class _Builder:
         self, op: Op, ins: tuple[str, ...], attrs: dict[str, Any], loc: Loc
     ) -> tuple[int, ...]:
         try:
-            shape = op.shape(*(self.shapes[i] for i in ins), **attrs)
+            shape = op.shape(*[self.shapes[i] for i in ins], **attrs)
         except OpError as e:
             raise GraphstepError.at(f"{op.name}: {e}", loc, hint=e.hint) from None
         except (TypeError, ValueError) as e:
             raise GraphstepError.at(f"{op.name}: bad arguments ({e})", loc) from None
-        return tuple(int(n) for n in shape)
+        return tuple(map(int, shape))
 
     def finish(self) -> Graph:
         spec = self.spec

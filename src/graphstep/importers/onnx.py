@@ -502,27 +502,23 @@ class _Import:
         name = self.names.add(onnx_name)
         self.remember(name, onnx_name)
         self.entries[name] = EntrySpec(name, expr, unparse(expr), _NOWHERE)
-        self.shapes[name] = self.shape(expr)
-        self.tensors[onnx_name] = _Tensor(self.shapes[name], name=name)
+        shape = self.shapes[name] = self.shape(expr)
+        self.tensors[onnx_name] = _Tensor(shape, name=name)
         self.producers[onnx_name] = kind
 
     def shape(self, expr: Expr) -> tuple[int, ...]:
         """The shape of an expression over known names, by the ops' shape rules."""
-
-        match expr:
-            case Name(id=name):
-                return self.shape_by_name(name)
-            case Const():
-                return ()
-            case Call(func=func, args=args, attrs=attrs):
-                op = OPS[func]
-                full = {**op.attrs, **dict(attrs)}
-                try:
-                    shape = op.shape(*(self.shape(a) for a in args), **full)
-                except OpError as e:
-                    raise GraphstepError(f"{func}: {e}", file=self.path, hint=e.hint) from None
-                return tuple(int(n) for n in shape)
-        raise AssertionError(expr)
+        if isinstance(expr, Name):
+            return self.shape_by_name(expr.id)
+        if isinstance(expr, Const):
+            return ()
+        op = OPS[expr.func]
+        full = {**op.attrs, **dict(expr.attrs)} if expr.attrs else op.attrs
+        try:
+            shape = op.shape(*[self.shape(a) for a in expr.args], **full)
+        except OpError as e:
+            raise GraphstepError(f"{expr.func}: {e}", file=self.path, hint=e.hint) from None
+        return tuple(map(int, shape))
 
     def shape_by_name(self, name: str) -> tuple[int, ...]:
         return self.shapes[name]
