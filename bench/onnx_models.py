@@ -2,7 +2,9 @@
 """Benchmark: importing and running ONNX models, side by side with onnx's own tools.
 
 1. Import (parse, fold, build) of a 1,000-node model versus onnx.load plus
-   onnx.shape_inference on the same file: the ratio must be at most 2.
+   onnx.shape_inference on the same file: the ratio must be at most 2. graphstep's side
+   is `graphstep.load`, all a user waits for before a trace; `graph.dag`, the networkx
+   view that nothing on the way to a trace asks for, is made on first use and timed apart.
 2. Forward of a ResNet-style network at 1×3×224×224 versus
    onnx.reference.ReferenceEvaluator on the same model: at most 0.5. ONNX
    Runtime's time (float32, one thread) is printed beside them for reference.
@@ -37,9 +39,6 @@ sys.path.insert(0, str(HERE))
 from timing import best_of
 
 import graphstep
-from graphstep.graph import build
-from graphstep.importers import ModelOptions
-from graphstep.importers.onnx import load_onnx
 from graphstep.trace import Trace
 
 RNG = np.random.default_rng(0)
@@ -204,17 +203,19 @@ def main() -> int:
         onnx.save(chain(), path)
 
         def ours() -> None:
-            build(load_onnx(path, ModelOptions()))
+            graphstep.load(path)
 
         def theirs() -> None:
             onnx.shape_inference.infer_shapes(onnx.load(path))
 
-        t_ours, t_theirs = timed(ours, 5), timed(theirs, 5)
+        t_ours, t_theirs = timed(ours, 10), timed(theirs, 10)
         results["import"] = t_ours / t_theirs
+        t_dag = timed(lambda: graphstep.load(path).dag, 10) - t_ours
         print(
             f"import of a 1,000-node model: graphstep {t_ours * 1e3:.1f} ms, "
             f"onnx.load + shape_inference {t_theirs * 1e3:.1f} ms, "
-            f"ratio {results['import']:.2f} (target ≤ {TARGETS['import']})"
+            f"ratio {results['import']:.2f} (target ≤ {TARGETS['import']}); "
+            f"graph.dag on first use {t_dag * 1e3:.1f} ms more"
         )
 
         path = str(Path(folder) / "resnet.onnx")

@@ -135,7 +135,10 @@ def broadcast_shape(*shapes: Shape) -> Shape:
     """numpy's broadcasting of shapes, in plain Python: np.broadcast_shapes builds arrays, and
     a model's import asks this of thousands of nodes."""
     first = tuple(shapes[0]) if shapes else ()
-    if all(len(s) == len(first) and tuple(s) == first for s in shapes):
+    for shape in shapes[1:]:
+        if tuple(shape) != first:
+            break
+    else:  # all the same, as most are
         return first
     ndim = max(len(s) for s in shapes)
     out = [1] * ndim
