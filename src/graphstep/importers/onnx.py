@@ -471,7 +471,7 @@ class _Import:
                 f"node '{_label(node)}' ({kind}) works on the data; graphstep supports it "
                 "only where it computes a shape or a constant",
             )
-        attrs = _attributes(node)
+        attrs = _attributes(node) if node.attribute else {}
         try:
             outputs = MAPPED[kind](self, node, attrs)
         except GraphstepError as e:
@@ -946,7 +946,7 @@ def _reshape_to(imp: _Import, node: Any, shape: Sequence[int]) -> list[Expr]:
 
 def _reshape(imp: _Import, node: Any, attrs: dict[str, Any]) -> list[Expr]:
     x = imp.shape_of(node, 0)
-    wanted = [int(n) for n in imp.constant(node, 1, "shape")]
+    wanted = [int(n) for n in np.ravel(imp.constant(node, 1, "shape")).tolist()]
     if not attrs.get("allowzero"):
         wanted = [x[i] if n == 0 and i < len(x) else n for i, n in enumerate(wanted)]
     if -1 in wanted and wanted.count(-1) == 1:
