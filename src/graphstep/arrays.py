@@ -23,7 +23,7 @@ ARRAY_SUFFIXES = (".npy", ".pb")
 
 def check_size(shape: tuple[int, ...], what: str, file: str | None = None) -> None:
     """Refuse, before allocating, a tensor over the per-tensor limit."""
-    if any(n < 0 for n in shape):
+    if shape and min(shape) < 0:
         raise GraphstepError(f"{what} has a negative dimension {list(shape)}", file=file)
     if len(shape) > 6:
         raise GraphstepError(

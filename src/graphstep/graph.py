@@ -20,7 +20,7 @@ import numpy as np
 
 from .arrays import read_npz_member
 from .errors import GraphstepError, Loc, did_you_mean
-from .expr import Call, Const, Expr, Name, walk
+from .expr import Call, Const, Name
 from .format import data_size
 from .limits import (
     MAX_BLOCK_DEPTH,
@@ -98,7 +98,6 @@ class Graph:
     file: str
     output: str
     nodes: dict[str, Node]  # in declaration order
-    dag: nx.MultiDiGraph[str]
     order: list[str]  # topological; declaration order breaks ties
     leaf_values: dict[str, Any]  # the spec's literal values / initializers, not yet numpy
     train: dict[str, float] = field(default_factory=dict)
@@ -128,8 +127,24 @@ class Graph:
         return [n for n in self.order if not self.nodes[n].is_leaf]
 
     @cached_property
+    def dag(self) -> nx.MultiDiGraph[str]:
+        """The nodes as a networkx graph, one edge per input (keyed by its position), for
+        networkx's algorithms; made when first asked for, since tracing never needs it."""
+        dag: nx.MultiDiGraph[str] = nx.MultiDiGraph(name=self.name)
+        for node in self.nodes.values():
+            dag.add_node(node.name, op=node.op, shape=node.shape, node=node)
+        for node in self.nodes.values():
+            for i, src in enumerate(node.inputs):
+                dag.add_edge(src, node.name, key=i)
+        return dag
+
+    @cached_property
     def ancestors_of_output(self) -> frozenset[str]:
-        return frozenset(nx.ancestors(self.dag, self.output)) | {self.output}
+        found = {self.output}
+        for name in reversed(self.order):  # a node's inputs come before it
+            if name in found:
+                found.update(self.nodes[name].inputs)
+        return frozenset(found)
 
     @cached_property
     def consumers(self) -> dict[str, list[tuple[str, int]]]:
@@ -362,7 +377,7 @@ class _Builder:
                 dict.fromkeys(known, ""), frozenset(self.spec.leaves), stack=(block.name,)
             )
             for entry in block.entries:
-                for ref in _names(entry.expr):
+                for ref in _names(entry):
                     self.resolve(ref, scope, entry.name)
 
     def block_calls(self) -> nx.DiGraph[str]:
@@ -372,7 +387,7 @@ class _Builder:
             calls.add_node(block.name)
             for entry in block.entries:
                 calls.add_edges_from(
-                    (block.name, c.func) for c in _calls(entry.expr) if c.func in self.spec.blocks
+                    (block.name, c.func) for c in _calls(entry) if c.func in self.spec.blocks
                 )
         return calls
 
@@ -393,10 +408,10 @@ class _Builder:
                     block.loc,
                     hint="call fewer blocks inside blocks",
                 )
-            size[name] = sum(_node_count(e.expr, size) for e in block.entries)
+            size[name] = sum(_node_count(e, size) for e in block.entries)
         total = len(self.spec.leaves)
         for entry in self.spec.entries.values():
-            total += _node_count(entry.expr, size)
+            total += _node_count(entry, size)
             if total > MAX_NODES:
                 raise GraphstepError.at(
                     f"with its block calls expanded, the graph has more than {MAX_NODES:,} "
@@ -408,7 +423,7 @@ class _Builder:
     def check_block_recursion(self) -> None:
         calls = {
             block.name: [
-                c.func for e in block.entries for c in _calls(e.expr) if c.func in self.spec.blocks
+                c.func for e in block.entries for c in _calls(e) if c.func in self.spec.blocks
             ]
             for block in self.spec.blocks.values()
         }
@@ -444,62 +459,68 @@ class _Builder:
         """One entry → its nodes: generated sub-expressions (post-order), then the entry."""
         made: list[Node] = []
         entry_name = scope.node_name(entry.name, output)
-        counter = iter(range(1, 1 << 30))
-
-        def fresh(top: bool) -> str:
-            return entry_name if top else f"{entry_name}.{next(counter)}"
-
-        def visit(expr: Expr, top: bool, ins: tuple[str, ...]) -> str:
-            match expr:
-                case Name():
-                    ref = self.resolve(expr, scope, entry.name)
-                    if not top:
-                        return ref
-                    node = Node(
-                        entry_name,
-                        "identity",
-                        (ref,),
-                        {},
-                        self.shapes[ref],
-                        expr.loc,
-                        entry_name,
-                        False,
-                        scope.group,
-                    )
-                case Const(value=v):
-                    name = fresh(top)
-                    self.leaf_values[name] = v
+        generated = 0  # sub-expressions named so far: `entry.1`, `entry.2`, …
+        done: list[str] = []  # the nodes of the sub-expressions walked, their parents' inputs last
+        for expr in entry.parts:  # post-order without recursion: a long chain is flat
+            top = expr is entry.expr
+            if isinstance(expr, Name):
+                ref = self.resolve(expr, scope, entry.name)
+                if not top:
+                    done.append(ref)
+                    continue
+                node = Node(
+                    entry_name,
+                    "identity",
+                    (ref,),
+                    {},
+                    self.shapes[ref],
+                    expr.loc,
+                    entry_name,
+                    False,
+                    scope.group,
+                )
+            else:
+                if top:
+                    name = entry_name
+                else:
+                    generated += 1
+                    name = f"{entry_name}.{generated}"
+                if isinstance(expr, Const):
+                    self.leaf_values[name] = expr.value
                     node = Node(
                         name, "const", (), {}, (), expr.loc, entry_name, not top, scope.group
                     )
-                case Call(func=func) if func in self.spec.blocks:
-                    name = fresh(top)
-                    # A block's output that calls a block takes the outer call's name; its
-                    # nodes nest under the entry's own name, apart from the outer block's.
-                    inner = f"{scope.prefix}{entry.name}/" if name == scope.call else f"{name}/"
-                    block = self.spec.blocks[func]
-                    return self.inline(block, expr, ins, name, scope, made, inner)
-                case Call(func=func, attrs=attrs):
-                    name = fresh(top)
-                    op = OPS[func]
-                    full = self.attrs(op, dict(attrs), expr, ins)
+                else:
+                    n = len(expr.args)
+                    ins = tuple(done[len(done) - n :])
+                    del done[len(done) - n :]
+                    if expr.func in self.spec.blocks:
+                        # A block's output that calls a block takes the outer call's name; its
+                        # nodes nest under the entry's own name, apart from the outer block's.
+                        inner = f"{scope.prefix}{entry.name}/" if name == scope.call else f"{name}/"
+                        block = self.spec.blocks[expr.func]
+                        done.append(self.inline(block, expr, ins, name, scope, made, inner))
+                        continue
+                    op = OPS[expr.func]
+                    full = self.attrs(op, dict(expr.attrs), expr, ins)
                     shape = self.shape(op, ins, full, expr.loc)
                     node = Node(
-                        name, func, ins, full, shape, expr.loc, entry_name, not top, scope.group
+                        name,
+                        expr.func,
+                        ins,
+                        full,
+                        shape,
+                        expr.loc,
+                        entry_name,
+                        not top,
+                        scope.group,
                     )
             self.shapes[node.name] = node.shape
             made.append(node)
             self.lowered += 1
             if self.lowered > MAX_NODES:  # blocks calling blocks can multiply the nodes
                 raise GraphstepError.at(f"more than {MAX_NODES:,} nodes", node.loc)
-            return node.name
-
-        done: list[str] = []  # the nodes of the sub-expressions walked, their parents' inputs last
-        for expr in walk(entry.expr):  # post-order without recursion: a long chain is flat
-            n = len(expr.args) if isinstance(expr, Call) else 0
-            ins = tuple(done[len(done) - n :])
-            del done[len(done) - n :]
-            done.append(visit(expr, expr is entry.expr, ins))
+            done.append(node.name)
         return made
 
     def inline(
@@ -578,21 +599,15 @@ class _Builder:
         self, op: Op, ins: tuple[str, ...], attrs: dict[str, Any], loc: Loc
     ) -> tuple[int, ...]:
         try:
-            shape = op.shape(*(self.shapes[i] for i in ins), **attrs)
+            shape = op.shape(*[self.shapes[i] for i in ins], **attrs)
         except OpError as e:
             raise GraphstepError.at(f"{op.name}: {e}", loc, hint=e.hint) from None
         except (TypeError, ValueError) as e:
             raise GraphstepError.at(f"{op.name}: bad arguments ({e})", loc) from None
-        return tuple(int(n) for n in shape)
+        return tuple(map(int, shape))
 
     def finish(self) -> Graph:
         spec = self.spec
-        dag: nx.MultiDiGraph[str] = nx.MultiDiGraph(name=spec.name)
-        for node in self.nodes.values():
-            dag.add_node(node.name, op=node.op, shape=node.shape, node=node)
-        for node in self.nodes.values():
-            for i, src in enumerate(node.inputs):
-                dag.add_edge(src, node.name, key=i)
         order = topological({name: node.inputs for name, node in self.nodes.items()})
         out = self.nodes[spec.output]
         if out.shape != ():
@@ -608,7 +623,6 @@ class _Builder:
             file=spec.file,
             output=spec.output,
             nodes=self.nodes,
-            dag=dag,
             order=order,
             leaf_values=self.leaf_values,
             train=spec.train,
@@ -619,8 +633,8 @@ class _Builder:
         )
 
 
-def _calls(expr: Expr) -> Iterator[Call]:
-    return (e for e in walk(expr) if isinstance(e, Call))
+def _calls(entry: EntrySpec) -> Iterator[Call]:
+    return (e for e in entry.parts if isinstance(e, Call))
 
 
 class Cycle(Exception):
@@ -674,13 +688,13 @@ def topological(reads: Mapping[str, Iterable[str]]) -> list[str]:
     raise Cycle([names[k] for k in [*loop, loop[0]]])
 
 
-def _node_count(expr: Expr, blocks: Mapping[str, int]) -> int:
+def _node_count(entry: EntrySpec, blocks: Mapping[str, int]) -> int:
     """How many nodes an entry's expression becomes, given how many each block call makes;
     walked without recursion, so a flat chain of thousands of terms is counted too."""
-    if isinstance(expr, Name):
+    if isinstance(entry.expr, Name):
         return 1  # an entry naming another is an identity node
     total = 0
-    for e in walk(expr):
+    for e in entry.parts:
         if isinstance(e, Const):
             total += 1
         elif isinstance(e, Call):
@@ -690,7 +704,7 @@ def _node_count(expr: Expr, blocks: Mapping[str, int]) -> int:
 
 def _dependency_order(entries: list[EntrySpec], local: set[str]) -> list[str]:
     """Entries sorted so that each comes after those it uses; a cycle is an error."""
-    reads = {e.name: [r.id for r in _names(e.expr) if r.id in local] for e in entries}
+    reads = {e.name: [r.id for r in _names(e) if r.id in local] for e in entries}
     try:
         return topological(reads)
     except Cycle as e:
@@ -704,8 +718,8 @@ def _dependency_order(entries: list[EntrySpec], local: set[str]) -> list[str]:
         ) from None
 
 
-def _names(expr: Expr) -> Iterator[Name]:
-    return (e for e in walk(expr) if isinstance(e, Name))
+def _names(entry: EntrySpec) -> Iterator[Name]:
+    return (e for e in entry.parts if isinstance(e, Name))
 
 
 def build(spec: GraphSpec) -> Graph:

@@ -16,6 +16,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
@@ -210,6 +211,12 @@ class EntrySpec:
     expr: Expr
     text: str
     loc: Loc
+
+    @cached_property
+    def parts(self) -> tuple[Expr, ...]:
+        """Every sub-expression, arguments first and the whole last (`expr.walk`), walked once
+        for the several passes of building a graph."""
+        return tuple(walk(self.expr))
 
 
 @dataclass(frozen=True)

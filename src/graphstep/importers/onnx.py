@@ -20,11 +20,10 @@ import keyword
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import onnx
@@ -48,6 +47,7 @@ from ..spec import EntrySpec, GraphSpec, Init, LeafKind, LeafSpec, functions
 from . import ModelOptions
 
 OUTPUT = "output"  # in --loss, the first output, whatever its name
+_NOWHERE = Loc()  # an imported node was written nowhere in a graph file
 
 
 # ---------------------------------------------------------------------------
@@ -137,8 +137,36 @@ def _read_external_data(model: Any, path: Path) -> None:
         tensor.data_location = TensorProto.DEFAULT
 
 
+class _Node(NamedTuple):
+    """A NodeProto's fields, read once: each read of a protobuf field makes a new wrapper,
+    and the mappers read a node's inputs many times."""
+
+    op_type: str
+    domain: str
+    input: tuple[str, ...]
+    output: tuple[str, ...]
+    attribute: Sequence[Any]  # AttributeProtos
+    proto: Any
+
+    @property
+    def name(self) -> str:
+        return str(self.proto.name)
+
+
+def _nodes(graph: Any) -> list[_Node]:
+    return [
+        _Node(
+            n.op_type, n.domain, n.input[:], n.output[:], n.attribute[:] if n.attribute else (), n
+        )
+        for n in graph.node
+    ]
+
+
 # ---------------------------------------------------------------------------
 # Names
+
+
+_NOT_IDENTIFIER = re.compile(r"[^A-Za-z0-9_]+")
 
 
 class _Names:
@@ -152,7 +180,8 @@ class _Names:
     def add(self, original: str) -> str:
         if original in self.of:
             return self.of[original]
-        base = re.sub(r"[^A-Za-z0-9_]+", "_", original).strip("_")
+        plain = original.isascii() and original.isidentifier()  # no run to replace
+        base = (original if plain else _NOT_IDENTIFIER.sub("_", original)).strip("_")
         if not base or base[0].isdigit():
             base = f"t_{base}"
         if keyword.iskeyword(base) or base in self.functions:
@@ -202,6 +231,7 @@ class _Import:
     producers: dict[str, str] = field(default_factory=dict)  # tensor → op type that made it
     shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)  # graphstep name → shape
     opset: int = 13
+    consumed: set[str] = field(default_factory=set)  # every tensor a node reads
 
     def __post_init__(self) -> None:
         outputs = self.model.graph.output
@@ -217,7 +247,10 @@ class _Import:
         self.opset = next(
             (o.version for o in self.model.opset_import if o.domain in ("", "ai.onnx")), 13
         )
-        self.check_supported()
+        if len(graph.node) > MAX_NODES:
+            raise self.fail(f"the model has {len(graph.node):,} nodes; at most {MAX_NODES:,}")
+        nodes = _nodes(graph)
+        self.check_supported(nodes)
         initializers = {t.name: t for t in graph.initializer}
         dims = dict(self.options.dims)
         used_dims: set[str] = set()
@@ -235,9 +268,8 @@ class _Import:
         self.check_total(graph)
         for tensor in graph.initializer:
             self.declare_initializer(tensor)
-        if len(graph.node) > MAX_NODES:
-            raise self.fail(f"the model has {len(graph.node):,} nodes; at most {MAX_NODES:,}")
-        for node in graph.node:
+        self.consumed = {i for node in nodes for i in node.input}
+        for node in nodes:
             self.node(node)
         output = self.loss([o.name for o in graph.output])
         name = re.sub(r"\s+", " ", graph.name or Path(self.path).stem)[:80] or "model"
@@ -252,7 +284,7 @@ class _Import:
             leaves=self.leaves,
             entries=self.entries,
             output=output,
-            output_loc=Loc(),
+            output_loc=_NOWHERE,
             notes=tuple(self.notes),
             sources=self.sources,
         )
@@ -263,10 +295,10 @@ class _Import:
         by = f" from {producer} {version}".rstrip() if producer else ""
         return f"ONNX model{by} (opset {self.opset})"
 
-    def check_supported(self) -> None:
+    def check_supported(self, nodes: Sequence[_Node]) -> None:
         counts: Counter[str] = Counter()
         first: dict[str, str] = {}
-        for i, node in enumerate(self.model.graph.node):
+        for i, node in enumerate(nodes):
             kind = (
                 node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}.{node.op_type}"
             )
@@ -329,7 +361,7 @@ class _Import:
         self.leaves[name] = LeafSpec(
             name,
             LeafKind.INPUT,
-            Loc(),
+            _NOWHERE,
             shape=shape_t,
             init=Init.UNIFORM,
             options=(("low", 0.0), ("high", 1.0)),
@@ -342,17 +374,26 @@ class _Import:
         self.notes.append(note + f"; give it one with --set {name}=FILE.npy")
 
     def declare_initializer(self, tensor: Any) -> None:
-
         where = f"initializer '{_visible(tensor.name)}'"
-        shape = tuple(int(d) for d in tensor.dims)
+        shape = tuple(tensor.dims)
         check_size(shape, where, self.path)
-        try:
-            array = numpy_helper.to_array(tensor)
-        except (ValueError, TypeError) as e:
-            raise self.fail(f"{where} cannot be read: {_visible(str(e))[:200]}") from None
-        if array.shape != shape:
-            raise self.fail(f"{where} holds {array.size:,} numbers for shape {list(shape)}")
-        if tensor.data_type in FLOAT_TYPES:
+        data_type = tensor.data_type
+        raw = tensor.raw_data if data_type in RAW_FLOATS else b""
+        if raw:  # the common case, read straight into float64 (numpy_helper copies once more)
+            dtype = RAW_FLOATS[data_type]
+            if len(raw) != math.prod(shape) * dtype.itemsize:
+                raise self.fail(
+                    f"{where} holds {len(raw) / dtype.itemsize:,g} numbers for shape {list(shape)}"
+                )
+            array = np.frombuffer(raw, dtype).astype(np.float64).reshape(shape)
+        else:
+            try:
+                array = numpy_helper.to_array(tensor)
+            except (ValueError, TypeError) as e:
+                raise self.fail(f"{where} cannot be read: {_visible(str(e))[:200]}") from None
+            if array.shape != shape:
+                raise self.fail(f"{where} holds {array.size:,} numbers for shape {list(shape)}")
+        if data_type in FLOAT_TYPES:
             value = np.asarray(array, dtype=np.float64)
             value.flags.writeable = False
             self.tensors[tensor.name] = _Tensor(shape, value, param=True)
@@ -396,26 +437,26 @@ class _Import:
         onnx_name = node.input[i]
         t = self.tensor(onnx_name, node)
         if t.name is not None:
-            return Name(t.name, Loc())
+            return Name(t.name, _NOWHERE)
         assert t.value is not None
         if not t.param and t.value.ndim == 0:
-            return Const(float(t.value), Loc())
+            return Const(float(t.value), _NOWHERE)
         name = self.names.add(onnx_name)
         self.remember(name, onnx_name)
         value = np.asarray(t.value, dtype=np.float64)
         self.leaves[name] = LeafSpec(
-            name, LeafKind.PARAM if t.param else LeafKind.INPUT, Loc(), value=value
+            name, LeafKind.PARAM if t.param else LeafKind.INPUT, _NOWHERE, value=value
         )
         self.shapes[name] = tuple(value.shape)
         t.name = name
-        return Name(name, Loc())
+        return Name(name, _NOWHERE)
 
     def shape_of(self, node: Any, i: int) -> tuple[int, ...]:
         return self.tensor(node.input[i], node).shape
 
     # -- nodes ----------------------------------------------------------------
 
-    def node(self, node: Any) -> None:
+    def node(self, node: _Node) -> None:
         ins = [self.tensors.get(n) for n in node.input if n]
         kind = node.op_type
         if kind in FOLDED or (
@@ -430,9 +471,11 @@ class _Import:
                 f"node '{_label(node)}' ({kind}) works on the data; graphstep supports it "
                 "only where it computes a shape or a constant",
             )
-        attrs = _attributes(node)
-        with _naming(node):
+        attrs = _attributes(node) if node.attribute else {}
+        try:
             outputs = MAPPED[kind](self, node, attrs)
+        except GraphstepError as e:
+            raise _named(e, node) from None
         for k, expr in enumerate(outputs):
             onnx_name = node.output[k]
             if not onnx_name:
@@ -446,9 +489,8 @@ class _Import:
             )
 
     def used_later(self, onnx_name: str) -> bool:
-        graph = self.model.graph
-        return any(onnx_name in n.input for n in graph.node) or any(
-            o.name == onnx_name for o in graph.output
+        return onnx_name in self.consumed or any(
+            o.name == onnx_name for o in self.model.graph.output
         )
 
     def entry(self, onnx_name: str, expr: Expr, kind: str) -> None:
@@ -459,28 +501,24 @@ class _Import:
             )
         name = self.names.add(onnx_name)
         self.remember(name, onnx_name)
-        self.entries[name] = EntrySpec(name, expr, unparse(expr), Loc())
-        self.shapes[name] = self.shape(expr)
-        self.tensors[onnx_name] = _Tensor(self.shapes[name], name=name)
+        self.entries[name] = EntrySpec(name, expr, unparse(expr), _NOWHERE)
+        shape = self.shapes[name] = self.shape(expr)
+        self.tensors[onnx_name] = _Tensor(shape, name=name)
         self.producers[onnx_name] = kind
 
     def shape(self, expr: Expr) -> tuple[int, ...]:
         """The shape of an expression over known names, by the ops' shape rules."""
-
-        match expr:
-            case Name(id=name):
-                return self.shape_by_name(name)
-            case Const():
-                return ()
-            case Call(func=func, args=args, attrs=attrs):
-                op = OPS[func]
-                full = {**op.attrs, **dict(attrs)}
-                try:
-                    shape = op.shape(*(self.shape(a) for a in args), **full)
-                except OpError as e:
-                    raise GraphstepError(f"{func}: {e}", file=self.path, hint=e.hint) from None
-                return tuple(int(n) for n in shape)
-        raise AssertionError(expr)
+        if isinstance(expr, Name):
+            return self.shape_by_name(expr.id)
+        if isinstance(expr, Const):
+            return ()
+        op = OPS[expr.func]
+        full = {**op.attrs, **dict(expr.attrs)} if expr.attrs else op.attrs
+        try:
+            shape = op.shape(*[self.shape(a) for a in expr.args], **full)
+        except OpError as e:
+            raise GraphstepError(f"{expr.func}: {e}", file=self.path, hint=e.hint) from None
+        return tuple(map(int, shape))
 
     def shape_by_name(self, name: str) -> tuple[int, ...]:
         return self.shapes[name]
@@ -504,8 +542,9 @@ class _Import:
                 for i, name in enumerate(node.input)
             ]
             try:
-                with _naming(node):
-                    values = FOLDABLE[kind](self, attrs, inputs)
+                values = FOLDABLE[kind](self, attrs, inputs)
+            except GraphstepError as e:
+                raise _named(e, node) from None
             except (ValueError, IndexError, TypeError) as e:
                 raise self.fail(
                     f"node '{_label(node)}' ({kind}) cannot be folded: {_visible(str(e))[:200]}"
@@ -544,27 +583,32 @@ class _Import:
         ):
             rows = shape[0] if len(shape) >= 2 and shape[0] > 1 else 1
             k = math.prod(shape) // rows
-            target: Expr = Name(scores, Loc())
+            target: Expr = Name(scores, _NOWHERE)
             if shape != (rows, k):
                 flat = self.names.fresh("scores")
-                reshaped = Call("reshape", (target,), (("shape", [rows, k]),), Loc())
-                self.entries[flat] = EntrySpec(flat, reshaped, unparse(reshaped), Loc())
+                reshaped = Call("reshape", (target,), (("shape", [rows, k]),), _NOWHERE)
+                self.entries[flat] = EntrySpec(flat, reshaped, unparse(reshaped), _NOWHERE)
                 self.shapes[flat] = (rows, k)
-                target = Name(flat, Loc())
-            expr = Call("cross_entropy", (target, Call("argmax", (target,), (), Loc())), (), Loc())
+                target = Name(flat, _NOWHERE)
+            expr = Call(
+                "cross_entropy", (target, Call("argmax", (target,), (), _NOWHERE)), (), _NOWHERE
+            )
             self.notes.append(
                 f"loss: cross-entropy of {scores} against its top class (the default for a "
                 f"classifier; choose another with --loss)"
             )
         else:
             expr = Call(
-                "mean", (Call("pow", (Name(first, Loc()),), (("p", 2.0),), Loc()),), (), Loc()
+                "mean",
+                (Call("pow", (Name(first, _NOWHERE),), (("p", 2.0),), _NOWHERE),),
+                (),
+                _NOWHERE,
             )
             self.notes.append(
                 f"loss: mean({first} ** 2) (the default for a model that is not a classifier; "
                 "choose another with --loss)"
             )
-        self.entries[loss_name] = EntrySpec(loss_name, expr, unparse(expr), Loc())
+        self.entries[loss_name] = EntrySpec(loss_name, expr, unparse(expr), _NOWHERE)
         return loss_name
 
     def user_loss(self, text: str, outputs: Sequence[str]) -> Expr:
@@ -595,15 +639,11 @@ class _Import:
         return resolve(expr)
 
 
-@contextmanager
-def _naming(node: Any) -> Iterator[None]:
-    """Errors raised while a node is mapped or folded, prefixed with the node they concern."""
-    try:
-        yield
-    except GraphstepError as e:
-        if not e.message.startswith("node "):
-            e.message = f"node '{_label(node)}' ({node.op_type}): {e.message}"
-        raise
+def _named(e: GraphstepError, node: _Node) -> GraphstepError:
+    """An error raised while a node is mapped or folded, prefixed with the node it concerns."""
+    if not e.message.startswith("node "):
+        e.message = f"node '{_label(node)}' ({node.op_type}): {e.message}"
+    return e
 
 
 def _label(node: Any) -> str:
@@ -616,10 +656,13 @@ def _visible(text: str) -> str:
 
 
 FLOAT_TYPES = (1, 10, 11, 16)  # FLOAT, FLOAT16, DOUBLE, BFLOAT16
+RAW_FLOATS: dict[int, np.dtype[np.floating]] = {
+    1: np.dtype("<f4"),
+    11: np.dtype("<f8"),
+}  # little-endian
 
 
-def _attributes(node: Any) -> dict[str, Any]:
-
+def _attributes(node: _Node) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for a in node.attribute:
         value = helper.get_attribute_value(a)
@@ -657,7 +700,7 @@ Mapper = Callable[[_Import, Any, dict[str, Any]], list[Expr]]
 
 
 def _call(func: str, *args: Expr, **attrs: Any) -> Call:
-    return Call(func, tuple(args), tuple(attrs.items()), Loc())
+    return Call(func, tuple(args), tuple(attrs.items()), _NOWHERE)
 
 
 def _unary(func: str) -> Mapper:
@@ -853,11 +896,11 @@ def _gemm(imp: _Import, node: Any, attrs: dict[str, Any]) -> list[Expr]:
     y: Expr = _call("matmul", a, b)
     alpha, beta = float(attrs.get("alpha", 1.0)), float(attrs.get("beta", 1.0))
     if alpha != 1.0:
-        y = _call("mul", y, Const(alpha, Loc()))
+        y = _call("mul", y, Const(alpha, _NOWHERE))
     if len(node.input) > 2 and node.input[2]:
         c = imp.arg(node, 2)
         if beta != 1.0:
-            c = _call("mul", c, Const(beta, Loc()))
+            c = _call("mul", c, Const(beta, _NOWHERE))
         y = _call("add", y, c)
     return [y]
 
@@ -903,7 +946,7 @@ def _reshape_to(imp: _Import, node: Any, shape: Sequence[int]) -> list[Expr]:
 
 def _reshape(imp: _Import, node: Any, attrs: dict[str, Any]) -> list[Expr]:
     x = imp.shape_of(node, 0)
-    wanted = [int(n) for n in imp.constant(node, 1, "shape")]
+    wanted = [int(n) for n in np.ravel(imp.constant(node, 1, "shape")).tolist()]
     if not attrs.get("allowzero"):
         wanted = [x[i] if n == 0 and i < len(x) else n for i, n in enumerate(wanted)]
     if -1 in wanted and wanted.count(-1) == 1:

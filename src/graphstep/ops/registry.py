@@ -132,10 +132,24 @@ def unbroadcast(g: np.ndarray, like: np.ndarray) -> np.ndarray:
 
 
 def broadcast_shape(*shapes: Shape) -> Shape:
-    try:
-        return tuple(np.broadcast_shapes(*shapes))
-    except ValueError:
-        raise OpError(
-            "shapes " + " and ".join(str(list(s)) for s in shapes) + " do not broadcast",
-            hint="numpy broadcasting: trailing dimensions must be equal or 1",
-        ) from None
+    """numpy's broadcasting of shapes, in plain Python: np.broadcast_shapes builds arrays, and
+    a model's import asks this of thousands of nodes."""
+    first = tuple(shapes[0]) if shapes else ()
+    for shape in shapes[1:]:
+        if tuple(shape) != first:
+            break
+    else:  # all the same, as most are
+        return first
+    ndim = max(len(s) for s in shapes)
+    out = [1] * ndim
+    for shape in shapes:
+        for k, n in enumerate(shape, ndim - len(shape)):
+            if n == out[k] or n == 1:
+                continue
+            if out[k] != 1:
+                raise OpError(
+                    "shapes " + " and ".join(str(list(s)) for s in shapes) + " do not broadcast",
+                    hint="numpy broadcasting: trailing dimensions must be equal or 1",
+                )
+            out[k] = n
+    return tuple(out)
