@@ -15,13 +15,14 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from .. import format as fmt
 from ..drawing import EDGE_CHARS, Card, Diagram, Frame, Kind, Part, Wire, edge_text, fit
 from ..errors import GraphstepError
+from ..overlay import NEUTRAL, Legend
 from ..scene import Flow, Look
 
 # Okabe–Ito colours, distinguishable with every common colour-vision deficiency;
@@ -119,6 +120,32 @@ def escape(text: str) -> str:
     return html.escape(fmt.visible(text), quote=True)
 
 
+def _legend(legend: Legend) -> str:
+    """An overlay's legend as the graph's label, under the drawing: its title, the colour bar
+    between the numbers at its ends, what the colours mean and what grey means."""
+
+    def swatch(colour: str) -> str:
+        return f'<TD BGCOLOR="{colour}" WIDTH="12" HEIGHT="10" FIXEDSIZE="TRUE"></TD>'
+
+    def line(*cells: str) -> str:
+        inner = '<TABLE BORDER="0" CELLSPACING="0" CELLPADDING="1"><TR>' + "".join(cells)
+        return f'<TR><TD ALIGN="LEFT">{inner}</TR></TABLE></TD></TR>'
+
+    bar = "".join(swatch(c) for c in legend.bar)
+    table = (
+        '<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="2" CELLPADDING="0">'
+        f'<TR><TD ALIGN="LEFT"><B>{escape(legend.title)}</B></TD></TR>'
+        + line(f"<TD>{escape(legend.low)} </TD>", bar, f"<TD> {escape(legend.high)}</TD>")
+        + f'<TR><TD ALIGN="LEFT">{escape(legend.meaning)}</TD></TR>'
+        + line(swatch(NEUTRAL), f"<TD> {escape(legend.neutral)}</TD>")
+        + "</TABLE>"
+    )
+    return (
+        f'  graph [label=<{table}> labelloc="b" labeljust="l" fontsize="{SMALL_SIZE + 1}" '
+        f'fontcolor="{INK}"];'
+    )
+
+
 # --- sizes: a cell holds a fixed number of characters, whatever the number in it
 
 CHAR = 0.62  # a character's width in ems: digits and signs of Helvetica, Arial, DejaVu Sans fit
@@ -165,10 +192,13 @@ def matrix_shape(shape: tuple[int, ...]) -> tuple[int, int] | None:
 
 @dataclass(frozen=True)
 class Paint:
-    """How to colour a drawing: each part's look and each wire's flow; None: the template."""
+    """How to colour a drawing: each part's look and each wire's flow; None: the template.
+    With an overlay, each part's fill (overlay.py) and the overlay's legend under the graph."""
 
     looks: Mapping[str, Look] | None = None
     flows: Mapping[str, Flow] | None = None
+    fills: Mapping[str, str] | None = None
+    legend: Legend | None = None
 
 
 TEMPLATE = Paint()
@@ -186,6 +216,7 @@ def to_dot(d: Diagram, paint: Paint = TEMPLATE, rankdir: str = "TB") -> str:
         "digraph graphstep {",
         f'  graph [rankdir="{rankdir}" fontname="{FONT}" bgcolor="white" pad="0.15" '
         f'nodesep="0.3" ranksep="{ranksep}" compound="true" newrank="true" remincross="false"];',
+        *([_legend(paint.legend)] if paint.legend is not None else []),
         f'  node [shape="box" margin="0.1,0.05" fontname="{FONT}" fontsize="{TITLE_SIZE}" '
         f'fontcolor="{INK}"];',
         f'  edge [fontname="{FONT}" fontsize="{EDGE_SIZE}" arrowsize="0.7"];',
@@ -270,7 +301,8 @@ def _node(part: Part, paint: Paint) -> str:
         look = None
     else:
         look = paint.looks[part.id]
-        pen = PENS[look].dot()
+        fill = None if paint.fills is None else paint.fills.get(part.id)
+        pen = (PENS[look] if fill is None else replace(PENS[look], fill=fill)).dot()
     margin = ' margin="0.06,0.03"' if card.compact else ""
     return f'{part.id} [id="{part.id}" label=<{_label(card, look)}> {pen}{margin}];'
 
