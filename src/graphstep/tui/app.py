@@ -170,8 +170,8 @@ class GraphstepApp(App[None]):
         with Horizontal(id="main"):
             with Container(id="graph-box"):
                 yield GraphView(self.session, id="graph")
-                yield OverlayLegend(id="overlay-legend")
             yield Inspector(id="inspector")
+        yield OverlayLegend(id="overlay-legend")
         yield TimelineView(self.session.timeline, self.breakpoint_at, id="timeline")
         yield Footer(compact=True)
 

@@ -341,7 +341,8 @@ class GraphView(ScrollView, can_focus=True, inherit_bindings=False):
             return style
         if run.role is Role.BLOCK:
             return style + Style(color=colour)
-        if run.role is Role.MARK or style == self._palette.ink[Ink.ANOMALY]:
+        marked = run.role is Role.MARK and run.owner in self._breakpoints
+        if marked or style == self._palette.ink[Ink.ANOMALY]:
             return style + Style(bgcolor=colour)
         return style + Style(color=OVERLAY_INK, bgcolor=colour)
 

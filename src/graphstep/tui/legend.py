@@ -21,10 +21,9 @@ class OverlayLegend(Static):
         legend = overlay.legend
         text = Text.assemble(
             (f"overlay {overlay.mode}", "bold"),
-            f" · {legend.title}  ",
-            f"{legend.low} ",
+            f"  {legend.low} ",
             *((" ", Style(bgcolor=c)) for c in legend.bar),
-            f" {legend.high}  ",
+            f" {legend.high}  {legend.title}  ",
             ("(O: next)", "dim"),
             f"\n{legend.meaning}\n",
             ("  ", Style(bgcolor=NEUTRAL)),
