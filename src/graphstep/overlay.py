@@ -19,6 +19,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 
 from . import format as fmt
 from .doctor import Diagnosis, diagnose
@@ -93,22 +94,27 @@ class Overlay:
     def colour(self, value: float) -> str:
         return _mix(COLOURS[self.mode], self.position(value))
 
-    def value_of(self, d: Diagram, pid: str) -> float | None:
-        """The number a drawn part stands for: its node's; a collapsed block call's layer's; a
-        stub's, its leaf's; none for a constant or a window of an expanded composite."""
+    def fill(self, d: Diagram, pid: str, look: Look) -> str:
+        """A part's colour in a look: its number's, once the look knows it; else NEUTRAL. A
+        collapsed block call shows its layer's number, a stub its leaf's; a constant and a
+        window of an expanded composite have none."""
+        if not self.mode.known(look):
+            return NEUTRAL
         part = d.parts[pid]
         if part.kind is not Kind.NODE:
-            return None
-        if part.name in d.graph.groups and part.name not in d.expanded:
-            return self.calls.get(part.name)
-        return self.values.get(part.source)
-
-    def fill(self, d: Diagram, pid: str, look: Look) -> str:
-        """A part's colour in a look: its number's, once known; else NEUTRAL."""
-        value = self.value_of(d, pid)
-        if value is None or not self.mode.known(look):
             return NEUTRAL
-        return self.colour(value)
+        if part.name in d.graph.groups and part.name not in d.expanded:
+            return self._call_colours.get(part.name, NEUTRAL)
+        return self._colours.get(part.source, NEUTRAL)
+
+    @cached_property
+    def _colours(self) -> dict[str, str]:
+        """Each node's colour, worked out once: a view asks for a box's, run by run."""
+        return {name: self.colour(v) for name, v in self.values.items()}
+
+    @cached_property
+    def _call_colours(self) -> dict[str, str]:
+        return {name: self.colour(v) for name, v in self.calls.items()}
 
     def fills(self, scene: Scene) -> dict[str, str]:
         """Every part's colour in a scene (constants apart: they are drawn as they are)."""

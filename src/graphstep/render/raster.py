@@ -571,7 +571,7 @@ def shown(run: Run, scene: Scene) -> tuple[str, NodeState | Flow | Ink]:
     return run.text, look.state
 
 
-UNTINTED = (Role.EDGE, Role.ARROW, Role.CLUSTER, Role.EDGE_VALUE, Role.EDGE_GRAD)
+UNTINTED = frozenset((Role.EDGE, Role.ARROW, Role.CLUSTER, Role.EDGE_VALUE, Role.EDGE_GRAD))
 
 
 def tint(run: Run, scene: Scene, overlay: Overlay) -> str | None:
