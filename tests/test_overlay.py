@@ -291,3 +291,16 @@ async def test_the_terminal_shows_the_sigmoids_gain_once_its_gradient_is_known()
         await settle(pilot)
         assert background(pilot, "h1", "sigmoid(h1.2)") == DEAD_COLOURS[0]
         assert Timeline(pilot.app.session.trace).forward_index["h1"] < step
+
+
+@drive
+async def test_e_exports_what_the_overlay_shows(tmp_path: Path) -> None:
+    graph = graphstep.load(DEAD_LAYER)
+    async with running(graph, export_dir=tmp_path) as pilot:
+        await pilot.press("O", "O", "O")  # dead
+        step = pilot.app.session.timeline.forward_index["h"]
+        await pilot.press("g", *str(step), "enter", "e")
+        await settle(pilot)
+        svg = (tmp_path / f"dead-layer-step{step:03d}.svg").read_text()
+        assert fills(svg)["h"] == "#f03b20"
+        assert legend_texts(svg)[1:3] == ["0%", "100%"]
