@@ -304,3 +304,16 @@ async def test_e_exports_what_the_overlay_shows(tmp_path: Path) -> None:
         svg = (tmp_path / f"dead-layer-step{step:03d}.svg").read_text()
         assert fills(svg)["h"] == "#f03b20"
         assert legend_texts(svg)[1:3] == ["0%", "100%"]
+
+
+@drive
+async def test_under_no_color_the_legend_still_names_the_mode(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    async with running(graphstep.load(DEAD_LAYER)) as pilot:
+        await pilot.press("O", "O")
+        await settle(pilot)
+        text = screen_text(pilot)
+        assert "overlay gain  0.1 " in text and "orange: shrinks the gradient" in text
+        assert "relu(h.1)" in text  # the graph is drawn as ever
