@@ -136,7 +136,7 @@ class Overlay:
                     low,
                     high,
                     bar,
-                    f"pale yellow: small (0 and below {low} at the low end) · blue: large",
+                    f"pale yellow: small ({low} or less, 0 included) · blue: large",
                     "grey: gradient not known yet at this step, or none (a constant, a node "
                     "the loss does not depend on), or not finite",
                 )
