@@ -7,12 +7,14 @@ the dead ReLU layer (dead fraction 1: the map's far end).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from chromium import Page, executable
 from rich.style import Style
 from test_doctor import SIGMOID_LAYERS, sigmoid, sigmoid_chain
 from test_tui import drive, running, screen_text, settle
@@ -216,6 +218,38 @@ def test_the_player_has_the_same_colours_and_the_legend(tmp_path: Path) -> None:
     assert sum(f'fill="{H1_COLOUR}"' in v for v in variants) == 2  # gradient known, current
     assert sum(f'fill="{NEUTRAL}"' in v for v in variants) == 3
     assert '<svg class="overlay-legend"' in page and ">0.1</text>" in page
+
+
+FILL_OF = """(() => {
+  const title = [...document.querySelectorAll("#diagram g.node > title")]
+    .find(t => t.textContent === %s);
+  return title.parentNode.querySelector("path, polygon").getAttribute("fill");
+})()"""
+
+
+@pytest.mark.skipif(executable() is None, reason="Debian's chromium is not installed")
+def test_the_player_in_a_browser_colours_a_node_at_the_step_the_svg_does(tmp_path: Path) -> None:
+    graph = graphstep.load(DEAD_LAYER)
+    path = export_html(graph, tmp_path / "dead.html", overlay="dead")
+    computed = graph.session().timeline.forward_index["h"]
+
+    async def drive() -> list[str]:
+        seen = []
+        async with Page(1024, 700) as page:
+            await page.open(path)
+            for _ in range(computed - 1):
+                await page.key("ArrowRight", 39)
+            seen.append(await page.evaluate(FILL_OF % '"h"'))
+            await page.key("ArrowRight", 39)
+            seen.append(await page.evaluate(FILL_OF % '"h"'))
+            assert page.errors == []
+        return seen
+
+    session = graph.session()
+    expected = [
+        fills(to_svg(session, step=step, overlay="dead"))["h"] for step in (computed - 1, computed)
+    ]
+    assert asyncio.run(drive()) == expected == [NEUTRAL, "#f03b20"]
 
 
 def test_a_bad_overlay_is_one_line_and_exit_2(
