@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import cached_property
 
+import numpy as np
+
 from . import format as fmt
 from .doctor import Diagnosis, diagnose
 from .drawing import Diagram, Kind
@@ -210,13 +212,14 @@ def _finite(numbers: Mapping[str, float | None]) -> dict[str, float]:
 def _decades(values: Sequence[float], centred: bool) -> tuple[float, float]:
     """The whole decades around the positive numbers; `centred`: as far below 1 as above it,
     and a decade at least either side, so that 1 is the middle and a gain of 0.8 looks mild."""
-    logs = [min(LOG_BOUND, max(-LOG_BOUND, math.log10(v))) for v in values if v > 0]
+    numbers = np.asarray(values, dtype=np.float64)
+    logs = np.clip(np.log10(numbers[numbers > 0]), -LOG_BOUND, LOG_BOUND)
     if centred:
-        span = max([1, *(math.ceil(abs(x)) for x in logs)])
+        span = max(1, math.ceil(float(np.abs(logs).max()))) if logs.size else 1
         return 10.0**-span, 10.0**span
-    if not logs:
+    if not logs.size:
         return 1.0, 10.0
-    lo, hi = math.floor(min(logs)), math.ceil(max(logs))
+    lo, hi = math.floor(float(logs.min())), math.ceil(float(logs.max()))
     return 10.0**lo, 10.0 ** max(hi, lo + 1)
 
 
