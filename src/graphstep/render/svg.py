@@ -109,6 +109,7 @@ class Pictures:
         self.layout: Layout = parse_json(layout_json, self.diagram, rankdir)
         remember(self.graph, self.expanded, rankdir, self.layout, regions)
         self.head, self.pieces, self.size = _cut(svg, self.diagram, rankdir, self.overlay)
+        self._legends: dict[float, tuple[str, float]] = {}  # by width: drawn once, not per step
 
     @property
     def last(self) -> int:
@@ -139,7 +140,7 @@ class Pictures:
         lines = wrap(scene.caption, width) if caption else []
         rows = max(len(lines), caption_lines)
         total = height + (rows * CAPTION_LINE + 8 if rows else 0)
-        legend, legend_height = legend_svg(self.overlay.legend, width) if self.overlay else ("", 0)
+        legend, legend_height = self._legend(width)
         legend_at, total = total, total + legend_height
         parts = [
             '<?xml version="1.0" encoding="UTF-8" standalone="no"?>\n'
@@ -159,6 +160,14 @@ class Pictures:
             "</svg>\n",
         ]
         return "".join(parts)
+
+    def _legend(self, width: float) -> tuple[str, float]:
+        """The overlay's legend (none without one) for a picture `width` points wide."""
+        if self.overlay is None:
+            return "", 0
+        if width not in self._legends:
+            self._legends[width] = legend_svg(self.overlay.legend, width)
+        return self._legends[width]
 
     def dot(self, scene: Scene) -> str:
         """The DOT of a scene: the template's drawing in the step's colours, every number known
