@@ -9,8 +9,9 @@ The overlay (`export --overlay`, the TUI's O): its numbers and scale from a
 diagnosis, next to the diagnosis (target ≤ 0.1×); on a smaller graph of the
 same kind (330 nodes, laid out by Graphviz), a terminal repaint of every run
 with the overlay's colours next to one without (≤ 2×: a few lookups more per
-run), and a step's SVG with the overlay next to one without (≤ 1.5×, the same work: the
-colours are chosen once, in the pieces' variants).
+run), and a step's SVG with the overlay next to one without (≤ 1.5×, the same
+work within the machine's noise: the colours are chosen once, in the pieces'
+variants, and the legend is drawn once).
 
 Run: .venv/bin/python bench/doctor.py
 """
