@@ -199,7 +199,7 @@ def test_dot_fills_the_dead_layer_and_carries_the_legend(tmp_path: Path) -> None
     node = next(line for line in text.splitlines() if "<B>h = relu(h.1)</B>" in line)
     assert 'fillcolor="#f03b20"' in node
     assert 'labelloc="b"' in text and "<B>dead fraction" in text
-    assert "0% </TD>" in text and "> 100%</TD>" in text
+    assert ">0%</TD>" in text and "> 100%</TD>" in text
 
 
 def test_png_export_with_an_overlay(tmp_path: Path) -> None:

@@ -122,28 +122,39 @@ def escape(text: str) -> str:
 
 def _legend(legend: Legend) -> str:
     """An overlay's legend as the graph's label, under the drawing: its title, the colour bar
-    between the numbers at its ends, what the colours mean and what grey means."""
+    between the numbers at its ends, what the colours mean and what grey means. Each line is
+    a table of a fixed size: Graphviz would stretch it to the widest, and space out the bar."""
+    size = SMALL_SIZE + 1
 
-    def swatch(colour: str) -> str:
-        return f'<TD BGCOLOR="{colour}" WIDTH="12" HEIGHT="10" FIXEDSIZE="TRUE"></TD>'
+    def swatch(colour: str) -> tuple[str, int]:
+        return f'<TD BGCOLOR="{colour}" WIDTH="12" HEIGHT="10" FIXEDSIZE="TRUE"></TD>', 12
 
-    def line(*cells: str) -> str:
-        inner = '<TABLE BORDER="0" CELLSPACING="0" CELLPADDING="1"><TR>' + "".join(cells)
-        return f'<TR><TD ALIGN="LEFT">{inner}</TR></TABLE></TD></TR>'
+    def text(words: str) -> tuple[str, int]:
+        width, height = cell_size(len(words) + 1, size)
+        cell = (
+            f'<TD FIXEDSIZE="TRUE" WIDTH="{width}" HEIGHT="{height}" ALIGN="LEFT">'
+            f"{escape(words)}</TD>"
+        )
+        return cell, width
 
-    bar = "".join(swatch(c) for c in legend.bar)
+    def line(*cells: tuple[str, int]) -> str:
+        width, height = sum(w for _, w in cells), cell_size(1, size)[1]
+        return (
+            f'<TR><TD ALIGN="LEFT"><TABLE FIXEDSIZE="TRUE" WIDTH="{width}" HEIGHT="{height}" '
+            'ALIGN="LEFT" BORDER="0" CELLSPACING="0" CELLPADDING="0">'
+            f"<TR>{''.join(c for c, _ in cells)}</TR></TABLE></TD></TR>"
+        )
+
     table = (
         '<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="2" CELLPADDING="0">'
         f'<TR><TD ALIGN="LEFT"><B>{escape(legend.title)}</B></TD></TR>'
-        + line(f"<TD>{escape(legend.low)} </TD>", bar, f"<TD> {escape(legend.high)}</TD>")
+        + line(text(legend.low), *(swatch(c) for c in legend.bar), text(" " + legend.high))
         + f'<TR><TD ALIGN="LEFT">{escape(legend.meaning)}</TD></TR>'
-        + line(swatch(NEUTRAL), f"<TD> {escape(legend.neutral)}</TD>")
+        + line(swatch(NEUTRAL), text(" " + legend.neutral))
         + "</TABLE>"
     )
-    return (
-        f'  graph [label=<{table}> labelloc="b" labeljust="l" fontsize="{SMALL_SIZE + 1}" '
-        f'fontcolor="{INK}"];'
-    )
+    attrs = f'labelloc="b" labeljust="l" fontsize="{size}" fontcolor="{INK}"'
+    return f"  graph [label=<{table}> {attrs}];"
 
 
 # --- sizes: a cell holds a fixed number of characters, whatever the number in it
