@@ -32,7 +32,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("steps",),
     ("doctor",),  # findings over a trace, with the steps to jump to
     ("session", "train"),
-    ("drawing", "scene"),  # what is drawn, and the drawing at a cursor
+    ("drawing", "scene", "overlay"),  # what is drawn, the drawing at a cursor, its colours
     ("render",),
     ("tui",),  # draws with render's Graphviz layout
     ("serve", "onnx_backend"),  # the TUI through textual-serve; graphstep as an ONNX backend

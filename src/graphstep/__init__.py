@@ -73,13 +73,13 @@ def show(subject: Any, **options: Any) -> Any:
     return Player(player_cell(subject, **options))
 
 
-TO_SVG_OPTIONS = ("step", "inner", "expanded", "rankdir", "caption")
+TO_SVG_OPTIONS = ("step", "inner", "expanded", "rankdir", "caption", "overlay")
 
 
 def to_svg(subject: Graph | Session, **options: Any) -> str:
     """The diagram of a session at its cursor (or of a graph at its last step), as SVG text.
 
-    Options as `graphstep.render.to_svg`: step, inner, expanded, rankdir, caption.
+    Options as `graphstep.render.to_svg`: step, inner, expanded, rankdir, caption, overlay.
     """
     if not isinstance(subject, Graph | Session):
         raise GraphstepError(f"to_svg draws a Graph or a Session, not {type(subject).__name__}")

@@ -527,7 +527,7 @@ def cmd_export(args: argparse.Namespace) -> int:
                 hint=did_you_mean(name, composites)
                 or (f"its composites: {', '.join(composites)}" if composites else "it has none"),
             )
-    options = {"expanded": expanded, "rankdir": args.rankdir}
+    options = {"expanded": expanded, "rankdir": args.rankdir, "overlay": args.overlay}
     from .render.layout import dot_warning
 
     warning = dot_warning(graph, expanded)
@@ -977,6 +977,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="draw a composite or a block call expanded (repeatable)",
     )
     p.add_argument("--rankdir", choices=("LR", "TB"), default="TB", help="layout direction")
+    p.add_argument(
+        "--overlay",
+        choices=("grad", "gain", "dead"),
+        help="colour the nodes by the doctor's |gradient|, gain or dead fraction, with a legend",
+    )
     p.set_defaults(handler=cmd_export, parser=p)
 
     p = sub.add_parser("train", help="gradient descent on the params")

@@ -98,6 +98,7 @@ class Diagnosis:
     layers: tuple[Layer, ...]  # in topological order
     gains: Mapping[str, float]  # each op node with a nonzero gradient: its gain
     dead: Mapping[str, float]  # relu, sigmoid, tanh nodes: the share of units off or saturated
+    grad_norms: Mapping[str, float]  # each node with a gradient: ‖∂L/∂node‖ (nan, inf kept)
 
     @property
     def has_error(self) -> bool:
@@ -142,7 +143,7 @@ def diagnose(trace: Trace, timeline: Timeline | None = None) -> Diagnosis:
         return _SEVERITY_RANK[f.severity], _KIND_RANK[f.kind], backward, where, f.reason
 
     findings.sort(key=rank)
-    return Diagnosis(tuple(findings), layers, doctor.gains, doctor.dead)
+    return Diagnosis(tuple(findings), layers, doctor.gains, doctor.dead, doctor.grad_norms)
 
 
 def _norm(a: Any) -> float:

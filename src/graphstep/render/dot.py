@@ -15,13 +15,14 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from .. import format as fmt
 from ..drawing import EDGE_CHARS, Card, Diagram, Frame, Kind, Part, Picture, Wire, edge_text, fit
 from ..errors import GraphstepError
+from ..overlay import NEUTRAL, Legend
 from ..scene import Flow, Look
 from .image import GAP, tile_size
 
@@ -122,6 +123,43 @@ def escape(text: str) -> str:
     return html.escape(fmt.visible(text), quote=True)
 
 
+def _legend(legend: Legend) -> str:
+    """An overlay's legend as the graph's label, under the drawing: its title, the colour bar
+    between the numbers at its ends, what the colours mean and what grey means. Each line is
+    a table of a fixed size: Graphviz would stretch it to the widest, and space out the bar."""
+    size = SMALL_SIZE + 1
+
+    def swatch(colour: str) -> tuple[str, int]:
+        return f'<TD BGCOLOR="{colour}" WIDTH="12" HEIGHT="10" FIXEDSIZE="TRUE"></TD>', 12
+
+    def text(words: str) -> tuple[str, int]:
+        width, height = cell_size(len(words) + 1, size)
+        cell = (
+            f'<TD FIXEDSIZE="TRUE" WIDTH="{width}" HEIGHT="{height}" ALIGN="LEFT">'
+            f"{escape(words)}</TD>"
+        )
+        return cell, width
+
+    def line(*cells: tuple[str, int]) -> str:
+        width, height = sum(w for _, w in cells), cell_size(1, size)[1]
+        return (
+            f'<TR><TD ALIGN="LEFT"><TABLE FIXEDSIZE="TRUE" WIDTH="{width}" HEIGHT="{height}" '
+            'ALIGN="LEFT" BORDER="0" CELLSPACING="0" CELLPADDING="0">'
+            f"<TR>{''.join(c for c, _ in cells)}</TR></TABLE></TD></TR>"
+        )
+
+    table = (
+        '<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="2" CELLPADDING="0">'
+        f'<TR><TD ALIGN="LEFT"><B>{escape(legend.title)}</B></TD></TR>'
+        + line(text(legend.low), *(swatch(c) for c in legend.bar), text(" " + legend.high))
+        + f'<TR><TD ALIGN="LEFT">{escape(legend.meaning)}</TD></TR>'
+        + line(swatch(NEUTRAL), text(" " + legend.neutral))
+        + "</TABLE>"
+    )
+    attrs = f'labelloc="b" labeljust="l" fontsize="{size}" fontcolor="{INK}"'
+    return f"  graph [label=<{table}> {attrs}];"
+
+
 # --- sizes: a cell holds a fixed number of characters, whatever the number in it
 
 CHAR = 0.62  # a character's width in ems: digits and signs of Helvetica, Arial, DejaVu Sans fit
@@ -168,10 +206,13 @@ def matrix_shape(shape: tuple[int, ...]) -> tuple[int, int] | None:
 
 @dataclass(frozen=True)
 class Paint:
-    """How to colour a drawing: each part's look and each wire's flow; None: the template."""
+    """How to colour a drawing: each part's look and each wire's flow; None: the template.
+    With an overlay, each part's fill (overlay.py) and the overlay's legend under the graph."""
 
     looks: Mapping[str, Look] | None = None
     flows: Mapping[str, Flow] | None = None
+    fills: Mapping[str, str] | None = None
+    legend: Legend | None = None
 
 
 TEMPLATE = Paint()
@@ -189,6 +230,7 @@ def to_dot(d: Diagram, paint: Paint = TEMPLATE, rankdir: str = "TB") -> str:
         "digraph graphstep {",
         f'  graph [rankdir="{rankdir}" fontname="{FONT}" bgcolor="white" pad="0.15" '
         f'nodesep="0.3" ranksep="{ranksep}" compound="true" newrank="true" remincross="false"];',
+        *([_legend(paint.legend)] if paint.legend is not None else []),
         f'  node [shape="box" margin="0.1,0.05" fontname="{FONT}" fontsize="{TITLE_SIZE}" '
         f'fontcolor="{INK}"];',
         f'  edge [fontname="{FONT}" fontsize="{EDGE_SIZE}" arrowsize="0.7"];',
@@ -273,7 +315,8 @@ def _node(part: Part, paint: Paint) -> str:
         look = None
     else:
         look = paint.looks[part.id]
-        pen = PENS[look].dot()
+        fill = None if paint.fills is None else paint.fills.get(part.id)
+        pen = (PENS[look] if fill is None else replace(PENS[look], fill=fill)).dot()
     margin = ' margin="0.06,0.03"' if card.compact else ""
     return f'{part.id} [id="{part.id}" label=<{_label(card, look)}> {pen}{margin}];'
 

@@ -15,8 +15,10 @@ from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..overlay import Mode
 from ..scene import Scene
 from .dot import escape
+from .legend import legend_picture
 from .svg import Pictures, output_path, stops, write_atomic
 
 if TYPE_CHECKING:
@@ -55,7 +57,7 @@ PAGE = """<!DOCTYPE html>
 <span class="gradient">gradient (orange, below)</span>
 <span class="norm">‖·‖ on an edge: a tensor's L2 norm</span>
 </div>
-<div id="diagram" class="diagram"></div>
+{overlay}<div id="diagram" class="diagram"></div>
 <script type="application/json" id="graphstep-data">{data}</script>
 <script>
 {js}</script>
@@ -92,6 +94,7 @@ def page(pics: Pictures, scenes: Sequence[Scene]) -> str:
         css=_asset("player.css"),
         js=_asset("player.js"),
         data=script_json(data),
+        overlay=legend_picture(pics.overlay.legend) if pics.overlay else "",
     )
 
 
@@ -127,10 +130,12 @@ def export_html(
     expanded: Iterable[str] = (),
     rankdir: str = "TB",
     into: bool = False,
+    overlay: Mode | str | None = None,
 ) -> Path:
     """Write the player page: every step (with `into`, the inner steps of expanded composites
-    too), ←/→ and a slider, no network. Whole or not at all."""
+    too), ←/→ and a slider, no network; with an overlay, the nodes in its colours and its
+    legend above the diagram. Whole or not at all."""
     path = output_path(path)
-    pics, scenes, _ = stops(subject, expanded, rankdir, into)
+    pics, scenes, _ = stops(subject, expanded, rankdir, into, overlay)
     write_atomic(path, page(pics, scenes).encode())
     return path

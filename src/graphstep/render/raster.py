@@ -20,8 +20,9 @@ from enum import Enum, IntEnum
 from itertools import islice, pairwise
 from math import ceil, floor
 
-from ..drawing import Card, Diagram
+from ..drawing import Card, Diagram, Kind
 from ..format import visible
+from ..overlay import Overlay
 from ..scene import Flow, Scene
 from ..session import NodeState
 from .curve import bezier
@@ -568,3 +569,18 @@ def shown(run: Run, scene: Scene) -> tuple[str, NodeState | Flow | Ink]:
             return run.masked, Ink.MASKED
         return run.text, Ink.ANOMALY if _nonfinite(run.text) else Ink.GRAD
     return run.text, look.state
+
+
+UNTINTED = frozenset((Role.EDGE, Role.ARROW, Role.CLUSTER, Role.EDGE_VALUE, Role.EDGE_GRAD))
+
+
+def tint(run: Run, scene: Scene, overlay: Overlay) -> str | None:
+    """The overlay's colour behind a run: its node's (overlay.py decides it) for every cell of a
+    box and for an overview's block; none for edges, frames and constants."""
+    if run.role in UNTINTED:
+        return None
+    d = scene.diagram
+    pid = d.ids[run.owner]
+    if d.parts[pid].kind is Kind.CONST:
+        return None
+    return overlay.fill(d, pid, scene.look(pid))

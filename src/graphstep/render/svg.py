@@ -20,7 +20,7 @@ import textwrap
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,6 +30,7 @@ from ..composite import Region
 from ..drawing import Diagram, Kind, Picture, diagram
 from ..errors import GraphstepError, excerpt
 from ..format import data_size
+from ..overlay import Mode, Overlay, colour_by, overlay_mode
 from ..scene import Flow, Look, Scene, inner_stops, regions_at
 from ..session import Session
 from .curve import bezier
@@ -51,6 +52,7 @@ from .dot import (
 )
 from .image import data_uri
 from .layout import Layout, parse_json, remember, run_graphviz
+from .legend import legend_svg
 from .png import svg_to_png
 
 if TYPE_CHECKING:
@@ -97,6 +99,7 @@ class Pictures:
         expanded: Iterable[str] = (),
         rankdir: str = "TB",
         regions: Mapping[str, Region] | None = None,
+        overlay: Mode | None = None,
     ) -> None:
         self.graph: Graph = session.graph
         self.trace: Trace = session.trace
@@ -104,10 +107,16 @@ class Pictures:
         self.expanded = frozenset(expanded)
         self.rankdir = rankdir
         self.diagram: Diagram = diagram(self.graph, self.trace, self.expanded, regions=regions)
+        self.overlay: Overlay | None = (
+            None if overlay is None else colour_by(overlay, self.trace, timeline=self.timeline)
+        )
         svg, layout_json = run_graphviz(to_dot(self.diagram, TEMPLATE, rankdir), ["svg", "json0"])
         self.layout: Layout = parse_json(layout_json, self.diagram, rankdir)
         remember(self.graph, self.expanded, rankdir, self.layout, regions)
-        self.head, self.pieces, self.size, self.places = _cut(svg, self.diagram, rankdir)
+        self.head, self.pieces, self.size, self.places = _cut(
+            svg, self.diagram, rankdir, self.overlay
+        )
+        self._legends: dict[float, tuple[str, float]] = {}  # by width: drawn once, not per step
 
     @property
     def last(self) -> int:
@@ -138,6 +147,8 @@ class Pictures:
         lines = self.caption(scene) if caption else []
         rows = max(len(lines), caption_lines)
         total = height + (rows * CAPTION_LINE + 8 if rows else 0)
+        legend, legend_height = self._legend(width)
+        legend_at, total = total, total + legend_height
         parts = [
             '<?xml version="1.0" encoding="UTF-8" standalone="no"?>\n'
             f'<svg xmlns="{SVG_NS}" width="{width:.0f}pt" height="{total:.0f}pt" '
@@ -153,6 +164,7 @@ class Pictures:
                 f'fill="{INK if kind == "caption" else MUTED}">{escape(line)}</text>\n'
                 for i, (line, kind) in enumerate(lines)
             ),
+            f'<g transform="translate(0 {legend_at:.2f})">\n{legend}</g>\n' if legend else "",
             "</svg>\n",
         ]
         return "".join(parts)
@@ -168,10 +180,21 @@ class Pictures:
         """The window and output cell of a conv or pool step, over the pictures that show them."""
         return _marks(self.places, scene)
 
+    def _legend(self, width: float) -> tuple[str, float]:
+        """The overlay's legend (none without one) for a picture `width` points wide."""
+        if self.overlay is None:
+            return "", 0
+        if width not in self._legends:
+            self._legends[width] = legend_svg(self.overlay.legend, width)
+        return self._legends[width]
+
     def dot(self, scene: Scene) -> str:
         """The DOT of a scene: the template's drawing in the step's colours, every number known
         so far in it; Graphviz lays it out as the template, its cells being the same."""
-        return to_dot(self.diagram, Paint(scene.looks(), scene.flows()), self.rankdir)
+        paint = Paint(scene.looks(), scene.flows())
+        if self.overlay is not None:
+            paint = replace(paint, fills=self.overlay.fills(scene), legend=self.overlay.legend)
+        return to_dot(self.diagram, paint, self.rankdir)
 
 
 def wrap(text: str, width: float) -> list[str]:
@@ -184,10 +207,11 @@ def wrap(text: str, width: float) -> list[str]:
 
 
 def _cut(
-    svg: str, d: Diagram, rankdir: str
+    svg: str, d: Diagram, rankdir: str, overlay: Overlay | None = None
 ) -> tuple[str, list[Piece], tuple[float, float], dict[str, Places]]:
     """The template → (the opening of the drawing, its pieces, its size in points, where each
-    part's pictures are)."""
+    part's pictures are); with an overlay, each node's variants filled with its colour in that
+    look."""
     ET.register_namespace("", SVG_NS)
     ET.register_namespace("xlink", XLINK_NS)
     root = ET.fromstring(svg)
@@ -232,7 +256,11 @@ def _cut(
             shown = d.parts[cid].card.picture
             if shown is not None:
                 text, places[cid] = _place_pictures(text, shown)
-            pieces.append(Piece(cid, kind, tuple(_node_variant(text, look) for look in Look)))
+            variants = tuple(
+                _node_variant(text, look, None if overlay is None else overlay.fill(d, cid, look))
+                for look in Look
+            )
+            pieces.append(Piece(cid, kind, variants))
         else:
             lines = THIN_LINES if cid in thin else LINES
             pieces.append(Piece(cid, kind, tuple(_edge_variant(text, lines[f], f) for f in Flow)))
@@ -261,9 +289,11 @@ def _texts(text: str, value: bool, grad: bool) -> str:
     return _TEXT.sub(keep, text)
 
 
-def _node_variant(text: str, look: Look) -> str:
-    """A node in one look; its class names its state (`node grad`), for a reader or a test."""
-    text = text.replace(f'fill="{Sentinel.FILL}" stroke="{Sentinel.BORDER}"', PENS[look].svg())
+def _node_variant(text: str, look: Look, fill: str | None = None) -> str:
+    """A node in one look (filled with `fill`, an overlay's colour, if given); its class names
+    its state (`node grad`), for a reader or a test."""
+    pen = PENS[look] if fill is None else replace(PENS[look], fill=fill)
+    text = text.replace(f'fill="{Sentinel.FILL}" stroke="{Sentinel.BORDER}"', pen.svg())
     text = text.replace('class="node"', f'class="node {look.state}"', 1)
     if not look.shows_value:
         text = _VALUE_PICTURE.sub("", text)
@@ -390,8 +420,10 @@ def pictures(
     expanded: Iterable[str] = (),
     rankdir: str = "TB",
     regions: Mapping[str, Region] | None = None,
+    overlay: Mode | str | None = None,
 ) -> Pictures:
-    """The Pictures of a session's trace, or of a graph's own, kept for the next call."""
+    """The Pictures of a session's trace, or of a graph's own, kept for the next call; with
+    an overlay (`grad`, `gain` or `dead`), nodes coloured by the doctor's numbers."""
     from ..graph import Graph
 
     if not isinstance(subject, Session | Graph):
@@ -402,14 +434,15 @@ def pictures(
     expanded = expanded_names(expanded)
     if not isinstance(rankdir, str):
         raise GraphstepError(f"unknown rankdir {rankdir!r}", hint="use TB (top to bottom) or LR")
+    mode = overlay_mode(overlay)
     owner: object = subject.trace if isinstance(subject, Session) else subject
-    key = (id(owner), frozenset(expanded), rankdir, frozenset((regions or {}).items()))
+    key = (id(owner), frozenset(expanded), rankdir, frozenset((regions or {}).items()), mode)
     hit = _cache.pop(key, None)
     if hit is not None and hit[0] is owner:
         _cache[key] = hit  # the most recently used last
         return hit[1]
     session = subject if isinstance(subject, Session) else Session(subject)
-    made = Pictures(session, expanded, rankdir, regions)
+    made = Pictures(session, expanded, rankdir, regions, mode)
     while len(_cache) >= CACHE_SIZE:
         _cache.pop(next(iter(_cache)))
     _cache[key] = (owner, made)  # holding the owner keeps its id from being reused
@@ -422,17 +455,18 @@ def scene_at(
     rankdir: str = "TB",
     step: int | None = None,
     inner: int | None = None,
+    overlay: Mode | str | None = None,
 ) -> tuple[Pictures, Scene]:
     """The pictures and the scene at `step` (and its inner step `inner`, counted from 0), else
     at a session's cursor, else at a graph's last step. Stepped into a window of an expanded
     composite, the drawing shows the region of windows that holds it."""
     expanded = expanded_names(expanded)
-    pics = pictures(subject, expanded, rankdir)
+    pics = pictures(subject, expanded, rankdir, overlay=overlay)
     position, k = _stop(subject, pics, step, inner)
     tl = pics.timeline
     regions = regions_at(tl, tl.at(position, k), expanded)
     if regions:
-        pics = pictures(subject, expanded, rankdir, regions)
+        pics = pictures(subject, expanded, rankdir, regions, overlay)
     return pics, pics.scene(position, k)
 
 
@@ -493,10 +527,11 @@ def to_svg(
     expanded: Iterable[str] = (),
     rankdir: str = "TB",
     caption: bool = True,
+    overlay: Mode | str | None = None,
 ) -> str:
     """The diagram as SVG text: a session at its cursor (or at `step`, `inner`), a graph at its
     last step."""
-    pics, scene = scene_at(subject, expanded, rankdir, step, inner)
+    pics, scene = scene_at(subject, expanded, rankdir, step, inner, overlay)
     return pics.svg(scene, caption)
 
 
@@ -508,13 +543,14 @@ def export_svg(
     expanded: Iterable[str] = (),
     rankdir: str = "TB",
     inner: int | None = None,
+    overlay: Mode | str | None = None,
 ) -> Path:
     """Write the diagram at one step (default: a session's cursor, a graph's last step)
     as `format` svg, png or dot. The file appears whole or not at all."""
     if format not in ("svg", "png", "dot"):
         raise GraphstepError(f"unknown format '{format}'", hint="use svg, png or dot")
     path = output_path(path)
-    pics, scene = scene_at(subject, expanded, rankdir, step, inner)
+    pics, scene = scene_at(subject, expanded, rankdir, step, inner, overlay)
     if format == "dot":
         data = pics.dot(scene).encode()
     elif format == "svg":
@@ -538,11 +574,15 @@ class ExportTooLarge(GraphstepError):
 
 
 def stops(
-    subject: Session | Graph, expanded: Iterable[str] = (), rankdir: str = "TB", into: bool = False
+    subject: Session | Graph,
+    expanded: Iterable[str] = (),
+    rankdir: str = "TB",
+    into: bool = False,
+    overlay: Mode | str | None = None,
 ) -> tuple[Pictures, list[Scene], list[str]]:
     """The scenes an export shows: every step; with `into`, each expanded composite's inner
     steps too (see scene.inner_stops); and notes on the windows left out."""
-    pics = pictures(subject, expanded, rankdir)
+    pics = pictures(subject, expanded, rankdir, overlay=overlay)
     start = pics.scene(0)
     if not into:
         return pics, [start.moved(i) for i in range(pics.last + 1)], []
@@ -566,6 +606,7 @@ def export_all_steps(
     steps: range | None = None,
     budget: int | None = None,
     into: bool = False,
+    overlay: Mode | str | None = None,
 ) -> list[Path]:
     """One SVG per step into `directory`, `000.svg` (the start) to the last, for slide builds;
     with `into`, the inner steps of expanded composites too (`005_01.svg`, …). `steps` picks
@@ -577,7 +618,7 @@ def export_all_steps(
     done: an error or Ctrl-C leaves no half-written file. Numbered SVGs of an
     earlier export that this one does not overwrite are removed.
     """
-    pics, scenes, _ = stops(subject, expanded, rankdir, into)
+    pics, scenes, _ = stops(subject, expanded, rankdir, into, overlay)
     if steps is not None:
         if not steps:
             raise GraphstepError("no steps to export: the range is empty")

@@ -28,6 +28,7 @@ from ..doctor import Diagnosis, Finding, diagnose
 from ..errors import GraphstepError
 from ..format import file_stem, index, number, tensor, visible
 from ..graph import Graph
+from ..overlay import Mode, colour_by
 from ..render.svg import export_all_steps, export_svg
 from ..session import Breakpoint, Session, untrainable
 from ..spec import read_value
@@ -37,6 +38,7 @@ from .dialogs import FindScreen, GotoScreen, HelpScreen, SetInputScreen
 from .doctor_panel import DoctorScreen
 from .graph_view import GraphView
 from .inspector import Inspector
+from .legend import OverlayLegend
 from .status import StatusBar
 from .summary import SummaryApp
 from .timeline import TimelineView
@@ -133,6 +135,14 @@ class GraphstepApp(App[None]):
             show=False,
             tooltip="the gradient doctor: findings, worst first; Enter jumps to the node and step",
         ),
+        Binding(
+            "O",
+            "overlay",
+            "overlay",
+            key_display="O",
+            show=False,
+            tooltip="overlay: nodes coloured by |gradient|, then gain, dead fraction, off",
+        ),
         Binding("question_mark", "help", "help", key_display="?", tooltip="this help"),
         Binding("q", "quit", "quit", tooltip="quit"),
     ]
@@ -143,6 +153,7 @@ class GraphstepApp(App[None]):
     selected: var[str | None] = var(None, init=False)
     expanded: var[frozenset[str]] = var(frozenset(), init=False)
     version: var[int] = var(0, init=False)
+    overlay_mode: var[Mode | None] = var(None, init=False)
 
     def __init__(self, graph: Graph, export_dir: Path | None = None) -> None:
         # NO_COLOR: Textual's ANSI mode drops colours altogether (not just to greys);
@@ -160,6 +171,7 @@ class GraphstepApp(App[None]):
             with Container(id="graph-box"):
                 yield GraphView(self.session, id="graph")
             yield Inspector(id="inspector")
+        yield OverlayLegend(id="overlay-legend")
         yield TimelineView(self.session.timeline, self.breakpoint_at, id="timeline")
         yield Footer(compact=True)
 
@@ -239,6 +251,7 @@ class GraphstepApp(App[None]):
         self.query_one(StatusBar).show_losses(self.session.losses)
         self.query_one(GraphView).lay_out(self.expanded)
         self.show_step()
+        self.show_overlay()
 
     def sync(self) -> None:
         """Mirror the session's cursor in the reactive state (the watchers redraw)."""
@@ -404,22 +417,30 @@ class GraphstepApp(App[None]):
         try:
             if all_steps:
                 folder = self.export_dir / f"{stem}-steps"
-                paths = export_all_steps(session, folder, expanded=self.expanded)
+                paths = export_all_steps(
+                    session, folder, expanded=self.expanded, overlay=self.overlay_mode
+                )
                 message = f"wrote {len(paths)} diagrams to {folder}"
             else:
                 inner = "" if session.inner is None else f".{session.inner + 1}"
                 path = self.export_dir / f"{stem}-step{session.position:03d}{inner}.svg"
-                export_svg(session, path, expanded=self.expanded)
+                export_svg(session, path, expanded=self.expanded, overlay=self.overlay_mode)
                 message = f"wrote {path}"
         except (GraphstepError, OSError) as error:
             self.call_from_thread(self.notify, str(error), severity="error")
             return
         self.call_from_thread(self.notify, message, timeout=4)
 
-    def action_doctor(self) -> None:
+    def diagnosis(self) -> Diagnosis:
+        """The doctor's diagnosis of the session's values, made once per version."""
         session = self.session
         if self._diagnosis is None or self._diagnosis[0] != session.version:
             self._diagnosis = (session.version, diagnose(session.trace, session.timeline))
+        return self._diagnosis[1]
+
+    def action_doctor(self) -> None:
+        session = self.session
+        findings = self.diagnosis().findings
 
         def jump(finding: Finding | None) -> None:
             if finding is not None:
@@ -427,7 +448,25 @@ class GraphstepApp(App[None]):
                     self.move(lambda: session.goto(finding.step or 0))
                 self.selected = finding.node
 
-        self.push_screen(DoctorScreen(self._diagnosis[1].findings), jump)
+        self.push_screen(DoctorScreen(findings), jump)
+
+    def action_overlay(self) -> None:
+        """Off → |grad| → gain → dead → off."""
+        modes = [None, *Mode]
+        self.overlay_mode = modes[(modes.index(self.overlay_mode) + 1) % len(modes)]
+
+    def watch_overlay_mode(self) -> None:
+        self.show_overlay()
+
+    def show_overlay(self) -> None:
+        """The overlay of the current values (a node coloured once the cursor knows its number;
+        overlay.py decides) on the graph, and its legend."""
+        mode = self.overlay_mode
+        shown = None
+        if mode is not None:
+            shown = colour_by(mode, self.session.trace, self.diagnosis())
+        self.query_one(GraphView).show_overlay(shown)
+        self.query_one(OverlayLegend).show(shown)
 
     # -- messages bubble up
 

@@ -25,12 +25,14 @@ from textual.strip import Strip
 from ..composite import Region
 from ..drawing import Diagram, diagram
 from ..errors import GraphstepError
+from ..overlay import Overlay
 from ..render.layout import Layout, layout
-from ..render.raster import Ink, Raster, Role, Run, overview, rasterize, shown
+from ..render.raster import Ink, Raster, Role, Run, overview, rasterize, shown, tint
 from ..scene import Flow, Scene, regions_at, scene_of
 from ..session import NodeState, Session
 
 PLAIN = Style()  # Textual's line filters (NO_COLOR) need a style on every segment
+OVERLAY_INK = "#1a1a1a"  # text on an overlay's colours, all of them light
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,7 @@ class GraphView(ScrollView, can_focus=True, inherit_bindings=False):
         self._palette = palette()
         self._drag: tuple[int, int, bool] | None = None  # where a drag is, and whether it moved
         self._wanted: tuple[object, ...] = ()  # the layout last asked for
+        self.overlay: Overlay | None = None  # the doctor's colours behind the boxes, if on
 
     def _regions(self, expanded: frozenset[str]) -> dict[str, Region]:
         return regions_at(self.session.timeline, self.session.current, expanded)
@@ -302,6 +305,8 @@ class GraphView(ScrollView, can_focus=True, inherit_bindings=False):
             if run.start > x:
                 segments.append(Segment(" " * (run.start - x), PLAIN))
             text, style = self._styled(run, scene)
+            if self.overlay is not None:
+                style = self._tinted(run, scene, style, self.overlay)
             lo = max(0, x - run.start)
             hi = min(len(text), sx + width - run.start)
             segments.append(Segment(text[lo:hi], style))
@@ -323,6 +328,23 @@ class GraphView(ScrollView, can_focus=True, inherit_bindings=False):
             return strip
         mark = Strip([Segment("◆", self._palette.name[NodeState.CURRENT])])
         return Strip.join([strip.crop(0, x), mark, strip.crop(x + 1, width)])
+
+    def show_overlay(self, overlay: Overlay | None) -> None:
+        self.overlay = overlay
+        self.refresh()
+
+    def _tinted(self, run: Run, scene: Scene, style: Style, overlay: Overlay) -> Style:
+        """A box on its overlay colour (render.raster.tint), its text dark; a block of the
+        overview in it. A nan or inf and a breakpoint's mark keep their own colours."""
+        colour = tint(run, scene, overlay)
+        if colour is None:
+            return style
+        if run.role is Role.BLOCK:
+            return style + Style(color=colour)
+        marked = run.role is Role.MARK and run.owner in self._breakpoints
+        if marked or style == self._palette.ink[Ink.ANOMALY]:
+            return style + Style(bgcolor=colour)
+        return style + Style(color=OVERLAY_INK, bgcolor=colour)
 
     def _styled(self, run: Run, scene: Scene) -> tuple[str, Style]:
         """The scene decides what a run shows (render.raster.shown); here it gets its style,
