@@ -11,6 +11,9 @@
    Without stubs `dot` does not finish the 500-product chain in 12 minutes.
 4. The full layout (diagram, `dot`, parsing) of the 3k-node DAG against `dot`
    alone on the bare graph, no labels (target ≤ 3×).
+5. The HTML player's size for the 1k, 3k and 10k-node DAGs (every step): the page at
+   3k against the page at 1k (target ≤ 3×: linear in nodes + steps), and at most
+   10 MB at 3k.
 
 GC is off while timing; each figure is the best of a few runs.
 Run: .venv/bin/python bench/scale.py
@@ -30,8 +33,9 @@ from timing import best_of as _best_of
 
 import graphstep
 from graphstep.gradcheck import check_gradients
-from graphstep.render import export_svg
+from graphstep.render import export_html, export_svg
 from graphstep.render import layout as layout_module
+from graphstep.render.svg import stops
 
 SIZES = (1_000, 3_000, 10_000)
 
@@ -124,10 +128,28 @@ def layout_3k() -> None:
     )
 
 
+def html_sizes() -> None:
+    print("nodes    steps   pieces  HTML       per node")
+    sizes = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in SIZES:
+            graph = graphstep.load(layered_nodes(size))
+            out = export_html(graph, Path(tmp) / "player.html")
+            pics, scenes, _ = stops(graph)  # the pictures the export made, from the cache
+            sizes[size] = out.stat().st_size
+            print(
+                f"{len(graph.nodes):>6,}  {len(scenes):>6,}  {len(pics.pieces):>6,}  "
+                f"{sizes[size] / 1e6:6.2f} MB  {sizes[size] / len(graph.nodes):6,.0f} B"
+            )
+    print(f"HTML at 3,000 / at 1,000 nodes:  {verdict(sizes[3_000] / sizes[1_000], 3)}")
+    print(f"HTML at 3,000 nodes, MB:         {verdict(sizes[3_000] / 1e6, 10)}")
+
+
 def main() -> None:
     load_and_check()
     shared_weight()
     layout_3k()
+    html_sizes()
 
 
 if __name__ == "__main__":

@@ -246,7 +246,17 @@
   document.getElementById("fit").addEventListener("click", fit);
   document.getElementById("zoom-in").addEventListener("click", function () { zoomBy(1.25); });
   document.getElementById("zoom-out").addEventListener("click", function () { zoomBy(0.8); });
-  slider.addEventListener("input", function () { show(parseInt(slider.value, 10)); });
+  var sliding = false;
+  slider.addEventListener("input", function () {
+    /* a drag sends many positions: draw the latest once a frame, not each in turn */
+    if (!sliding) {
+      sliding = true;
+      requestAnimationFrame(function () {
+        sliding = false;
+        show(parseInt(slider.value, 10));
+      });
+    }
+  });
 
   figure.addEventListener("wheel", function (event) {
     event.preventDefault();
