@@ -15,7 +15,7 @@ import json
 import os
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from importlib.resources import files
 from itertools import pairwise
 from pathlib import Path
@@ -73,13 +73,17 @@ PAGE = """<!DOCTYPE html>
 def page(pics: Pictures, scenes: Sequence[Scene]) -> str:
     """The player page for the scenes of one trace (every step, and inner steps if asked)."""
     width, height = pics.size
+    parts, steps = fragments(pics.pieces), reel(pics, scenes)
     data = {
         # no namespace attribute: the HTML parser puts <svg> in the SVG namespace itself
         "open": f'<svg width="{width:.0f}pt" height="{height:.0f}pt" '
         f'viewBox="0 0 {width:.2f} {height:.2f}">',
         "head": pics.head,
-        **asdict(fragments(pics.pieces)),
-        **asdict(reel(pics, scenes)),
+        "shared": parts.shared,
+        "pieces": parts.pieces,
+        "every": steps.every,
+        "keyframes": steps.keyframes,
+        "deltas": steps.deltas,
         "steps": [
             {
                 "text": scene.caption,
@@ -121,6 +125,7 @@ class Fragments:
 
 
 def fragments(pieces: Sequence[Piece]) -> Fragments:
+    """The variants of every piece, cut and numbered (see Fragments)."""
     cut = [[_cut(v) for v in p.variants] for p in pieces]
     counts = Counter(f for variants in cut for f in {f for v in variants for f in v})
     shared = [f for f, n in counts.most_common() if n > 1]
@@ -157,8 +162,8 @@ class Reel:
     """The variant of every piece at every step, as the page stores it.
 
     `keyframes[j]` is the code string of step `j * every` (a digit per piece, its
-    variant); `deltas[i]` lists the pieces step i changes from step i - 1, as flat
-    pairs `piece, variant` (empty for step 0).
+    variant: one per Look or Flow, five at most); `deltas[i]` lists the pieces step i
+    changes from step i - 1, as flat pairs `piece, variant` (empty for step 0).
     """
 
     every: int
