@@ -11,6 +11,9 @@
    Without stubs `dot` does not finish the 500-product chain in 12 minutes.
 4. The full layout (diagram, `dot`, parsing) of the 3k-node DAG against `dot`
    alone on the bare graph, no labels (target ≤ 3×).
+5. The HTML player's size for the 1k, 3k and 10k-node DAGs (every step): bytes per
+   node at 3k against at 1k (target ≤ 3; linear in nodes + steps gives 1, the old
+   steps × pieces page gave 3), and at most 10 MB at 3k.
 
 GC is off while timing; each figure is the best of a few runs.
 Run: .venv/bin/python bench/scale.py
@@ -30,8 +33,10 @@ from timing import best_of as _best_of
 
 import graphstep
 from graphstep.gradcheck import check_gradients
-from graphstep.render import export_svg
+from graphstep.render import export_html, export_svg
 from graphstep.render import layout as layout_module
+from graphstep.render.layout import DotTimeout
+from graphstep.render.svg import stops
 
 SIZES = (1_000, 3_000, 10_000)
 
@@ -124,10 +129,35 @@ def layout_3k() -> None:
     )
 
 
+def html_sizes() -> None:
+    print("nodes    steps   pieces  HTML       per node")
+    per_node, total = {}, {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in SIZES:
+            graph = graphstep.load(layered_nodes(size))
+            try:
+                out = export_html(graph, Path(tmp) / "player.html")
+            except DotTimeout as e:  # pictures come from `dot` alone
+                print(f"{len(graph.nodes):>6,}  no page: {e}")
+                continue
+            pics, scenes, _ = stops(graph)  # the pictures the export made, from the cache
+            total[size] = out.stat().st_size
+            per_node[size] = total[size] / len(graph.nodes)
+            print(
+                f"{len(graph.nodes):>6,}  {len(scenes):>6,}  {len(pics.pieces):>6,}  "
+                f"{total[size] / 1e6:6.2f} MB  {per_node[size]:6,.0f} B"
+            )
+    print(f"HTML per node, 3,000 / 1,000:    {verdict(per_node[3_000] / per_node[1_000], 3)}")
+    print(f"HTML at 3,000 nodes, MB:         {verdict(total[3_000] / 1e6, 10)}")
+    if 10_000 in per_node:
+        print(f"HTML per node, 10,000 / 1,000:   {per_node[10_000] / per_node[1_000]:6.2f}")
+
+
 def main() -> None:
     load_and_check()
     shared_weight()
     layout_3k()
+    html_sizes()
 
 
 if __name__ == "__main__":

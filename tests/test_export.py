@@ -11,6 +11,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from player_data import drawn, step_codes, variants
 
 import graphstep
 from graphstep.cli import main
@@ -235,11 +236,12 @@ def test_the_player_holds_every_step(tmp_path: Path) -> None:
     g = load("chain_rule")
     _html, page, data = player(g, tmp_path)
     timeline = g.session().timeline
-    assert len(data["steps"]) == len(timeline) == 8
-    for i, step in enumerate(data["steps"]):
+    assert len(data["steps"]) == len(data["deltas"]) == len(timeline) == 8
+    pieces = variants(data)
+    for i, (step, codes) in enumerate(zip(data["steps"], step_codes(data), strict=True)):
         assert step["text"].startswith(f"{i}/7 ")
-        assert len(step["codes"]) == len(data["pieces"])
-        assert all(int(c) < len(data["pieces"][k]) for k, c in enumerate(step["codes"]))
+        assert len(codes) == len(pieces)
+        assert all(c < len(pieces[k]) for k, c in enumerate(codes))
     texts = [s["text"] for s in data["steps"]]
     assert "7/7 backward x: ∂f/∂x = ∂f/∂q · ∂(x + y)/∂x = -4 · 1 = -4" in texts
     assert "ArrowLeft" in page.scripts[1] and "ArrowRight" in page.scripts[1]
@@ -250,9 +252,9 @@ def test_the_player_draws_each_step_as_the_svg_export_does(tmp_path: Path) -> No
     g = load("mlp_3_4_2")
     _, _, data = player(g, tmp_path)
     pics = svg_module.pictures(g)
+    bodies = list(drawn(data))
     for i in (0, 5, len(data["steps"]) - 1):
-        codes = data["steps"][i]["codes"]
-        body = "".join(p[int(c)] for p, c in zip(data["pieces"], codes, strict=True))
+        body = bodies[i]
         svg = data["open"] + data["head"] + body + "</g></svg>"
         ET.fromstring(svg.replace("<svg ", '<svg xmlns="http://www.w3.org/2000/svg" ', 1))
         assert data["head"] + body in pics.svg(pics.scene(i))

@@ -8,13 +8,14 @@ the dead ReLU layer (dead fraction 1: the map's far end).
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 from chromium import Page, executable
+from player_data import page_data
+from player_data import variants as player_variants
 from rich.style import Style
 from test_doctor import SIGMOID_LAYERS, sigmoid, sigmoid_chain
 from test_tui import drive, running, screen_text, settle
@@ -211,9 +212,9 @@ def test_png_export_with_an_overlay(tmp_path: Path) -> None:
 def test_the_player_has_the_same_colours_and_the_legend(tmp_path: Path) -> None:
     graph = sigmoid_chain()
     page = export_html(graph, tmp_path / "chain.html", overlay="gain").read_text()
-    start = page.index('id="graphstep-data">') + len('id="graphstep-data">')
-    data = json.loads(page[start : page.index("</script>", start)])
-    variants = [v for piece in data["pieces"] for v in piece if "<title>h1</title>" in v]
+    variants = [
+        v for piece in player_variants(page_data(page)) for v in piece if "<title>h1</title>" in v
+    ]
     assert len(variants) == 5  # one per look
     assert sum(f'fill="{H1_COLOUR}"' in v for v in variants) == 2  # gradient known, current
     assert sum(f'fill="{NEUTRAL}"' in v for v in variants) == 3

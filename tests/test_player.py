@@ -7,13 +7,20 @@ pans, fit keeps labels readable; and the page logs no error and asks for nothing
 from __future__ import annotations
 
 import asyncio
+import json
+import sys
 from pathlib import Path
 
 import pytest
 from chromium import Page, executable
+from player_data import page_data
 
 import graphstep
 from graphstep.render import export_html
+from graphstep.render.svg import Changes, stops
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "bench"))
+from shapes import layered_nodes
 
 GRAPHS = Path(__file__).parent.parent / "graphs"
 
@@ -166,3 +173,84 @@ def test_an_expanded_composite_is_followed_by_its_cluster(tmp_path: Path) -> Non
 
     left, top, width, height = asyncio.run(drive())
     assert 0 <= left < width / 2 and 0 <= top < height / 2  # its top-left corner in view
+
+
+FRAME = "new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))"
+
+DRAWN = """(() => {
+  const expected = %s;  /* piece id → the SVG of its variant at this step, from svg.py */
+  const svg = document.querySelector("#diagram svg");
+  const scratch = document.createElementNS(svg.namespaceURI, "g");
+  const wrong = [];
+  for (const [id, text] of Object.entries(expected)) {
+    scratch.innerHTML = text;
+    const found = svg.querySelectorAll(`svg > g > g[id="${id}"]`);
+    if (found.length !== 1 || found[0].outerHTML !== scratch.firstElementChild.outerHTML) {
+      wrong.push(id);
+    }
+  }
+  return {
+    wrong: wrong,
+    groups: svg.querySelectorAll("svg > g > g").length,
+    counter: document.getElementById("counter").textContent,
+    slider: document.getElementById("slider").getBoundingClientRect().toJSON(),
+  };
+})()"""
+
+
+def test_seeking_far_and_back_draws_each_step_as_its_scene(tmp_path: Path) -> None:
+    """A 200-node graph has several keyframes: the slider seeks from one, → adds a delta,
+    ← seeks again; each time every piece in the page is the variant its scene picks."""
+    graph = graphstep.load(layered_nodes(200))
+    pics, scenes, _ = stops(graph)
+    changing = [p for p in pics.pieces if p.changes is not Changes.STATIC]
+
+    def expected(step: int) -> str:
+        codes = pics.codes(scenes[step])
+        chosen = {p.id: p.variants[c] for p, c in zip(pics.pieces, codes, strict=True)}
+        return DRAWN % json.dumps({p.id: chosen[p.id] for p in changing})
+
+    path = export_html(graph, tmp_path / "layered.html")
+    data = page_data(path.read_text())
+    last = len(scenes) - 1
+    assert len(data["keyframes"]) >= 3 and data["every"] > 1
+
+    async def drive() -> list[tuple[int, dict[str, object]]]:
+        seen = []
+        async with Page(1024, 700) as page:
+            await page.open(path)
+
+            async def check() -> None:
+                await page.evaluate(FRAME)  # the slider draws at the next frame
+                shown = await page.evaluate(DRAWN % "{}")
+                step = int(str(shown["counter"]).split()[1])
+                seen.append((step, await page.evaluate(expected(step))))
+
+            slider = (await page.evaluate(DRAWN % "{}"))["slider"]
+            y = slider["y"] + slider["height"] / 2
+            start, end = slider["x"] + 8, slider["x"] + slider["width"] - 8
+            await page.drag((start, y), (start + (end - start) * 0.8, y))  # far: ~4/5 along
+            await check()
+            await page.key("ArrowRight", 39)  # one delta
+            await check()
+            await page.key("ArrowLeft", 37)  # back: a seek
+            await page.key("ArrowLeft", 37)
+            await check()
+            await page.key("End", 35)
+            await check()
+            await page.drag((end, y), (start + (end - start) * 0.1, y))  # and far back
+            await check()
+            assert page.errors == []
+        return seen
+
+    seen = asyncio.run(drive())
+    steps = [step for step, _ in seen]
+    far = steps[0]
+    assert far > 2 * data["every"] and far % data["every"]  # past two keyframes, between two
+    assert steps == [far, far + 1, far - 1, last, steps[-1]]
+    assert 0 < steps[-1] < data["every"] * 2
+    groups = {shown["groups"] for _, shown in seen}
+    assert len(groups) == 1  # no piece lost or doubled on the way
+    for step, shown in seen:
+        assert shown["counter"] == f"step {step} of {last}"
+        assert shown["wrong"] == [], step

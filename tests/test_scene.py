@@ -6,13 +6,12 @@ player's data, the terminal rasterizer's runs as shown — never the scene itsel
 
 from __future__ import annotations
 
-import json
-import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from player_data import drawn, page_data
 
 import graphstep
 from graphstep.drawing import Diagram, diagram
@@ -55,11 +54,8 @@ def read_svg(svg: str) -> Drawn:
 
 def read_player(page: str) -> Iterator[Drawn]:
     """Each step of a player page, drawn as the player draws it: the pieces its codes choose."""
-    found = re.search(r'<script type="application/json" id="graphstep-data">(.*?)</script>', page)
-    assert found is not None
-    data = json.loads(found.group(1))
-    for step in data["steps"]:
-        body = "".join(p[int(c)] for p, c in zip(data["pieces"], step["codes"], strict=True))
+    data = page_data(page)
+    for body in drawn(data):
         opening = data["open"].replace("<svg ", f'<svg xmlns="{SVG[1:-1]}" ', 1)
         yield read_svg(opening + data["head"] + body + "</g></svg>")
 

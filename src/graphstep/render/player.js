@@ -1,6 +1,8 @@
 /* graphstep's step player: one diagram, every step of a trace, ←/→ and a slider.
-   The page holds the diagram's pieces once, each in its few variants, and for every
-   step the variant of each piece: a step is a join of strings, as in svg.py.
+   The page holds the diagram's pieces once, each in its few variants, and the steps
+   as a reel: a keyframe (the variant of every piece) every `data.every` steps, and for
+   each step the pieces it changes. A step is its keyframe plus the deltas after it;
+   the player swaps in only the pieces that differ from what it shows.
    The diagram sits in a window of its own: the wheel zooms about the pointer, a drag
    pans, and each step brings its node into view, smoothly. */
 (function () {
@@ -12,6 +14,11 @@
   var text = document.getElementById("step-text");
   var last = data.steps.length - 1;
   var current = -1;
+  var pieces = data.pieces; /* each: [its own fragments, its variants as fragment numbers] */
+  var shown = null; /* the variant drawn of each piece */
+  var drawn = []; /* the element drawn for each piece that changes, by piece */
+  var scratch = null; /* a detached <g> in which changed pieces are parsed, as SVG */
+  var marks = null; /* the <g> of the current step's window outline, over the pictures */
 
   var READABLE = 0.75; /* a fit never shrinks below this: 9 pt labels stay 9 px */
   var MIN_SCALE = 0.1;
@@ -26,14 +33,83 @@
 
   slider.max = String(last);
 
-  function svgAt(step) {
-    var parts = [data.open, data.head];
-    for (var k = 0; k < data.pieces.length; k++) {
-      var variants = data.pieces[k];
-      parts.push(variants.length > 1 ? variants[step.codes.charCodeAt(k) - 48] : variants[0]);
+  function codesAt(i) {
+    /* the variant of every piece at step i: its keyframe, then the deltas after it */
+    var first = i - (i % data.every);
+    var frame = data.keyframes[first / data.every];
+    var codes = new Uint8Array(pieces.length);
+    for (var k = 0; k < codes.length; k++) {
+      codes[k] = frame.charCodeAt(k) - 48;
     }
-    parts.push(step.marks, "</g></svg>");
+    for (var s = first + 1; s <= i; s++) {
+      advance(codes, s);
+    }
+    return codes;
+  }
+
+  function advance(codes, s) {
+    /* step s - 1's codes into step s's */
+    var delta = data.deltas[s];
+    for (var j = 0; j < delta.length; j += 2) {
+      codes[delta[j]] = delta[j + 1];
+    }
+  }
+
+  function variant(k, code) {
+    /* a piece's variant, joined from its fragments: n >= 0 its own, n < 0 the shared -1 - n */
+    var own = pieces[k][0], numbers = pieces[k][1][code];
+    var parts = [];
+    for (var j = 0; j < numbers.length; j++) {
+      var n = numbers[j];
+      parts.push(n >= 0 ? own[n] : data.shared[-1 - n]);
+    }
     return parts.join("");
+  }
+
+  function drawWhole(codes) {
+    var parts = [data.open, data.head];
+    for (var k = 0; k < pieces.length; k++) {
+      parts.push(variant(k, codes[k]));
+    }
+    parts.push('<g class="marks"></g>', "</g></svg>");
+    canvas.innerHTML = parts.join("");
+    marks = canvas.querySelector("g.marks");
+    scratch = document.createElementNS(canvas.firstElementChild.namespaceURI, "g");
+    var byId = {};
+    var groups = canvas.querySelectorAll("svg > g > g[id]");
+    for (var g = 0; g < groups.length; g++) {
+      byId[groups[g].id] = groups[g];
+    }
+    drawn = [];
+    for (k = 0; k < pieces.length; k++) {
+      drawn.push(pieces[k][1].length > 1 ? byId[pieceId(k)] : null);
+    }
+  }
+
+  function pieceId(k) {
+    /* a changing piece is one group, <g id="…" …>, in each of its variants */
+    return /^<g id="([^"]*)"/.exec(variant(k, 0))[1];
+  }
+
+  function draw(codes) {
+    /* the pieces that differ from what is drawn, swapped in; all of them, if most do */
+    var changed = [];
+    for (var k = 0; shown && k < codes.length; k++) {
+      if (codes[k] !== shown[k]) {
+        changed.push(k);
+      }
+    }
+    if (!shown || changed.length * 2 > pieces.length) {
+      drawWhole(codes);
+    } else if (changed.length) {
+      scratch.innerHTML = changed.map(function (k) { return variant(k, codes[k]); }).join("");
+      var fresh = Array.prototype.slice.call(scratch.children);
+      for (var j = 0; j < changed.length; j++) {
+        drawn[changed[j]].replaceWith(fresh[j]);
+        drawn[changed[j]] = fresh[j];
+      }
+    }
+    shown = codes;
   }
 
   function apply(smooth) {
@@ -141,9 +217,16 @@
     if (i === current) {
       return;
     }
+    if (shown && i === current + 1) {
+      var codes = shown.slice();
+      advance(codes, i);
+      draw(codes);
+    } else {
+      draw(codesAt(i));
+    }
     current = i;
     var step = data.steps[i];
-    canvas.innerHTML = svgAt(step);
+    marks.innerHTML = step.marks || "";
     slider.value = String(i);
     counter.textContent = "step " + i + " of " + last;
     text.textContent = step.text;
@@ -166,7 +249,17 @@
   document.getElementById("fit").addEventListener("click", fit);
   document.getElementById("zoom-in").addEventListener("click", function () { zoomBy(1.25); });
   document.getElementById("zoom-out").addEventListener("click", function () { zoomBy(0.8); });
-  slider.addEventListener("input", function () { show(parseInt(slider.value, 10)); });
+  var sliding = false;
+  slider.addEventListener("input", function () {
+    /* a drag sends many positions: draw the latest once a frame, not each in turn */
+    if (!sliding) {
+      sliding = true;
+      requestAnimationFrame(function () {
+        sliding = false;
+        show(parseInt(slider.value, 10));
+      });
+    }
+  });
 
   figure.addEventListener("wheel", function (event) {
     event.preventDefault();
