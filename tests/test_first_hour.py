@@ -115,6 +115,17 @@ def test_html_prose_escapes_inside_and_outside_code() -> None:
     assert prose("one ` alone") == "one ` alone"
 
 
+def test_html_prose_reads_line_breaks_as_markdown_does() -> None:
+    from graphstep.render.html import prose
+
+    # a description's newlines are not written out as "\n": a line break is a space, a blank
+    # line a new paragraph
+    assert prose("first line\nsecond `x`\n\n  \nnext") == (
+        "first line second <code>x</code><br>next"
+    )
+    assert prose("a\x1bb") == "a\\x1bb"  # other control characters stay visible
+
+
 def test_after_an_input_changes_the_description_is_marked_as_the_files() -> None:
     from graphstep.tui.inspector import _step_text
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -204,7 +205,15 @@ def reel(pics: Pictures, scenes: Sequence[Scene]) -> Reel:
 
 
 def prose(text: str) -> str:
-    """A description as HTML: escaped, with Markdown's `code` spans set as <code>."""
+    """A description as HTML, read as Markdown reads it: a line break is a space, a blank line
+    ends a paragraph (a <br> here, inside the page's one <p>), `code` spans are <code>; the
+    rest escaped."""
+    blocks = re.split(r"\n(?:[ \t]*\n)+", text.replace("\r", ""))
+    paragraphs = (" ".join(line.strip() for line in b.split("\n")).strip() for b in blocks)
+    return "<br>".join(_spans(p) for p in paragraphs if p)
+
+
+def _spans(text: str) -> str:
     parts = text.split("`")
     if len(parts) % 2 == 0:  # an unpaired backtick is a character, not markup
         return escape(text)
