@@ -11,6 +11,7 @@ frames for DOT and SVG; the graph's own names are only ever labels.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -205,6 +206,11 @@ class Diagram:
         """Each wire's id by (tail name, head name, input position), as layouts name edges."""
         return {(w.tail_name, w.head_name, w.position): w.id for w in self.wires}
 
+    def drawn_for(self, node: str) -> list[str]:
+        """The names of the parts that draw a graph node: its box, or a shared leaf's copy
+        beside each use, or an expanded composite's windows."""
+        return [self.parts[pid].name for pid in self._by_source.get(node, ())]
+
     def wire(self, wid: str) -> Wire:
         return self._wire_by_id[wid]
 
@@ -293,6 +299,50 @@ def diagram(
             if d.shown_as.get(src, src) != head:
                 _connect(d, read, src, name, position)
     return d
+
+
+def neighbourhood(d: Diagram, centre: str, limit: int) -> Diagram:
+    """The drawing around one drawn node: the parts fewest wires away from it, at most about
+    `limit` (an expanded composite's frame comes whole), and the wires between them. The
+    terminal UI lays this out first, so a big graph shows its current node at once."""
+    start = d.ids.get(centre)
+    if start is None:
+        return replace(d, parts={}, wires=[], frames=[], ids={}, stubs={})
+    frames = {f.id: f for f in d.frames}
+    kept: dict[str, None] = {}
+    queue = deque([start])
+    while queue and len(kept) < limit:
+        pid = queue.popleft()
+        if pid in kept:
+            continue
+        frame = d.parts[pid].frame
+        kept.update(dict.fromkeys(frames[frame].parts if frame in frames else (pid,)))
+        for w in d._wires_at.get(pid, ()):
+            queue.extend(end for end in (w.tail, w.head) if end not in kept)
+    parts = {pid: part for pid, part in d.parts.items() if pid in kept}
+    shown = [f for f in d.frames if f.parts[0] in kept]
+    names = {p.name for p in parts.values() if p.frame is None} | {f.name for f in shown}
+    calls = {c for n in names for c in _around(d, n)}
+    return replace(
+        d,
+        call_parents={c: p for c, p in d.call_parents.items() if c in calls},
+        parts=parts,
+        wires=[w for w in d.wires if w.tail in kept and w.head in kept],
+        frames=shown,
+        ids={name: pid for name, pid in d.ids.items() if pid in kept},
+        expansions={f.name: d.expansions[f.name] for f in shown},
+        stubs={k: pid for k, pid in d.stubs.items() if pid in kept},
+    )
+
+
+def _around(d: Diagram, name: str) -> list[str]:
+    """The expanded block calls a drawn node sits in, innermost first."""
+    out = []
+    call = d.cluster_of(name)
+    while call is not None:
+        out.append(call)
+        call = d.call_parents[call]
+    return out
 
 
 STUB_USES = 4  # a leaf read by more nodes is drawn beside each of them, not once

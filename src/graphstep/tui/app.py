@@ -16,13 +16,14 @@ from collections.abc import Callable
 from pathlib import Path, PurePath
 from typing import ClassVar
 
+from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container, Horizontal
 from textual.notifications import SeverityLevel
 from textual.reactive import var
-from textual.widgets import Footer
+from textual.widgets import Footer, Static
 
 from ..doctor import Diagnosis, Finding, diagnose
 from ..errors import GraphstepError
@@ -37,6 +38,7 @@ from .dialogs import FindScreen, GotoScreen, HelpScreen, SetInputScreen
 from .doctor_panel import DoctorScreen
 from .graph_view import GraphView
 from .inspector import Inspector
+from .node_list import NodeIndex, node_index
 from .status import StatusBar
 from .summary import SummaryApp
 from .timeline import TimelineView
@@ -79,7 +81,13 @@ class GraphstepApp(App[None]):
         ),
         Binding("b", "toggle_breakpoint", "break", tooltip="toggle a breakpoint on the node"),
         Binding("g", "goto", "go to", show=False, tooltip="go to step N"),
-        Binding("slash", "find", "find", key_display="/", tooltip="find a node and select it"),
+        Binding(
+            "slash",
+            "find",
+            "find",
+            key_display="/",
+            tooltip="the node list: type to narrow it, the graph follows; Enter jumps to the step",
+        ),
         Binding("x", "expand", "expand", tooltip="expand or collapse a conv or pool node"),
         Binding("e", "export", "export", show=False, tooltip="export the current step as SVG"),
         Binding(
@@ -151,6 +159,7 @@ class GraphstepApp(App[None]):
         self.session = Session(graph)
         self.export_dir = export_dir or Path.cwd()
         self._diagnosis: tuple[int, Diagnosis] | None = None  # by the session's version
+        self._index: NodeIndex | None = None  # the node list's, built on the first /
 
     # -- the screen
 
@@ -159,6 +168,7 @@ class GraphstepApp(App[None]):
         with Horizontal(id="main"):
             with Container(id="graph-box"):
                 yield GraphView(self.session, id="graph")
+                yield Static(id="layout-note")
             yield Inspector(id="inspector")
         yield TimelineView(self.session.timeline, self.breakpoint_at, id="timeline")
         yield Footer(compact=True)
@@ -178,8 +188,11 @@ class GraphstepApp(App[None]):
         self.query_one("#graph-box").loading = True
 
     @on(GraphView.LayoutReady)
-    def layout_ready(self) -> None:
+    def layout_ready(self, event: GraphView.LayoutReady) -> None:
         self.query_one("#graph-box").loading = False
+        note = self.query_one("#layout-note", Static)
+        note.update(Text(visible(event.note)))
+        note.display = bool(event.note)
         self.show_step()
 
     @on(GraphView.LayoutFailed)
@@ -300,11 +313,29 @@ class GraphstepApp(App[None]):
         self.push_screen(GotoScreen(self.session.timeline.end), go)
 
     def action_find(self) -> None:
-        def found(name: str | None) -> None:
-            if name is not None:
-                self.selected = name
+        """The node list: the highlighted node is selected as one types; Enter jumps to its
+        step (a leaf has none: it stays selected), Escape restores the selection."""
+        before = self.selected
 
-        self.push_screen(FindScreen(self.session.graph.order), found)
+        def found(name: str | None) -> None:
+            if name is None:
+                self.selected = before
+                return
+            step = self.session.timeline.forward_index.get(name, 0)
+            if step:
+                self.session.goto(step)
+                self.sync()
+            self.selected = name
+            uses = len(self.query_one(GraphView).drawn_for(name))
+            if uses > 1:
+                self.notify(f"{name} is drawn beside each of its {uses} uses", timeout=3)
+
+        def preview(name: str) -> None:
+            self.selected = name
+
+        if self._index is None:
+            self._index = node_index(self.session.graph, self.session.timeline)
+        self.push_screen(FindScreen(self._index, preview), found)
 
     def action_select(self, delta: int) -> None:
         order = self.session.graph.order
