@@ -12,7 +12,7 @@ frames for DOT and SVG; the graph's own names are only ever labels.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import cached_property
@@ -246,11 +246,13 @@ def diagram(
     expanded: Iterable[str] = (),
     numbers: bool = True,
     regions: Mapping[str, Region] | None = None,
+    only: Collection[str] | None = None,
 ) -> Diagram:
     """The parts of a drawing; its cards carry numbers when there is a trace and `numbers`.
 
     The cells have the same sizes with numbers or without. Expanding a composite
     needs a trace (for its windows); without one the graph's own is computed.
+    `only` draws just those drawn nodes (a neighbourhood) and the edges between them.
     """
     expanded = frozenset(expanded)
     for name in sorted(expanded):
@@ -278,8 +280,8 @@ def diagram(
         shared=shared_leaves(graph, shown),
     )
     for name in graph.order:
-        if d.shown_as.get(name, name) != name:
-            continue  # inside a collapsed block call, which is drawn as one node
+        if d.shown_as.get(name, name) != name or (only is not None and name not in only):
+            continue  # inside a collapsed block call, which is drawn as one node; or not asked
         if name in composites:
             assert trace is not None
             _expand(d, trace, read, name, (regions or {}).get(name))
@@ -295,54 +297,41 @@ def diagram(
         d.ids[name] = pid
     for name in graph.order:
         head = d.shown_as.get(name, name)
+        if only is not None and head not in only:
+            continue
         for position, src in enumerate(graph.nodes[name].inputs):
-            if d.shown_as.get(src, src) != head:
+            tail = d.shown_as.get(src, src)
+            if tail != head and (only is None or tail in only):
                 _connect(d, read, src, name, position)
     return d
 
 
-def neighbourhood(d: Diagram, centre: str, limit: int) -> Diagram:
-    """The drawing around one drawn node: the parts fewest wires away from it, at most about
-    `limit` (an expanded composite's frame comes whole), and the wires between them. The
-    terminal UI lays this out first, so a big graph shows its current node at once."""
-    start = d.ids.get(centre)
-    if start is None:
-        return replace(d, parts={}, wires=[], frames=[], ids={}, stubs={})
-    frames = {f.id: f for f in d.frames}
-    kept: dict[str, None] = {}
-    queue = deque([start])
+def neighbourhood(
+    graph: Graph, expanded: frozenset[str], seeds: Sequence[str], limit: int
+) -> set[str]:
+    """The drawn nodes (graph nodes, collapsed block calls) of `seeds` and those fewest edges
+    away from them, `limit` more at most: what the terminal UI draws first
+    (`diagram(only=…)`), so a big graph shows its current node at once. A shared leaf is
+    reached but not gone through: its readers are all over the graph."""
+    shown = shown_as(graph, expanded)
+    members: dict[str, list[str]] = {}
+    for name, call in shown.items():
+        members.setdefault(call, []).append(name)
+    shared = shared_leaves(graph, shown)
+    kept: set[str] = set()
+    queue = deque(shown.get(seed, seed) for seed in seeds)
+    limit += len(queue)
     while queue and len(kept) < limit:
-        pid = queue.popleft()
-        if pid in kept:
+        drawn = queue.popleft()
+        if drawn in kept:
             continue
-        frame = d.parts[pid].frame
-        kept.update(dict.fromkeys(frames[frame].parts if frame in frames else (pid,)))
-        for w in d._wires_at.get(pid, ()):
-            queue.extend(end for end in (w.tail, w.head) if end not in kept)
-    parts = {pid: part for pid, part in d.parts.items() if pid in kept}
-    shown = [f for f in d.frames if f.parts[0] in kept]
-    names = {p.name for p in parts.values() if p.frame is None} | {f.name for f in shown}
-    calls = {c for n in names for c in _around(d, n)}
-    return replace(
-        d,
-        call_parents={c: p for c, p in d.call_parents.items() if c in calls},
-        parts=parts,
-        wires=[w for w in d.wires if w.tail in kept and w.head in kept],
-        frames=shown,
-        ids={name: pid for name, pid in d.ids.items() if pid in kept},
-        expansions={f.name: d.expansions[f.name] for f in shown},
-        stubs={k: pid for k, pid in d.stubs.items() if pid in kept},
-    )
-
-
-def _around(d: Diagram, name: str) -> list[str]:
-    """The expanded block calls a drawn node sits in, innermost first."""
-    out = []
-    call = d.cluster_of(name)
-    while call is not None:
-        out.append(call)
-        call = d.call_parents[call]
-    return out
+        kept.add(drawn)
+        if drawn in shared:
+            continue
+        for name in members.get(drawn, [drawn]):
+            near = [*graph.nodes[name].inputs, *(c for c, _ in graph.consumers[name])]
+            queue.extend(n for n in (shown.get(m, m) for m in near) if n not in kept)
+    return kept
 
 
 STUB_USES = 4  # a leaf read by more nodes is drawn beside each of them, not once

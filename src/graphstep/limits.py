@@ -21,7 +21,8 @@ MAX_TRAIN_STEPS = 100_000  # gradient-descent steps of one `train`
 MAX_BLOCK_DEPTH = 16  # blocks calling blocks calling blocks…
 MAX_EXPORT_BYTES = 500_000_000  # export --all-steps writes no more, unless --force
 MAX_WHY_EXPANSIONS = 1_000_000  # partial paths the --why search takes off its queue
-NEIGHBOURHOOD_PARTS = 60  # boxes the terminal UI lays out first around the current node
+NEIGHBOURHOOD_PARTS = 60  # boxes the terminal UI lays out first around the current node,
+NEIGHBOURHOOD_STEPS = 24  # and the nodes of the steps ahead
 MAX_PATH_NODES = 64  # nodes of a path a doctor finding lists; longer ones skip their middle
 
 # Real models (an ImageNet network holds hundreds of millions of numbers) are bounded by the

@@ -32,7 +32,7 @@ from textual.worker import get_current_worker
 from ..composite import Region
 from ..drawing import Diagram, diagram, neighbourhood
 from ..errors import GraphstepError
-from ..limits import NEIGHBOURHOOD_PARTS
+from ..limits import NEIGHBOURHOOD_PARTS, NEIGHBOURHOOD_STEPS
 from ..render.layout import Layout, layout, layout_of
 from ..render.raster import (
     Ink,
@@ -141,7 +141,6 @@ class GraphView(ScrollView, can_focus=True, inherit_bindings=False):
         self.session = session
         self.laid: Laid | None = None  # what is drawn: a neighbourhood's, or the whole's
         self.whole = False  # is it the whole drawing's
-        self._drawing: Diagram | None = None  # the whole drawing, for other neighbourhoods
         self._kept: dict[Key, tuple[Diagram, Laid]] = {}
         self._shown: Key | None = None  # the layout drawn
         self._around = ""  # the node a neighbourhood drawn is around
@@ -190,15 +189,14 @@ class GraphView(ScrollView, can_focus=True, inherit_bindings=False):
         """The drawing, laid out (Graphviz, cached by the render layer) and rasterized once
         for the terminal; a big one's neighbourhood first, then the whole in a child process."""
         session, worker = self.session, get_current_worker()
-        expanded = key[0]
+        graph, expanded = session.graph, key[0]
         try:
-            drawing = diagram(session.graph, session.trace, expanded, regions=regions)
-            if len(drawing.parts) <= 2 * NEIGHBOURHOOD_PARTS:
+            if len(graph.nodes) <= 2 * NEIGHBOURHOOD_PARTS:
+                drawing = diagram(graph, session.trace, expanded, regions=regions)
                 laid = layout(session.graph, expanded, trace=session.trace, regions=regions)
                 whole = Laid(rasterize(laid, drawing), laid.fallback, laid)
             else:
-                centre = self._centre(drawing)
-                self._near(key, drawing, centre)
+                self._near(key, regions, self._centre())
                 apart = rasterize_apart(
                     session.graph,
                     session.trace,
@@ -209,22 +207,28 @@ class GraphView(ScrollView, can_focus=True, inherit_bindings=False):
                 if apart is None:
                     return  # asked for another layout meanwhile
                 whole = apart
+                drawing = diagram(graph, session.trace, expanded, regions=regions)
         except GraphstepError as error:
             self.post_message(self.LayoutFailed(error))
             return
         self.app.call_from_thread(self._show_layout, key, drawing, whole, whole=True)
 
-    def _centre(self, drawing: Diagram) -> str:
-        """The drawn node a neighbourhood is laid out around: the current step's, or at the
+    def _centre(self) -> str:
+        """The node a neighbourhood is laid out around first: the current step's, or at the
         start the first step's."""
         timeline = self.session.timeline
         node = self.session.current.node or (timeline.node_at(1) if len(timeline) > 1 else None)
-        node = node or self.session.graph.order[0]
-        return drawing.shown_as.get(node, node)
+        return node or self.session.graph.order[0]
 
-    def _near(self, key: Key, drawing: Diagram, centre: str) -> None:
-        """Lay out and show the neighbourhood of `centre` (a bounded number of boxes)."""
-        near = neighbourhood(drawing, centre, NEIGHBOURHOOD_PARTS)
+    def _near(self, key: Key, regions: dict[str, Region], centre: str) -> None:
+        """Lay out and show the neighbourhood of `centre` (a bounded number of boxes): its
+        cost does not grow with the graph."""
+        session, expanded = self.session, key[0]
+        timeline, position = session.timeline, session.position
+        ahead = [timeline.node_at(k) for k in range(position, position + NEIGHBOURHOOD_STEPS)]
+        seeds = [centre, *(n for n in ahead if n is not None)]
+        only = neighbourhood(session.graph, expanded, seeds, NEIGHBOURHOOD_PARTS)
+        near = diagram(session.graph, session.trace, expanded, regions=regions, only=only)
         laid = layout_of(near)
         self.app.call_from_thread(
             self._show_layout,
@@ -232,14 +236,13 @@ class GraphView(ScrollView, can_focus=True, inherit_bindings=False):
             near,
             Laid(rasterize(laid, near), laid.fallback, laid),
             whole=False,
-            drawing_whole=drawing,
             around=centre,
         )
 
     @work(thread=True, exclusive=True, group="near")
-    def _recentre(self, key: Key, drawing: Diagram, centre: str) -> None:
+    def _recentre(self, key: Key, centre: str) -> None:
         try:
-            self._near(key, drawing, centre)
+            self._near(key, dict(key[2]), centre)
         except GraphstepError as error:
             self.post_message(self.LayoutFailed(error))
 
@@ -250,7 +253,6 @@ class GraphView(ScrollView, can_focus=True, inherit_bindings=False):
         laid: Laid,
         *,
         whole: bool,
-        drawing_whole: Diagram | None = None,
         around: str = "",
     ) -> None:
         if key != self._wanted or (self.whole and not whole and self._shown == key):
@@ -261,7 +263,6 @@ class GraphView(ScrollView, can_focus=True, inherit_bindings=False):
             while len(self._kept) > KEPT_LAYOUTS:
                 self._kept.pop(next(iter(self._kept)))
         self.laid, self.whole, self._shown, self._around = laid, whole, key, around
-        self._drawing = drawing if whole else drawing_whole
         self.expanded, self.regions = expanded, dict(regions)
         self.scene = scene_of(self.session, drawing)
         self._detail = laid.raster
@@ -276,9 +277,12 @@ class GraphView(ScrollView, can_focus=True, inherit_bindings=False):
         """What the screen says about the layout shown, when it is not all Graphviz's."""
         if self.laid is None or self.scene is None:
             return ""
-        if not self.whole and self._drawing is not None:
-            drawn, total = len(self.scene.diagram.parts), len(self._drawing.parts)
-            return f"around {self._around}: {drawn} of {total:,} boxes; laying out the rest…"
+        if not self.whole:
+            drawn, total = len(self.scene.diagram.parts), len(self.session.graph.nodes)
+            return (
+                f"around {self._around}: {drawn} boxes of a graph of {total:,} nodes; "
+                "laying out the rest…"
+            )
         return self.laid.fallback
 
     def shown_as(self, node: str) -> str:
@@ -289,9 +293,9 @@ class GraphView(ScrollView, can_focus=True, inherit_bindings=False):
 
     def drawn_for(self, node: str) -> list[str]:
         """The boxes that draw a graph node in the whole drawing (a shared leaf: one per use)."""
-        drawing = self._drawing or (self.scene.diagram if self.scene is not None else None)
-        if drawing is None:
+        if self.scene is None:
             return []
+        drawing = self.scene.diagram
         return drawing.drawn_for(drawing.shown_as.get(node, node))
 
     @property
@@ -334,13 +338,16 @@ class GraphView(ScrollView, can_focus=True, inherit_bindings=False):
     def _off_neighbourhood(self, node: str) -> None:
         """A node outside the neighbourhood shown, before the whole layout is ready: lay out
         the neighbourhood around it."""
-        drawing, key = self._drawing, self._shown
-        if self.whole or drawing is None or key is None or self._centred == node:
+        key = self._shown
+        if (
+            self.whole
+            or key is None
+            or self._centred == node
+            or node not in self.session.graph.nodes
+        ):
             return
-        drawn = drawing.shown_as.get(node, node)
-        if drawn in drawing.ids:
-            self._centred = node
-            self._recentre(key, drawing, drawn)
+        self._centred = node
+        self._recentre(key, node)
 
     def _sync_size(self) -> None:
         raster = self.raster
