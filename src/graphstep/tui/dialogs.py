@@ -101,20 +101,19 @@ class FindScreen(ModalScreen[str | None]):
             yield Label("", classes="hint")
 
     def on_mount(self) -> None:
-        self.call_after_refresh(self._narrow, "")
+        self._narrow("")  # every node; the graph stays as it is until one types or moves
 
     @on(Input.Changed)
     def narrow(self, event: Input.Changed) -> None:
         self._narrow(event.value)
+        self._show()
 
     def _narrow(self, text: str) -> None:
         rows = self._index.matches(text)
-        nodes = self.query_one(NodeList)
-        nodes.show(rows)
+        self.query_one(NodeList).show(rows)
         self.query_one(".hint", Label).update(
             f"{len(rows):,} of {len(self._index.names):,} · ↑ ↓ move · Enter jumps · Esc"
         )
-        self._show()
 
     def _show(self) -> None:
         name = self.query_one(NodeList).highlighted

@@ -85,7 +85,7 @@ class NodeList(ScrollView, can_focus=False):
     def show(self, rows: list[int]) -> None:
         self.rows = rows
         self.cursor = 0
-        self.virtual_size = Size(self.size.width, len(rows))
+        self.virtual_size = Size(0, len(rows))
         self.scroll_to(y=0, animate=False, immediate=True)
         self.refresh()
 
