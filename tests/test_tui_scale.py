@@ -19,7 +19,9 @@ from test_tui import drive, graph_text, running, screen_text, settle
 from textual.pilot import Pilot
 
 import graphstep
+from graphstep.drawing import diagram, folds
 from graphstep.limits import NEIGHBOURHOOD_STEPS
+from graphstep.scene import Look
 from graphstep.tui import graph_view
 from graphstep.tui.dialogs import FindScreen
 from graphstep.tui.graph_view import GraphView
@@ -177,3 +179,54 @@ async def test_x_on_a_collapsed_call_opens_it_and_the_layout_is_kept() -> None:
         assert {"x", "k", "f/p3", "f"} <= boxes(view)  # f's inner calls, collapsed
         await pilot.press("x")  # collapsed again: the first layout, at once, no worker
         assert view.laid is first and boxes(view) == {"x", "k", "f"}
+
+
+STAGES = """
+name: stages
+inputs: {x: 0.5}
+params: {w: 0.9}
+blocks:
+  layer:
+    args: [v]
+    graph:
+      h: tanh(v * w)
+  head:
+    args: [v]
+    graph:
+      o: v * v
+graph:
+  l1: layer(x)
+  l2: layer(l1)
+  l3: layer(l2)
+  l4: layer(l3)
+  loss: head(l4)
+output: loss
+"""
+
+
+def test_identical_consecutive_calls_make_one_run() -> None:
+    graph = graphstep.load(STAGES)
+    assert folds(graph, frozenset()) == {"l1": ("l1", "l2", "l3", "l4")}
+    assert folds(graph, frozenset({"l1"})) == {"l2": ("l2", "l3", "l4")}
+    d = diagram(graph, graph.trace(), folded=True)
+    card = d.parts[d.ids["l1"]].card
+    assert card.formula == "layer(x) × 4" and card.subtitle == "4 calls · 8 nodes"
+    assert float(card.value) == pytest.approx(float(graph.trace().value("l4")))
+
+
+@drive
+async def test_f_folds_identical_consecutive_calls_into_one_box_times_n() -> None:
+    async with running(graphstep.load(STAGES)) as pilot:
+        view = pilot.app.query_one(GraphView)
+        assert boxes(view) == {"x", "w", "l1", "l2", "l3", "l4", "loss"}
+        await pilot.press("f")
+        await settle(pilot)
+        assert boxes(view) == {"x", "w", "l1", "loss"}
+        assert "layer(x) × 4" in graph_text(pilot)
+        await pilot.press("n", "n", "n")  # in the run's third call: the one box is current
+        assert view.scene is not None and view.scene.current == "l1"
+        assert view.scene.look_of("l1") is Look.FORWARD
+        assert view.scene.look_of("loss") is Look.PENDING
+        await pilot.press("f")
+        await settle(pilot)
+        assert "l4" in boxes(view) and "× 4" not in graph_text(pilot)

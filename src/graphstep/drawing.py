@@ -182,6 +182,7 @@ class Diagram:
     shared: frozenset[str] = frozenset()  # leaves read by more than STUB_USES nodes
     stubs: dict[tuple[str, str], str] = field(default_factory=dict)  # (leaf, reader) → part id
     beside: dict[str, str] = field(default_factory=dict)  # a stub's name → its reader
+    folds: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # first call → its run
 
     def cluster_of(self, name: str) -> str | None:
         """The innermost expanded block call a drawn node sits in (None: the top level);
@@ -222,7 +223,8 @@ class Diagram:
     def _by_source(self) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
         for pid, part in self.parts.items():
-            out.setdefault(part.source, []).append(pid)
+            for source in self.folds.get(part.source, (part.source,)):
+                out.setdefault(source, []).append(pid)
         return out
 
     @cached_property
@@ -247,12 +249,14 @@ def diagram(
     numbers: bool = True,
     regions: Mapping[str, Region] | None = None,
     only: Collection[str] | None = None,
+    folded: bool = False,
 ) -> Diagram:
     """The parts of a drawing; its cards carry numbers when there is a trace and `numbers`.
 
     The cells have the same sizes with numbers or without. Expanding a composite
     needs a trace (for its windows); without one the graph's own is computed.
     `only` draws just those drawn nodes (a neighbourhood) and the edges between them.
+    `folded` draws each run of identical consecutive block calls as one box (`folds`).
     """
     expanded = frozenset(expanded)
     for name in sorted(expanded):
@@ -270,7 +274,8 @@ def diagram(
         trace = Trace.compute(graph)
     read = trace if numbers else None
     enclosing = _parents(graph)
-    shown = shown_as(graph, expanded)
+    runs = folds(graph, expanded) if folded else {}
+    shown = shown_as(graph, expanded, runs)
     d = Diagram(
         graph,
         expanded,
@@ -278,6 +283,7 @@ def diagram(
         enclosing=enclosing,
         call_parents={call: parent for call, parent in enclosing.items() if call in expanded},
         shared=shared_leaves(graph, shown),
+        folds=runs,
     )
     for name in graph.order:
         if d.shown_as.get(name, name) != name or (only is not None and name not in only):
@@ -289,7 +295,7 @@ def diagram(
         pid = f"n{len(d.parts)}"
         kind = Kind.CONST if graph.nodes[name].op == "const" else Kind.NODE
         card = (
-            _call_card(graph, read, name)
+            _call_card(graph, read, name, runs.get(name, (name,)))
             if name in graph.groups and name not in expanded
             else _card(graph, read, name)
         )
@@ -307,13 +313,13 @@ def diagram(
 
 
 def neighbourhood(
-    graph: Graph, expanded: frozenset[str], seeds: Sequence[str], limit: int
+    graph: Graph, expanded: frozenset[str], folded: bool, seeds: Sequence[str], limit: int
 ) -> set[str]:
     """The drawn nodes (graph nodes, collapsed block calls) of `seeds` and those fewest edges
     away from them, `limit` more at most: what the terminal UI draws first
     (`diagram(only=…)`), so a big graph shows its current node at once. A shared leaf is
     reached but not gone through: its readers are all over the graph."""
-    shown = shown_as(graph, expanded)
+    shown = shown_as(graph, expanded, folds(graph, expanded) if folded else None)
     members: dict[str, list[str]] = {}
     for name, call in shown.items():
         members.setdefault(call, []).append(name)
@@ -364,9 +370,12 @@ def _stub(d: Diagram, leaf: str, reader: str) -> tuple[str, str]:
     return pid, d.parts[pid].name
 
 
-def shown_as(graph: Graph, expanded: frozenset[str]) -> dict[str, str]:
+def shown_as(
+    graph: Graph, expanded: frozenset[str], runs: Mapping[str, tuple[str, ...]] | None = None
+) -> dict[str, str]:
     """Each node inside a collapsed block call → the outermost collapsed call, drawn in its
-    place as one node. Block calls are collapsed unless expanded."""
+    place as one node. Block calls are collapsed unless expanded. With `runs` (folds), the
+    nodes of a run's later calls are drawn in its first call's box."""
     parents = _parents(graph)
     out: dict[str, str] = {}
     for name in graph.order:
@@ -379,24 +388,60 @@ def shown_as(graph: Graph, expanded: frozenset[str]) -> dict[str, str]:
             if call not in expanded:
                 out[name] = call
                 break
-    return out
+    if not runs:
+        return out
+    first = {call: run[0] for run in runs.values() for call in run[1:]}
+    return {name: first.get(call, call) for name, call in out.items()}
 
 
-def _call_card(graph: Graph, trace: Trace | None, call: str) -> Card:
-    """A collapsed block call: `f1 = cnn(region1)`, the block's output value and gradient."""
+def folds(graph: Graph, expanded: frozenset[str]) -> dict[str, tuple[str, ...]]:
+    """Runs of identical consecutive block calls, by their first call: collapsed calls drawn
+    side by side at one level, of the same block and the same ops, each reading the one
+    before (ResNet's blocks of a stage, DenseNet's layers). A run is drawn as one box × N."""
+    shown = shown_as(graph, expanded)
+    parents = _parents(graph)
+    drawn = [c for c in graph.groups if c not in expanded and shown.get(c) == c]
+
+    def structure(call: str) -> tuple[object, ...]:
+        nodes = graph.groups[call]
+        return (graph.calls[call][0], parents[call], tuple(graph.nodes[n].op for n in nodes))
+
+    after: dict[str, str] = {}  # a call → the next of its run
+    for call in drawn:
+        inside = frozenset(graph.groups[call])
+        reads = {shown.get(s, s) for n in inside for s in graph.nodes[n].inputs} - {call}
+        before = [r for r in reads if r in graph.groups and shown.get(r) == r]
+        if len(before) == 1 and structure(before[0]) == structure(call):
+            after.setdefault(before[0], call)
+    starts = [c for c in drawn if c in after and c not in set(after.values())]
+    runs: dict[str, tuple[str, ...]] = {}
+    for call in starts:
+        run = [call]
+        while run[-1] in after:
+            run.append(after[run[-1]])
+        runs[call] = tuple(run)
+    return runs
+
+
+def _call_card(graph: Graph, trace: Trace | None, call: str, run: tuple[str, ...] = ()) -> Card:
+    """A collapsed block call: `f1 = cnn(region1)`, the block's output value and gradient; a
+    run of identical calls (a fold): `cnn(…) × 3`, the last call's value and gradient."""
     block, args = graph.calls[call]
-    node = graph.nodes[call]
+    last = run[-1] if run else call
+    node = graph.nodes[last]
     about = [f"block call · {len(graph.groups[call])} nodes"]
+    if len(run) > 1:
+        about = [f"{len(run)} calls · {sum(len(graph.groups[c]) for c in run)} nodes"]
     if node.shape:
         about.append(fmt.shape(node.shape).strip("[]"))
     return Card(
         name=call,
-        formula=f"{block}({', '.join(args)})",
+        formula=f"{block}({', '.join(args)})" + (f" × {len(run)}" if len(run) > 1 else ""),
         subtitle=" · ".join(about),
         shape=node.shape,
-        value=None if trace is None else trace.value(call),
-        grad=None if trace is None else trace.grad(call),
-        grad_label=f"∂{graph.output}/∂{call}" if call in graph.ancestors_of_output else "",
+        value=None if trace is None else trace.value(last),
+        grad=None if trace is None else trace.grad(last),
+        grad_label=f"∂{graph.output}/∂{last}" if last in graph.ancestors_of_output else "",
     )
 
 

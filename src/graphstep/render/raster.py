@@ -33,7 +33,7 @@ from ..format import visible
 from ..scene import Flow, Scene
 from ..session import NodeState
 from .curve import bezier
-from .layout import Box, Cluster, EdgeRoute, Layout, layout
+from .layout import Box, Cluster, EdgeRoute, Layout, layout_of
 
 if TYPE_CHECKING:
     from ..composite import Region
@@ -696,6 +696,7 @@ def rasterize_apart(
     trace: Trace,
     expanded: frozenset[str],
     regions: Mapping[str, Region],
+    folded: bool,
     cancelled: Callable[[], bool],
 ) -> Laid | None:
     """`layout` and `rasterize` of the whole drawing in a forked child process, so that the
@@ -703,8 +704,9 @@ def rasterize_apart(
     true first (the child is killed). Without fork (Windows), in the calling thread."""
 
     def work() -> bytes:
-        laid = layout(graph, expanded, trace=trace, regions=regions)
-        raster = rasterize(laid, diagram(graph, trace, expanded, regions=regions))
+        drawing = diagram(graph, trace, expanded, regions=regions, folded=folded)
+        laid = layout_of(drawing)
+        raster = rasterize(laid, drawing)
         return pickle.dumps((pack(raster), laid.fallback, _pack_layout(laid)))
 
     data = _in_child(work, cancelled) if hasattr(os, "fork") else work()

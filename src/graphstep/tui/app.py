@@ -86,9 +86,16 @@ class GraphstepApp(App[None]):
             "find",
             "find",
             key_display="/",
-            tooltip="the node list: type to narrow it, the graph follows; Enter jumps to the step",
+            tooltip="find a node in the list of all; Enter jumps to its step",
         ),
         Binding("x", "expand", "expand", tooltip="expand or collapse a conv or pool node"),
+        Binding(
+            "f",
+            "fold",
+            "fold",
+            show=False,
+            tooltip="fold repeated block calls into one box × N; again: unfold",
+        ),
         Binding("e", "export", "export", show=False, tooltip="export the current step as SVG"),
         Binding(
             "E",
@@ -150,6 +157,7 @@ class GraphstepApp(App[None]):
     cursor: var[tuple[int, int | None]] = var((0, None), init=False)
     selected: var[str | None] = var(None, init=False)
     expanded: var[frozenset[str]] = var(frozenset(), init=False)
+    folded: var[bool] = var(False, init=False)
     version: var[int] = var(0, init=False)
 
     def __init__(self, graph: Graph, export_dir: Path | None = None) -> None:
@@ -175,7 +183,7 @@ class GraphstepApp(App[None]):
 
     def on_mount(self) -> None:
         self.query_one(GraphView).focus()
-        self.query_one(GraphView).lay_out(self.expanded)
+        self.query_one(GraphView).lay_out(self.expanded, self.folded)
         self.show_step()
         self.query_one(StatusBar).show_losses(self.session.losses)
 
@@ -244,13 +252,25 @@ class GraphstepApp(App[None]):
         if self.selected is not None:
             self.query_one(GraphView).scroll_to_node(self.selected)
 
+    def watch_folded(self) -> None:
+        self.query_one(GraphView).lay_out(self.expanded, self.folded)
+
+    def action_fold(self) -> None:
+        self.folded = not self.folded
+        self.notify(
+            "identical consecutive block calls folded into one box × N"
+            if self.folded
+            else "every block call drawn on its own",
+            timeout=2,
+        )
+
     def watch_expanded(self) -> None:
-        self.query_one(GraphView).lay_out(self.expanded)
+        self.query_one(GraphView).lay_out(self.expanded, self.folded)
 
     def watch_version(self) -> None:
         self.query_one(TimelineView).show_timeline(self.session.timeline)
         self.query_one(StatusBar).show_losses(self.session.losses)
-        self.query_one(GraphView).lay_out(self.expanded)
+        self.query_one(GraphView).lay_out(self.expanded, self.folded)
         self.show_step()
 
     def sync(self) -> None:

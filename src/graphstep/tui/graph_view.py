@@ -33,7 +33,7 @@ from ..composite import Region
 from ..drawing import Diagram, diagram, neighbourhood
 from ..errors import GraphstepError
 from ..limits import NEIGHBOURHOOD_PARTS, NEIGHBOURHOOD_STEPS
-from ..render.layout import Layout, layout, layout_of
+from ..render.layout import Layout, layout_of
 from ..render.raster import (
     Ink,
     Laid,
@@ -50,7 +50,8 @@ from ..session import NodeState, Session
 
 PLAIN = Style()  # Textual's line filters (NO_COLOR) need a style on every segment
 KEPT_LAYOUTS = 8  # whole layouts kept, by expansion and values
-Key = tuple[frozenset[str], int, frozenset[tuple[str, Region]]]  # expanded, version, regions
+# what a layout is of: expanded, folded, the values' version, the regions of composites
+Key = tuple[frozenset[str], bool, int, frozenset[tuple[str, Region]]]
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,7 @@ class GraphView(ScrollView, can_focus=True, inherit_bindings=False):
         self._around = ""  # the node a neighbourhood drawn is around
         self._centred: str | None = None  # the node the last neighbourhood asked for is around
         self.expanded: frozenset[str] = frozenset()
+        self.folded = False
         self.regions: dict[str, Region] = {}  # which windows of each expanded composite are drawn
         self.scene: Scene | None = None  # the drawing at the cursor, once a layout is ready
         self._detail: Raster | None = None
@@ -160,12 +162,12 @@ class GraphView(ScrollView, can_focus=True, inherit_bindings=False):
     def _regions(self, expanded: frozenset[str]) -> dict[str, Region]:
         return regions_at(self.session.timeline, self.session.current, expanded)
 
-    def lay_out(self, expanded: frozenset[str]) -> None:
-        """Lay the graph out again (new values, a composite expanded), in a thread; a layout
-        made before for the same expansion and values is shown at once."""
+    def lay_out(self, expanded: frozenset[str], folded: bool) -> None:
+        """Lay the graph out again (new values, a composite expanded, folds), in a thread; a
+        layout made before for the same expansion, folds and values is shown at once."""
         regions = {n: r for n, r in self.regions.items() if n in expanded}
         regions.update(self._regions(expanded))
-        key: Key = (expanded, self.session.version, frozenset(regions.items()))
+        key: Key = (expanded, folded, self.session.version, frozenset(regions.items()))
         self._wanted = key
         if key in self._kept:
             self._show_layout(key, *self._kept[key], whole=True)
@@ -178,7 +180,7 @@ class GraphView(ScrollView, can_focus=True, inherit_bindings=False):
         expanded composite, lay out the region that holds it (one layout per region)."""
         wanted = self._regions(self.expanded)
         if any(self.regions.get(n) != r for n, r in wanted.items()):
-            self.lay_out(self.expanded)
+            self.lay_out(self.expanded, self.folded)
 
     @property
     def graph_layout(self) -> Layout | None:
@@ -189,11 +191,11 @@ class GraphView(ScrollView, can_focus=True, inherit_bindings=False):
         """The drawing, laid out (Graphviz, cached by the render layer) and rasterized once
         for the terminal; a big one's neighbourhood first, then the whole in a child process."""
         session, worker = self.session, get_current_worker()
-        graph, expanded = session.graph, key[0]
+        graph, (expanded, folded, *_) = session.graph, key
         try:
             if len(graph.nodes) <= 2 * NEIGHBOURHOOD_PARTS:
-                drawing = diagram(graph, session.trace, expanded, regions=regions)
-                laid = layout(session.graph, expanded, trace=session.trace, regions=regions)
+                drawing = diagram(graph, session.trace, expanded, regions=regions, folded=folded)
+                laid = layout_of(drawing)
                 whole = Laid(rasterize(laid, drawing), laid.fallback, laid)
             else:
                 self._near(key, regions, self._centre())
@@ -202,12 +204,13 @@ class GraphView(ScrollView, can_focus=True, inherit_bindings=False):
                     session.trace,
                     expanded,
                     regions,
+                    folded,
                     lambda: worker.is_cancelled,
                 )
                 if apart is None:
                     return  # asked for another layout meanwhile
                 whole = apart
-                drawing = diagram(graph, session.trace, expanded, regions=regions)
+                drawing = diagram(graph, session.trace, expanded, regions=regions, folded=folded)
         except GraphstepError as error:
             self.post_message(self.LayoutFailed(error))
             return
@@ -223,12 +226,15 @@ class GraphView(ScrollView, can_focus=True, inherit_bindings=False):
     def _near(self, key: Key, regions: dict[str, Region], centre: str) -> None:
         """Lay out and show the neighbourhood of `centre` (a bounded number of boxes): its
         cost does not grow with the graph."""
-        session, expanded = self.session, key[0]
+        session, (expanded, folded, *_) = self.session, key
         timeline, position = session.timeline, session.position
-        ahead = [timeline.node_at(k) for k in range(position, position + NEIGHBOURHOOD_STEPS)]
+        last = min(len(timeline), position + NEIGHBOURHOOD_STEPS)
+        ahead = [timeline.node_at(k) for k in range(position, last)]
         seeds = [centre, *(n for n in ahead if n is not None)]
-        only = neighbourhood(session.graph, expanded, seeds, NEIGHBOURHOOD_PARTS)
-        near = diagram(session.graph, session.trace, expanded, regions=regions, only=only)
+        only = neighbourhood(session.graph, expanded, folded, seeds, NEIGHBOURHOOD_PARTS)
+        near = diagram(
+            session.graph, session.trace, expanded, regions=regions, only=only, folded=folded
+        )
         laid = layout_of(near)
         self.app.call_from_thread(
             self._show_layout,
@@ -242,7 +248,7 @@ class GraphView(ScrollView, can_focus=True, inherit_bindings=False):
     @work(thread=True, exclusive=True, group="near")
     def _recentre(self, key: Key, centre: str) -> None:
         try:
-            self._near(key, dict(key[2]), centre)
+            self._near(key, dict(key[3]), centre)
         except GraphstepError as error:
             self.post_message(self.LayoutFailed(error))
 
@@ -257,13 +263,13 @@ class GraphView(ScrollView, can_focus=True, inherit_bindings=False):
     ) -> None:
         if key != self._wanted or (self.whole and not whole and self._shown == key):
             return  # asked for again meanwhile, or the whole is here already
-        expanded, _, regions = key
+        expanded, folded, _, regions = key
         if whole:
             self._kept[key] = (drawing, laid)
             while len(self._kept) > KEPT_LAYOUTS:
                 self._kept.pop(next(iter(self._kept)))
         self.laid, self.whole, self._shown, self._around = laid, whole, key, around
-        self.expanded, self.regions = expanded, dict(regions)
+        self.expanded, self.folded, self.regions = expanded, folded, dict(regions)
         self.scene = scene_of(self.session, drawing)
         self._detail = laid.raster
         self._overview = None
