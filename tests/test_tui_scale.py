@@ -230,3 +230,20 @@ async def test_f_folds_identical_consecutive_calls_into_one_box_times_n() -> Non
         await pilot.press("f")
         await settle(pilot)
         assert "l4" in boxes(view) and "× 4" not in graph_text(pilot)
+
+
+@drive
+async def test_selecting_a_node_inside_a_collapsed_call_lays_out_nothing_more(
+    held: threading.Event,
+) -> None:
+    graph = graphstep.load(doubling_blocks_yaml(7))
+    assert len(graph.nodes) > 2 * NEAR
+    app = graphstep.tui.GraphstepApp(graph)
+    async with app.run_test(size=(110, 36)) as pilot:
+        view = await near_shown(pilot)
+        hidden = next(n for n in graph.order if n.startswith("f/q7/"))
+        app.selected = hidden
+        await pilot.pause()
+        assert view.shown_as(hidden) == "f" and "f" in boxes(view)
+        assert not [w for w in app.workers if w.group == "near"]
+        held.set()

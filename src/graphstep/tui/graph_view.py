@@ -145,7 +145,7 @@ class GraphView(ScrollView, can_focus=True, inherit_bindings=False):
         self._kept: dict[Key, tuple[Diagram, Laid]] = {}
         self._shown: Key | None = None  # the layout drawn
         self._around = ""  # the node a neighbourhood drawn is around
-        self._centred: str | None = None  # the node the last neighbourhood asked for is around
+        self._centring = False  # a neighbourhood is being laid out: one at a time
         self.expanded: frozenset[str] = frozenset()
         self.folded = False
         self.regions: dict[str, Region] = {}  # which windows of each expanded composite are drawn
@@ -228,9 +228,10 @@ class GraphView(ScrollView, can_focus=True, inherit_bindings=False):
         cost does not grow with the graph."""
         session, (expanded, folded, *_) = self.session, key
         timeline, position = session.timeline, session.position
+        first = max(0, position - NEIGHBOURHOOD_STEPS // 2)
         last = min(len(timeline), position + NEIGHBOURHOOD_STEPS)
-        ahead = [timeline.node_at(k) for k in range(position, last)]
-        seeds = [centre, *(n for n in ahead if n is not None)]
+        steps = [timeline.node_at(k) for k in range(first, last)]
+        seeds = [centre, *(n for n in steps if n is not None)]
         only = neighbourhood(session.graph, expanded, folded, seeds, NEIGHBOURHOOD_PARTS)
         near = diagram(
             session.graph, session.trace, expanded, regions=regions, only=only, folded=folded
@@ -251,6 +252,14 @@ class GraphView(ScrollView, can_focus=True, inherit_bindings=False):
             self._near(key, dict(key[3]), centre)
         except GraphstepError as error:
             self.post_message(self.LayoutFailed(error))
+        finally:
+            self.app.call_from_thread(self._centred)
+
+    def _centred(self) -> None:
+        """A neighbourhood is in: if the cursor went on beyond it meanwhile, the next one."""
+        self._centring = False
+        if self.scene is not None:
+            self.scroll_to_node(self._selected or self.scene.current)
 
     def _show_layout(
         self,
@@ -344,15 +353,16 @@ class GraphView(ScrollView, can_focus=True, inherit_bindings=False):
     def _off_neighbourhood(self, node: str) -> None:
         """A node outside the neighbourhood shown, before the whole layout is ready: lay out
         the neighbourhood around it."""
-        key = self._shown
+        key, raster = self._shown, self.raster
         if (
             self.whole
             or key is None
-            or self._centred == node
+            or self._centring
             or node not in self.session.graph.nodes
+            or (raster is not None and self.shown_as(node) in raster.boxes)
         ):
-            return
-        self._centred = node
+            return  # drawn already (in its collapsed call's box), or one is on its way
+        self._centring = True
         self._recentre(key, node)
 
     def _sync_size(self) -> None:
