@@ -223,10 +223,13 @@ async def test_f_folds_identical_consecutive_calls_into_one_box_times_n() -> Non
         await settle(pilot)
         assert boxes(view) == {"x", "w", "l1", "loss"}
         assert "layer(x) × 4" in graph_text(pilot)
-        await pilot.press("n", "n", "n")  # in the run's third call: the one box is current
+        await pilot.press("n", "n", "n")  # in the run's third call: its box is in sight,
         assert view.scene is not None and view.scene.current == "l1"
-        assert view.scene.look_of("l1") is Look.FORWARD
-        assert view.scene.look_of("loss") is Look.PENDING
+        assert view.scene.look_of("l1") is Look.PENDING  # its output (l4's) still unknown
+        assert "= ?" in graph_text(pilot) and "0.276233" not in graph_text(pilot)
+        await pilot.press("n")
+        assert view.scene.look_of("l1") is Look.FORWARD  # the run's last call: its value
+        assert graph_text(pilot).count("0.276233") == 3  # in the box, on both edges out
         await pilot.press("f")
         await settle(pilot)
         assert "l4" in boxes(view) and "× 4" not in graph_text(pilot)

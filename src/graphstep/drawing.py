@@ -223,8 +223,7 @@ class Diagram:
     def _by_source(self) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
         for pid, part in self.parts.items():
-            for source in self.folds.get(part.source, (part.source,)):
-                out.setdefault(source, []).append(pid)
+            out.setdefault(part.source, []).append(pid)
         return out
 
     @cached_property
@@ -299,7 +298,8 @@ def diagram(
             if name in graph.groups and name not in expanded
             else _card(graph, read, name)
         )
-        d.parts[pid] = Part(pid, name, kind, card, name)
+        # a fold looks as its last call does: it shows that call's value and gradient
+        d.parts[pid] = Part(pid, name, kind, card, runs.get(name, (name,))[-1])
         d.ids[name] = pid
     for name in graph.order:
         head = d.shown_as.get(name, name)
@@ -599,7 +599,7 @@ def _connect(d: Diagram, trace: Trace | None, src: str, dst: str, position: int)
             tail_name,
             shown,
             position,
-            value=None if trace is None else trace.value(src),
+            value=None if trace is None else trace.value(d.folds.get(src, (src,))[-1]),
             grad=grad,
             labelled=d.graph.nodes[src].op != "const",
             ltail=ltail,

@@ -153,13 +153,7 @@ class Scene:
     # -- looks and flows
 
     def _base(self, name: str) -> Look:
-        """A graph node's look, read off its step indexes; a fold's, off its calls'."""
-        run = self.diagram.folds.get(name)
-        if run is not None:
-            return _fold_look([self._node_look(call) for call in run])
-        return self._node_look(name)
-
-    def _node_look(self, name: str) -> Look:
+        """A graph node's look, read off its step indexes."""
         tl, p = self.timeline, self.position
         b = tl.backward_index.get(name)
         if b is not None and b < p:
@@ -316,17 +310,6 @@ class Scene:
             if flow is not old:
                 flows[wid] = flow
         return Delta({pid: now[pid] for pid in pids if now[pid] is not then[pid]}, flows)
-
-
-def _fold_look(looks: list[Look]) -> Look:
-    """A run of calls drawn as one box: current while any of them is; its value known with
-    the last call's, its gradient with the first call's."""
-    for look in looks:
-        if look is _FORWARD or look is _BACKWARD:
-            return look
-    if looks[0] is _GRAD:
-        return _GRAD
-    return _PENDING if looks[-1] is _PENDING else _COMPUTED
 
 
 def _inner_look(base: Look, k: int, inner: int) -> Look:
