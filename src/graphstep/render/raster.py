@@ -727,6 +727,7 @@ def _in_child(work: Callable[[], bytes], cancelled: Callable[[], bool]) -> bytes
         os.close(read)
         code = 1
         try:
+            os.nice(10)  # the screen's process comes first
             try:
                 out = pickle.dumps((True, work()))
             except GraphstepError as error:
