@@ -250,3 +250,18 @@ async def test_selecting_a_node_inside_a_collapsed_call_lays_out_nothing_more(
         assert view.shown_as(hidden) == "f" and "f" in boxes(view)
         assert not [w for w in app.workers if w.group == "near"]
         held.set()
+
+
+@drive
+async def test_a_click_on_one_copy_of_a_shared_weight_marks_every_copy() -> None:
+    async with running(graphstep.load(shared_weight_yaml(12)), size=(110, 60)) as pilot:
+        view = pilot.app.query_one(GraphView)
+        assert view.raster is not None
+        view.scroll_to_node("k@a3")
+        await pilot.pause()
+        box = view.raster.boxes["k@a3"]
+        x = box.x + 2 - view.scroll_offset.x + view.indent
+        y = box.y + 1 - view.scroll_offset.y
+        await pilot.click(GraphView, offset=(x, y))
+        assert pilot.app.selected == "k"
+        assert view._marked == {"k"} | {f"k@a{i}" for i in range(1, 12)}
