@@ -7,12 +7,13 @@ throws and every request it makes are recorded, so a test can assert there were 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import os
 import re
-import signal
 import shutil
+import signal
 import subprocess
 import tempfile
 from pathlib import Path
@@ -104,10 +105,8 @@ class Page:
         # chromium's helper processes (crashpad, utilities) may still be writing to the
         # profile after the browser exits: end the whole group, then remove the profile
         self._signal_group(signal.SIGTERM)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self._process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
         self._signal_group(signal.SIGKILL)
         self._process.wait()
         for _ in range(50):
@@ -121,10 +120,8 @@ class Page:
         self._profile.cleanup()
 
     def _signal_group(self, signum: int) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self._process.pid, signum)
-        except ProcessLookupError:
-            pass
 
     async def send(self, method: str, session: str | None = None, **params: Any) -> dict[str, Any]:
         """A command to the page, or to a frame's `session` (see `frames`)."""
