@@ -20,7 +20,10 @@ from textual.pilot import Pilot
 
 import graphstep
 from graphstep.drawing import diagram, folds
+from graphstep.errors import GraphstepError
 from graphstep.limits import NEIGHBOURHOOD_STEPS
+from graphstep.render.layout import layout_of
+from graphstep.render.raster import rasterize, rasterize_apart
 from graphstep.scene import Look
 from graphstep.tui import graph_view
 from graphstep.tui.dialogs import FindScreen
@@ -265,3 +268,30 @@ async def test_a_click_on_one_copy_of_a_shared_weight_marks_every_copy() -> None
         await pilot.click(GraphView, offset=(x, y))
         assert pilot.app.selected == "k"
         assert view._marked == {"k"} | {f"k@a{i}" for i in range(1, 12)}
+
+
+def test_a_raster_made_in_a_child_process_is_the_one_made_here() -> None:
+    graph = graphstep.load(layered_nodes(100))
+    trace = graph.trace()
+    apart = rasterize_apart(graph, trace, frozenset(), {}, False, lambda: False)
+    assert apart is not None
+    d = diagram(graph, trace)
+    laid = layout_of(d)
+    here = rasterize(laid, d)
+    assert len(apart.raster.rows) == len(here.rows) == here.height
+    assert all(apart.raster.rows[y] == here.rows[y] for y in range(here.height))
+    assert apart.raster.boxes == here.boxes and apart.fallback == laid.fallback == ""
+    assert apart.layout.boxes == laid.boxes and apart.layout.edges == laid.edges
+
+
+def test_a_cancelled_layout_kills_its_child_and_returns_nothing() -> None:
+    graph = graphstep.load(layered_nodes(300))
+    assert rasterize_apart(graph, graph.trace(), frozenset(), {}, False, lambda: True) is None
+
+
+def test_an_error_in_the_child_process_is_raised_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    graph = graphstep.load(layered_nodes(100))
+    monkeypatch.setenv("PATH", "")
+    with pytest.raises(GraphstepError, match="Graphviz's 'dot' program was not found") as caught:
+        rasterize_apart(graph, graph.trace(), frozenset(), {}, False, lambda: False)
+    assert caught.value.hint is not None and "apt-get install graphviz" in caught.value.hint

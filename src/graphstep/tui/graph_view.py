@@ -188,8 +188,9 @@ class GraphView(ScrollView, can_focus=True, inherit_bindings=False):
 
     @work(thread=True, exclusive=True, group="layout")
     def _lay_out(self, key: Key, regions: dict[str, Region]) -> None:
-        """The drawing, laid out (Graphviz, cached by the render layer) and rasterized once
-        for the terminal; a big one's neighbourhood first, then the whole in a child process."""
+        """The drawing, laid out (Graphviz within its budget, else graphstep's own layers) and
+        rasterized once for the terminal; a big one's neighbourhood first, then the whole in
+        a child process."""
         session, worker = self.session, get_current_worker()
         graph, (expanded, folded, *_) = session.graph, key
         try:
@@ -307,7 +308,7 @@ class GraphView(ScrollView, can_focus=True, inherit_bindings=False):
         return self.scene.diagram.shown_as.get(node, node)
 
     def drawn_for(self, node: str) -> list[str]:
-        """The boxes that draw a graph node in the whole drawing (a shared leaf: one per use)."""
+        """The boxes that draw a graph node in the drawing shown (a shared leaf: one per use)."""
         if self.scene is None:
             return []
         drawing = self.scene.diagram
@@ -319,8 +320,7 @@ class GraphView(ScrollView, can_focus=True, inherit_bindings=False):
 
     def show_step(self, selected: str | None, breakpoints: frozenset[str]) -> None:
         """A step or a selection: only colours change; the current node is scrolled into view."""
-        if selected != self._selected:
-            self._marked = frozenset(self.drawn_for(selected) if selected else ())
+        self._marked = frozenset(self.drawn_for(selected) if selected else ())
         self._selected = selected
         self._breakpoints = breakpoints
         if self.scene is None or self.scene.timeline is not self.session.timeline:
