@@ -197,10 +197,10 @@ def tui() -> None:
             gc.enable()
         p90[len(graph.nodes)] = statistics.quantiles(times, n=10)[-1]
     print(
-        f"TUI key → frame p90: {n_small:,} nodes {p90[n_small]:.1f} ms; {n_big:,} nodes, "
-        f"whole layout still running, {verdict(p90[n_big], 16)} ms; "
-        f"ratio {p90[n_big] / p90[n_small]:.2f} (on a loaded machine the 50-node figure "
-        "says what a frame costs here)"
+        f"TUI key → frame p90, ms: {n_small:,} nodes {p90[n_small]:.1f}; {n_big:,} nodes with "
+        f"the whole layout still running {verdict(p90[n_big], 16)}; "
+        f"{n_big:,} / {n_small:,}: {p90[n_big] / p90[n_small]:.2f} (the {n_small}-node figure "
+        "says what any frame costs on this machine now)"
     )
 
 
