@@ -14,6 +14,13 @@
 5. The HTML player's size for the 1k, 3k and 10k-node DAGs (every step): bytes per
    node at 3k against at 1k (target ≤ 3; linear in nodes + steps gives 1, the old
    steps × pieces page gave 3), and at most 10 MB at 3k.
+6. The terminal UI, headless (Textual's App.run_test, the keys sent as the terminal
+   sends them, each frame painted as the screen's update timer paints it): the time
+   from starting the app (its session already computed) to the first frame that
+   shows the current node's neighbourhood, 10k nodes / 50 nodes (target ≤ 3); and
+   at 10k, while the whole layout is still being made in its child process,
+   key → frame for `n` and `p`, p90 (target ≤ 16 ms), beside the same on the
+   50-node graph.
 
 GC is off while timing; each figure is the best of a few runs.
 Run: .venv/bin/python bench/scale.py
@@ -21,22 +28,29 @@ Run: .venv/bin/python bench/scale.py
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import statistics
 import subprocess
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import yaml
 from shapes import layered_nodes, own_weights_yaml, shared_weight_yaml
+from textual import events
 from timing import best_of as _best_of
 
 import graphstep
 from graphstep.gradcheck import check_gradients
+from graphstep.limits import NEIGHBOURHOOD_PARTS
 from graphstep.render import export_html, export_svg
 from graphstep.render import layout as layout_module
 from graphstep.render.layout import DotTimeout
 from graphstep.render.svg import stops
+from graphstep.tui import GraphstepApp
+from graphstep.tui.graph_view import GraphView
 
 SIZES = (1_000, 3_000, 10_000)
 
@@ -153,11 +167,78 @@ def html_sizes() -> None:
         print(f"HTML per node, 10,000 / 1,000:   {per_node[10_000] / per_node[1_000]:6.2f}")
 
 
+async def first_frame(graph: graphstep.Graph, keys: int = 0) -> tuple[float, list[float]]:
+    """Seconds from starting the app to a painted frame with the neighbourhood of the
+    current (or first) node; then `keys` presses of n (and as many of p) while the whole
+    layout is still on its way, each in milliseconds from key to painted frame."""
+    app = GraphstepApp(graph)  # the session: values, gradients, timeline (bench/session.py)
+    started = time.perf_counter()
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = app.query_one(GraphView)
+        timeline = app.session.timeline
+        centre = timeline.node_at(1) if len(timeline) > 1 else None
+        while view.raster is None or (centre or "") not in view.raster.boxes:
+            await asyncio.sleep(0.002)
+        await pilot._wait_for_screen()
+        app.screen._on_timer_update()  # paint, as the screen's update timer does
+        seconds = time.perf_counter() - started
+
+        async def press(key: str) -> float:
+            t0 = time.perf_counter()
+            app._driver.send_message(events.Key(key, key))
+            for _ in range(2):  # the key's messages, then those they post
+                await pilot._wait_for_screen()
+                app.screen._on_timer_update()
+            return (time.perf_counter() - t0) * 1000
+
+        times = [await press(key) for key in "n" * keys + "p" * keys]
+        if keys and view.whole and len(graph.nodes) > 2 * NEIGHBOURHOOD_PARTS:
+            raise SystemExit("the whole layout was ready before the keys were timed")
+        app.exit()
+    return seconds, times
+
+
+def tui() -> None:
+    small, big = graphstep.load(layered_nodes(50)), graphstep.load(layered_nodes(10_000))
+    firsts = {}
+    for graph in (small, big):
+        runs = []
+        for _ in range(3):
+            gc.collect()
+            gc.disable()
+            try:
+                runs.append(asyncio.run(first_frame(graph))[0])
+            finally:
+                gc.enable()
+        firsts[len(graph.nodes)] = min(runs)
+    (n_small, t_small), (n_big, t_big) = sorted(firsts.items())
+    print(
+        f"TUI first frame (neighbourhood): {n_small:,} nodes {t_small:5.2f} s, "
+        f"{n_big:,} nodes {t_big:5.2f} s, ratio {verdict(t_big / t_small, 3)}"
+    )
+    p90 = {}
+    for graph in (small, big):
+        gc.collect()
+        gc.disable()
+        try:
+            _, times = asyncio.run(first_frame(graph, keys=60))
+        finally:
+            gc.enable()
+        p90[len(graph.nodes)] = statistics.quantiles(times, n=10)[-1]
+    print(
+        f"TUI key → frame p90, ms: {n_small:,} nodes {p90[n_small]:.1f}; {n_big:,} nodes with "
+        f"the whole layout still running {verdict(p90[n_big], 16)}; "
+        f"{n_big:,} / {n_small:,}: {p90[n_big] / p90[n_small]:.2f} (the {n_small}-node figure "
+        "says what any frame costs on this machine now)"
+    )
+
+
 def main() -> None:
     load_and_check()
     shared_weight()
     layout_3k()
     html_sizes()
+    tui()
 
 
 if __name__ == "__main__":

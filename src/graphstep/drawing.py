@@ -11,7 +11,8 @@ frames for DOT and SVG; the graph's own names are only ever labels.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections import deque
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import cached_property
@@ -325,6 +326,7 @@ class Diagram:
     shared: frozenset[str] = frozenset()  # leaves read by more than STUB_USES nodes
     stubs: dict[tuple[str, str], str] = field(default_factory=dict)  # (leaf, reader) → part id
     beside: dict[str, str] = field(default_factory=dict)  # a stub's name → its reader
+    folds: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # first call → its run
 
     def cluster_of(self, name: str) -> str | None:
         """The innermost expanded block call a drawn node sits in (None: the top level);
@@ -348,6 +350,11 @@ class Diagram:
     def wire_ids(self) -> dict[tuple[str, str, int], str]:
         """Each wire's id by (tail name, head name, input position), as layouts name edges."""
         return {(w.tail_name, w.head_name, w.position): w.id for w in self.wires}
+
+    def drawn_for(self, node: str) -> list[str]:
+        """The names of the parts that draw a graph node: its box, or a shared leaf's copy
+        beside each use, or an expanded composite's windows."""
+        return [self.parts[pid].name for pid in self._by_source.get(node, ())]
 
     def wire(self, wid: str) -> Wire:
         return self._wire_by_id[wid]
@@ -384,11 +391,15 @@ def diagram(
     expanded: Iterable[str] = (),
     numbers: bool = True,
     regions: Mapping[str, Region] | None = None,
+    only: Collection[str] | None = None,
+    folded: bool = False,
 ) -> Diagram:
     """The parts of a drawing; its cards carry numbers when there is a trace and `numbers`.
 
     The cells have the same sizes with numbers or without. Expanding a composite
     needs a trace (for its windows); without one the graph's own is computed.
+    `only` draws just those drawn nodes (a neighbourhood) and the edges between them.
+    `folded` draws each run of identical consecutive block calls as one box (`folds`).
     """
     expanded = frozenset(expanded)
     for name in sorted(expanded):
@@ -406,7 +417,8 @@ def diagram(
         trace = Trace.compute(graph)
     read = trace if numbers else None
     enclosing = _parents(graph)
-    shown = shown_as(graph, expanded)
+    runs = folds(graph, expanded) if folded else {}
+    shown = shown_as(graph, expanded, runs)
     d = Diagram(
         graph,
         expanded,
@@ -414,10 +426,11 @@ def diagram(
         enclosing=enclosing,
         call_parents={call: parent for call, parent in enclosing.items() if call in expanded},
         shared=shared_leaves(graph, shown),
+        folds=runs,
     )
     for name in graph.order:
-        if d.shown_as.get(name, name) != name:
-            continue  # inside a collapsed block call, which is drawn as one node
+        if d.shown_as.get(name, name) != name or (only is not None and name not in only):
+            continue  # inside a collapsed block call, which is drawn as one node; or not asked
         if name in composites:
             assert trace is not None
             _expand(d, trace, read, name, (regions or {}).get(name))
@@ -425,19 +438,51 @@ def diagram(
         pid = f"n{len(d.parts)}"
         kind = Kind.CONST if graph.nodes[name].op == "const" else Kind.NODE
         card = (
-            _call_card(graph, read, name)
+            _call_card(graph, read, name, runs.get(name, (name,)))
             if name in graph.groups and name not in expanded
             else _card(graph, read, name)
         )
-        d.parts[pid] = Part(pid, name, kind, card, name)
+        # a fold looks as its last call does: it shows that call's value and gradient
+        d.parts[pid] = Part(pid, name, kind, card, runs.get(name, (name,))[-1])
         d.ids[name] = pid
     for name in graph.order:
         head = d.shown_as.get(name, name)
+        if only is not None and head not in only:
+            continue
         for position, src in enumerate(graph.nodes[name].inputs):
-            if d.shown_as.get(src, src) != head:
+            tail = d.shown_as.get(src, src)
+            if tail != head and (only is None or tail in only):
                 _connect(d, read, src, name, position)
     _within_budget(d)
     return d
+
+
+def neighbourhood(
+    graph: Graph, expanded: frozenset[str], folded: bool, seeds: Sequence[str], limit: int
+) -> set[str]:
+    """The drawn nodes (graph nodes, collapsed block calls) of `seeds` and those fewest edges
+    away from them, `limit` more at most: what the terminal UI draws first
+    (`diagram(only=…)`), so a big graph shows its current node at once. A shared leaf is
+    reached but not gone through: its readers are all over the graph."""
+    shown = shown_as(graph, expanded, folds(graph, expanded) if folded else None)
+    members: dict[str, list[str]] = {}
+    for name, call in shown.items():
+        members.setdefault(call, []).append(name)
+    shared = shared_leaves(graph, shown)
+    kept: set[str] = set()
+    queue = deque(shown.get(seed, seed) for seed in seeds)
+    limit += len(queue)
+    while queue and len(kept) < limit:
+        drawn = queue.popleft()
+        if drawn in kept:
+            continue
+        kept.add(drawn)
+        if drawn in shared:
+            continue
+        for name in members.get(drawn, [drawn]):
+            near = [*graph.nodes[name].inputs, *(c for c, _ in graph.consumers[name])]
+            queue.extend(n for n in (shown.get(m, m) for m in near) if n not in kept)
+    return kept
 
 
 STUB_USES = 4  # a leaf read by more nodes is drawn beside each of them, not once
@@ -470,9 +515,12 @@ def _stub(d: Diagram, leaf: str, reader: str) -> tuple[str, str]:
     return pid, d.parts[pid].name
 
 
-def shown_as(graph: Graph, expanded: frozenset[str]) -> dict[str, str]:
+def shown_as(
+    graph: Graph, expanded: frozenset[str], runs: Mapping[str, tuple[str, ...]] | None = None
+) -> dict[str, str]:
     """Each node inside a collapsed block call → the outermost collapsed call, drawn in its
-    place as one node. Block calls are collapsed unless expanded."""
+    place as one node. Block calls are collapsed unless expanded. With `runs` (folds), the
+    nodes of a run's later calls are drawn in its first call's box."""
     parents = _parents(graph)
     out: dict[str, str] = {}
     for name in graph.order:
@@ -485,24 +533,60 @@ def shown_as(graph: Graph, expanded: frozenset[str]) -> dict[str, str]:
             if call not in expanded:
                 out[name] = call
                 break
-    return out
+    if not runs:
+        return out
+    first = {call: run[0] for run in runs.values() for call in run[1:]}
+    return {name: first.get(call, call) for name, call in out.items()}
 
 
-def _call_card(graph: Graph, trace: Trace | None, call: str) -> Card:
-    """A collapsed block call: `f1 = cnn(region1)`, the block's output value and gradient."""
+def folds(graph: Graph, expanded: frozenset[str]) -> dict[str, tuple[str, ...]]:
+    """Runs of identical consecutive block calls, by their first call: collapsed calls drawn
+    side by side at one level, of the same block and the same ops, each reading the one
+    before (ResNet's blocks of a stage, DenseNet's layers). A run is drawn as one box × N."""
+    shown = shown_as(graph, expanded)
+    parents = _parents(graph)
+    drawn = [c for c in graph.groups if c not in expanded and shown.get(c) == c]
+
+    def structure(call: str) -> tuple[object, ...]:
+        nodes = graph.groups[call]
+        return (graph.calls[call][0], parents[call], tuple(graph.nodes[n].op for n in nodes))
+
+    after: dict[str, str] = {}  # a call → the next of its run
+    for call in drawn:
+        inside = frozenset(graph.groups[call])
+        reads = {shown.get(s, s) for n in inside for s in graph.nodes[n].inputs} - {call}
+        before = [r for r in reads if r in graph.groups and shown.get(r) == r]
+        if len(before) == 1 and structure(before[0]) == structure(call):
+            after.setdefault(before[0], call)
+    starts = [c for c in drawn if c in after and c not in set(after.values())]
+    runs: dict[str, tuple[str, ...]] = {}
+    for call in starts:
+        run = [call]
+        while run[-1] in after:
+            run.append(after[run[-1]])
+        runs[call] = tuple(run)
+    return runs
+
+
+def _call_card(graph: Graph, trace: Trace | None, call: str, run: tuple[str, ...] = ()) -> Card:
+    """A collapsed block call: `f1 = cnn(region1)`, the block's output value and gradient; a
+    run of identical calls (a fold): `cnn(…) × 3`, the last call's value and gradient."""
     block, args = graph.calls[call]
-    node = graph.nodes[call]
+    last = run[-1] if run else call
+    node = graph.nodes[last]
     about = [f"block call · {len(graph.groups[call])} nodes"]
+    if len(run) > 1:
+        about = [f"{len(run)} calls · {sum(len(graph.groups[c]) for c in run)} nodes"]
     if node.shape:
         about.append(fmt.shape(node.shape).strip("[]"))
     return Card(
         name=call,
-        formula=f"{block}({', '.join(args)})",
+        formula=f"{block}({', '.join(args)})" + (f" × {len(run)}" if len(run) > 1 else ""),
         subtitle=" · ".join(about),
         shape=node.shape,
-        value=None if trace is None else trace.value(call),
-        grad=None if trace is None else trace.grad(call),
-        grad_label=f"∂{graph.output}/∂{call}" if call in graph.ancestors_of_output else "",
+        value=None if trace is None else trace.value(last),
+        grad=None if trace is None else trace.grad(last),
+        grad_label=f"∂{graph.output}/∂{last}" if last in graph.ancestors_of_output else "",
     )
 
 
@@ -691,7 +775,7 @@ def _connect(d: Diagram, trace: Trace | None, src: str, dst: str, position: int)
             tail_name,
             shown,
             position,
-            value=None if trace is None else trace.value(src),
+            value=None if trace is None else trace.value(d.folds.get(src, (src,))[-1]),
             grad=grad,
             labelled=d.graph.nodes[src].op != "const",
             ltail=ltail,

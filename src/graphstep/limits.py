@@ -23,6 +23,8 @@ MAX_EXPORT_BYTES = 500_000_000  # export --all-steps writes no more, unless --fo
 MAX_WHY_EXPANSIONS = 1_000_000  # partial paths the --why search takes off its queue
 MAX_THUMBNAIL_SIDE = 64  # pixels a side of a tensor's picture in SVG; larger images are shrunk
 MAX_PICTURE_PIXELS = 400_000  # pixels of all the pictures of one drawing (3 bytes each, raw)
+NEIGHBOURHOOD_PARTS = 60  # boxes the terminal UI lays out first around the current node,
+NEIGHBOURHOOD_STEPS = 24  # and the nodes of the steps ahead
 MAX_PATH_NODES = 64  # nodes of a path a doctor finding lists; longer ones skip their middle
 
 # Real models (an ImageNet network holds hundreds of millions of numbers) are bounded by the

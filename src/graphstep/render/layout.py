@@ -297,19 +297,23 @@ def layout(
     hit = _cache.get(key)
     if hit is not None and hit[0]() is graph:
         return hit[1]
-    d = diagram(graph, trace, expanded, numbers=False, regions=regions)
+    result = layout_of(diagram(graph, trace, expanded, numbers=False, regions=regions), rankdir)
+    remember(graph, frozenset(expanded), rankdir, result, regions)
+    return result
+
+
+def layout_of(d: Diagram, rankdir: str = "TB") -> Layout:
+    """A drawing's layout, not cached: `dot` within its budget, else the layered one. The
+    terminal UI lays out a part of a drawing with it first (drawing.neighbourhood)."""
     started = time.perf_counter()
     if len(d.parts) > DOT_PARTS:
         why = f"{len(d.parts):,} boxes are more than dot lays out in seconds"
-        result = layered(d, rankdir, why)
-    else:
-        try:
-            text = _run(to_dot(d, rankdir=rankdir), ["json0"], timeout=DOT_BUDGET).decode()
-            result = parse_json(text, d, rankdir, time.perf_counter() - started)
-        except DotTimeout:
-            result = layered(d, rankdir, f"dot took more than {DOT_BUDGET:.0f} s")
-    remember(graph, frozenset(expanded), rankdir, result, regions)
-    return result
+        return layered(d, rankdir, why)
+    try:
+        text = _run(to_dot(d, rankdir=rankdir), ["json0"], timeout=DOT_BUDGET).decode()
+        return parse_json(text, d, rankdir, time.perf_counter() - started)
+    except DotTimeout:
+        return layered(d, rankdir, f"dot took more than {DOT_BUDGET:.0f} s")
 
 
 def dot_warning(graph: Graph, expanded: Iterable[str] = frozenset()) -> str:

@@ -13,20 +13,33 @@ run's ink into a style.
 
 from __future__ import annotations
 
+import os
+import pickle
+import select
+import signal
+import warnings
 from bisect import bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum, IntEnum
+from functools import cached_property
 from itertools import islice, pairwise
 from math import ceil, floor
+from typing import TYPE_CHECKING, overload
 
-from ..drawing import Card, Diagram, Kind
+from ..drawing import Card, Diagram, Kind, diagram
+from ..errors import GraphstepError
 from ..format import visible
 from ..overlay import Overlay
 from ..scene import Flow, Scene
 from ..session import NodeState
 from .curve import bezier
-from .layout import Layout
+from .layout import Box, Cluster, EdgeRoute, Layout, layout_of
+
+if TYPE_CHECKING:
+    from ..composite import Region
+    from ..graph import Graph
+    from ..trace import Trace
 
 Cell = tuple[int, int]  # (row, column)
 
@@ -117,18 +130,18 @@ class Raster:
 
     width: int
     height: int
-    rows: list[list[Run]]
-    starts: list[list[int]] = field(default_factory=list)
+    rows: Sequence[list[Run]]
     boxes: dict[str, Rect] = field(default_factory=dict)
     frames: dict[str, Rect] = field(default_factory=dict)  # expanded composites
-
-    def __post_init__(self) -> None:
-        self.starts = [[run.start for run in row] for row in self.rows]
+    _starts: dict[int, list[int]] = field(default_factory=dict)  # by row, once drawn
 
     def runs(self, y: int, left: int, right: int) -> list[Run]:
         """The runs of row y that reach into columns [left, right)."""
         row = self.rows[y]
-        first = max(0, bisect_right(self.starts[y], left) - 1)
+        starts = self._starts.get(y)
+        if starts is None:
+            starts = self._starts[y] = [run.start for run in row]
+        first = max(0, bisect_right(starts, left) - 1)
         out = []
         for run in islice(row, first, None):
             if run.start >= right:
@@ -142,6 +155,55 @@ class Raster:
             if region.contains(x, y):
                 return name
         return None
+
+
+class PackedRows(Sequence[list[Run]]):
+    """A raster's rows as made in another process: each row's runs pickled on their own,
+    unpickled when the row is first drawn, so taking a big raster in costs no pause."""
+
+    def __init__(self, rows: list[bytes]) -> None:
+        self._packed = rows
+        self._rows: dict[int, list[Run]] = {}
+
+    def __len__(self) -> int:
+        return len(self._packed)
+
+    @overload
+    def __getitem__(self, y: int) -> list[Run]: ...
+    @overload
+    def __getitem__(self, y: slice) -> Sequence[list[Run]]: ...
+    def __getitem__(self, y: int | slice) -> list[Run] | Sequence[list[Run]]:
+        if isinstance(y, slice):
+            return [self[k] for k in range(*y.indices(len(self)))]
+        row = self._rows.get(y)
+        if row is None:
+            row = self._rows[y] = [
+                Run(start, text, owner, Role(role), masked)
+                for start, text, owner, role, masked in pickle.loads(self._packed[y])
+            ]
+        return row
+
+
+def pack(raster: Raster) -> bytes:
+    """A raster as bytes for a pipe: each row apart (PackedRows), boxes as plain tuples."""
+    rows = [
+        pickle.dumps([(r.start, r.text, r.owner, int(r.role), r.masked) for r in row])
+        for row in raster.rows
+    ]
+    boxes = [(n, r.x, r.y, r.width, r.height) for n, r in raster.boxes.items()]
+    frames = [(n, r.x, r.y, r.width, r.height) for n, r in raster.frames.items()]
+    return pickle.dumps((raster.width, raster.height, rows, boxes, frames))
+
+
+def unpack(data: bytes) -> Raster:
+    width, height, rows, boxes, frames = pickle.loads(data)
+    return Raster(
+        width,
+        height,
+        PackedRows(rows),
+        boxes={n: Rect(x, y, w, h) for n, x, y, w, h in boxes},
+        frames={n: Rect(x, y, w, h) for n, x, y, w, h in frames},
+    )
 
 
 class _Canvas:
@@ -178,9 +240,12 @@ class _Canvas:
                 self.cells[y][x] = ("┬", cell[1], cell[2], "┬")
 
     def text(self, y: int, x: int, text: str, owner: str, role: Role, masked: str = "") -> None:
-        masked = masked.ljust(len(text))
-        for k, char in enumerate(text):
-            self.put(y, x + k, char, owner, role, masked[k])
+        if y < 0:
+            return
+        row = self.cells.setdefault(y, {})
+        for k, (char, alt) in enumerate(zip(text, masked.ljust(len(text)), strict=True), x):
+            if k >= 0:
+                row[k] = (char, owner, role, alt)
 
     def raster(self, boxes: dict[str, Rect], frames: dict[str, Rect] | None = None) -> Raster:
         height = max(self.cells, default=-1) + 2
@@ -584,3 +649,131 @@ def tint(run: Run, scene: Scene, overlay: Overlay) -> str | None:
     if d.parts[pid].kind is Kind.CONST:
         return None
     return overlay.fill(d, pid, scene.look(pid))
+
+
+@dataclass(frozen=True)
+class Laid:
+    """A drawing's layout and raster. The layout is only needed by the overview: one made in
+    a child process stays pickled until asked for."""
+
+    raster: Raster
+    fallback: str  # Layout.fallback: why graphstep laid it out itself, or ""
+    made: Layout | bytes
+
+    @cached_property
+    def layout(self) -> Layout:
+        return self.made if isinstance(self.made, Layout) else _unpack_layout(self.made)
+
+
+def _corners(b: Box) -> tuple[float, float, float, float]:
+    return b.x, b.y, b.width, b.height
+
+
+def _pack_layout(laid: Layout) -> bytes:
+    """A layout as plain tuples, which unpickle many times faster than dataclasses."""
+    return pickle.dumps(
+        (
+            laid.width,
+            laid.height,
+            [(n, *_corners(b)) for n, b in laid.boxes.items()],
+            [
+                (e.tail, e.head, e.position, e.points, e.label and _corners(e.label))
+                for e in laid.edges
+            ],
+            [(c.name, _corners(c.box), c.label, c.nodes) for c in laid.clusters],
+            laid.rankdir,
+            laid.seconds,
+            laid.fallback,
+            dict(laid.stubs),
+        )
+    )
+
+
+def _unpack_layout(data: bytes) -> Layout:
+    width, height, boxes, edges, clusters, rankdir, seconds, fallback, stubs = pickle.loads(data)
+    return Layout(
+        width,
+        height,
+        {n: Box(x, y, w, h) for n, x, y, w, h in boxes},
+        tuple(
+            EdgeRoute(t, h, p, points, None if label is None else Box(*label))
+            for t, h, p, points, label in edges
+        ),
+        tuple(Cluster(n, Box(*box), label, nodes) for n, box, label, nodes in clusters),
+        rankdir,
+        seconds,
+        fallback,
+        stubs,
+    )
+
+
+def rasterize_apart(
+    graph: Graph,
+    trace: Trace,
+    expanded: frozenset[str],
+    regions: Mapping[str, Region],
+    folded: bool,
+    cancelled: Callable[[], bool],
+) -> Laid | None:
+    """`layout` and `rasterize` of the whole drawing in a forked child process, so that the
+    interpreter that draws the screen never waits on them; None when `cancelled()` turned
+    true first (the child is killed). Without fork (Windows), in the calling thread."""
+
+    def work() -> bytes:
+        drawing = diagram(graph, trace, expanded, regions=regions, folded=folded)
+        laid = layout_of(drawing)
+        raster = rasterize(laid, drawing)
+        return pickle.dumps((pack(raster), laid.fallback, _pack_layout(laid)))
+
+    data = _in_child(work, cancelled) if hasattr(os, "fork") else work()
+    if data is None:
+        return None
+    raster, fallback, packed = pickle.loads(data)
+    return Laid(unpack(raster), fallback, packed)
+
+
+def _in_child(work: Callable[[], bytes], cancelled: Callable[[], bool]) -> bytes | None:
+    """work() in a forked child, its bytes read back through a pipe; a GraphstepError it
+    raises is raised here."""
+    read, write = os.pipe()
+    with warnings.catch_warnings():  # Python 3.12 warns of fork in a threaded process:
+        warnings.simplefilter("ignore", DeprecationWarning)  # the child takes no lock
+        pid = os.fork()
+    if pid == 0:  # the child: work, write, leave without running the parent's exit handlers
+        os.close(read)
+        code = 1
+        try:
+            os.nice(10)  # the screen's process comes first
+            try:
+                out = pickle.dumps((True, work()))
+            except GraphstepError as error:
+                out = pickle.dumps((False, (error.message, error.hint)))
+            with os.fdopen(write, "wb") as pipe:
+                pipe.write(out)
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write)
+    chunks: list[bytes] = []
+    try:
+        with os.fdopen(read, "rb", buffering=0) as pipe:
+            while True:
+                if cancelled():
+                    os.kill(pid, signal.SIGKILL)
+                    return None
+                if not select.select([pipe], [], [], 0.05)[0]:
+                    continue
+                chunk = pipe.read(1 << 20)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+    finally:
+        os.waitpid(pid, 0)
+    if not chunks:
+        raise GraphstepError("the layout process failed", hint="run 'graphstep export' to see why")
+    done, answer = pickle.loads(b"".join(chunks))
+    if not done:
+        message, hint = answer
+        raise GraphstepError(message, hint=hint)
+    result: bytes = answer
+    return result

@@ -16,13 +16,14 @@ from collections.abc import Callable
 from pathlib import Path, PurePath
 from typing import ClassVar
 
+from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container, Horizontal
 from textual.notifications import SeverityLevel
 from textual.reactive import var
-from textual.widgets import Footer
+from textual.widgets import Footer, Static
 
 from ..doctor import Diagnosis, Finding, diagnose
 from ..errors import GraphstepError
@@ -39,6 +40,7 @@ from .doctor_panel import DoctorScreen
 from .graph_view import GraphView
 from .inspector import Inspector
 from .legend import OverlayLegend
+from .node_list import NodeIndex, node_index
 from .status import StatusBar
 from .summary import SummaryApp
 from .timeline import TimelineView
@@ -81,8 +83,21 @@ class GraphstepApp(App[None]):
         ),
         Binding("b", "toggle_breakpoint", "break", tooltip="toggle a breakpoint on the node"),
         Binding("g", "goto", "go to", show=False, tooltip="go to step N"),
-        Binding("slash", "find", "find", key_display="/", tooltip="find a node and select it"),
+        Binding(
+            "slash",
+            "find",
+            "find",
+            key_display="/",
+            tooltip="find a node in the list of all; Enter jumps to its step",
+        ),
         Binding("x", "expand", "expand", tooltip="expand or collapse a conv or pool node"),
+        Binding(
+            "f",
+            "fold",
+            "fold",
+            show=False,
+            tooltip="fold repeated block calls into one box × N; again: unfold",
+        ),
         Binding("e", "export", "export", show=False, tooltip="export the current step as SVG"),
         Binding(
             "E",
@@ -152,6 +167,7 @@ class GraphstepApp(App[None]):
     cursor: var[tuple[int, int | None]] = var((0, None), init=False)
     selected: var[str | None] = var(None, init=False)
     expanded: var[frozenset[str]] = var(frozenset(), init=False)
+    folded: var[bool] = var(False, init=False)
     version: var[int] = var(0, init=False)
     overlay_mode: var[Mode | None] = var(None, init=False)
 
@@ -162,6 +178,7 @@ class GraphstepApp(App[None]):
         self.session = Session(graph)
         self.export_dir = export_dir or Path.cwd()
         self._diagnosis: tuple[int, Diagnosis] | None = None  # by the session's version
+        self._index: NodeIndex | None = None  # the node list's, built on the first /
 
     # -- the screen
 
@@ -170,6 +187,7 @@ class GraphstepApp(App[None]):
         with Horizontal(id="main"):
             with Container(id="graph-box"):
                 yield GraphView(self.session, id="graph")
+                yield Static(id="layout-note")
             yield Inspector(id="inspector")
         yield OverlayLegend(id="overlay-legend")
         yield TimelineView(self.session.timeline, self.breakpoint_at, id="timeline")
@@ -177,7 +195,7 @@ class GraphstepApp(App[None]):
 
     def on_mount(self) -> None:
         self.query_one(GraphView).focus()
-        self.query_one(GraphView).lay_out(self.expanded)
+        self.query_one(GraphView).lay_out(self.expanded, self.folded)
         self.show_step()
         self.query_one(StatusBar).show_losses(self.session.losses)
 
@@ -190,8 +208,11 @@ class GraphstepApp(App[None]):
         self.query_one("#graph-box").loading = True
 
     @on(GraphView.LayoutReady)
-    def layout_ready(self) -> None:
+    def layout_ready(self, event: GraphView.LayoutReady) -> None:
         self.query_one("#graph-box").loading = False
+        note = self.query_one("#layout-note", Static)
+        note.update(Text(visible(event.note)))
+        note.display = bool(event.note)
         self.show_step()
 
     @on(GraphView.LayoutFailed)
@@ -243,13 +264,25 @@ class GraphstepApp(App[None]):
         if self.selected is not None:
             self.query_one(GraphView).scroll_to_node(self.selected)
 
+    def watch_folded(self) -> None:
+        self.query_one(GraphView).lay_out(self.expanded, self.folded)
+
+    def action_fold(self) -> None:
+        self.folded = not self.folded
+        self.notify(
+            "identical consecutive block calls folded into one box × N"
+            if self.folded
+            else "every block call drawn on its own",
+            timeout=2,
+        )
+
     def watch_expanded(self) -> None:
-        self.query_one(GraphView).lay_out(self.expanded)
+        self.query_one(GraphView).lay_out(self.expanded, self.folded)
 
     def watch_version(self) -> None:
         self.query_one(TimelineView).show_timeline(self.session.timeline)
         self.query_one(StatusBar).show_losses(self.session.losses)
-        self.query_one(GraphView).lay_out(self.expanded)
+        self.query_one(GraphView).lay_out(self.expanded, self.folded)
         self.show_step()
         self.show_overlay()
 
@@ -313,11 +346,29 @@ class GraphstepApp(App[None]):
         self.push_screen(GotoScreen(self.session.timeline.end), go)
 
     def action_find(self) -> None:
-        def found(name: str | None) -> None:
-            if name is not None:
-                self.selected = name
+        """The node list: the highlighted node is selected as one types; Enter jumps to its
+        step (a leaf has none: it stays selected), Escape restores the selection."""
+        before = self.selected
 
-        self.push_screen(FindScreen(self.session.graph.order), found)
+        def found(name: str | None) -> None:
+            if name is None:
+                self.selected = before
+                return
+            step = self.session.timeline.forward_index.get(name, 0)
+            if step:
+                self.session.goto(step)
+                self.sync()
+            self.selected = name
+            uses = len(self.query_one(GraphView).drawn_for(name))
+            if uses > 1:
+                self.notify(f"{name} is drawn beside each of its {uses} uses", timeout=3)
+
+        def preview(name: str) -> None:
+            self.selected = name
+
+        if self._index is None:
+            self._index = node_index(self.session.graph, self.session.timeline)
+        self.push_screen(FindScreen(self._index, preview), found)
 
     def action_select(self, delta: int) -> None:
         order = self.session.graph.order

@@ -15,7 +15,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Input, Label, OptionList, Static
+from textual.widgets import Input, Label, Static
+
+from .node_list import NodeIndex, NodeList
 
 
 class HelpScreen(ModalScreen[None]):
@@ -75,54 +77,62 @@ class GotoScreen(ModalScreen[int | None]):
 
 
 class FindScreen(ModalScreen[str | None]):
-    """A node by (part of) its name; the list narrows as one types."""
+    """Every node, narrowed as one types; the highlighted one is shown in the graph as the
+    list moves (`preview`), Enter picks it, Escape goes back to where one was."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "dismiss", "cancel"),
         Binding("down", "move(1)", "next", show=False),
         Binding("up", "move(-1)", "previous", show=False),
+        Binding("pagedown", "move(10)", "page down", show=False),
+        Binding("pageup", "move(-10)", "page up", show=False),
     ]
 
-    def __init__(self, names: Sequence[str]) -> None:
+    def __init__(self, index: NodeIndex, preview: Callable[[str], None]) -> None:
         super().__init__()
-        self._names = list(names)
-        self._shown: list[str] = self._names
+        self._index = index
+        self._preview = preview
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Label("Find a node", classes="title")
-            yield Input(placeholder="name")
-            yield OptionList(*self._names[:200])
+            yield Label(f"Find a node ({len(self._index.names):,})", classes="title")
+            yield Input(placeholder="name, or part of it")
+            yield NodeList(self._index)
+            yield Label("", classes="hint")
 
     def on_mount(self) -> None:
-        self.query_one(OptionList).highlighted = 0 if self._names else None
+        self._narrow("")  # every node; the graph stays as it is until one types or moves
 
     @on(Input.Changed)
     def narrow(self, event: Input.Changed) -> None:
-        text = event.value.strip().lower()
-        exact = [n for n in self._names if n.lower() == text]
-        starts = [n for n in self._names if n.lower().startswith(text) and n not in exact]
-        inside = [n for n in self._names if text in n.lower() and n not in exact + starts]
-        self._shown = exact + starts + inside
-        options = self.query_one(OptionList)
-        options.clear_options()
-        options.add_options(self._shown[:200])
-        options.highlighted = 0 if self._shown else None
+        self._narrow(event.value)
+        self._show()
+
+    def _narrow(self, text: str) -> None:
+        rows = self._index.matches(text)
+        self.query_one(NodeList).show(rows)
+        self.query_one(".hint", Label).update(
+            f"{len(rows):,} of {len(self._index.names):,} · ↑ ↓ move · Enter jumps · Esc"
+        )
+
+    def _show(self) -> None:
+        name = self.query_one(NodeList).highlighted
+        if name is not None:
+            self._preview(name)
 
     def action_move(self, delta: int) -> None:
-        options = self.query_one(OptionList)
-        if self._shown:
-            options.highlighted = ((options.highlighted or 0) + delta) % min(len(self._shown), 200)
+        self.query_one(NodeList).move(delta)
+        self._show()
 
     @on(Input.Submitted)
     def submit(self) -> None:
-        highlighted = self.query_one(OptionList).highlighted
-        if self._shown and highlighted is not None:
-            self.dismiss(self._shown[highlighted])
+        name = self.query_one(NodeList).highlighted
+        if name is not None:
+            self.dismiss(name)
 
-    @on(OptionList.OptionSelected)
-    def chosen(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(self._shown[event.option_index])
+    @on(NodeList.Chosen)
+    def chosen(self) -> None:
+        self.submit()
 
 
 class SetInputScreen(ModalScreen[None]):

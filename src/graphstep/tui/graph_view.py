@@ -4,6 +4,12 @@ The raster is made once per layout, in a worker; a move makes the scene at the
 new cursor and repaints what changed. Each visible run is shown as the scene
 says (`render.raster.shown`) and styled here, with the selection and the
 breakpoints marked.
+
+A big drawing (more than twice NEIGHBOURHOOD_PARTS boxes) shows the
+neighbourhood of the current node first, laid out on its own in a fraction
+of a second, while a child process lays out and rasterizes the whole; a move
+out of the neighbourhood lays out the one around the new node. Whole layouts
+are kept, so collapsing what was expanded shows the earlier one at once.
 """
 
 from __future__ import annotations
@@ -21,18 +27,34 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.worker import get_current_worker
 
 from ..composite import Region
-from ..drawing import Diagram, diagram
+from ..drawing import Diagram, diagram, neighbourhood
 from ..errors import GraphstepError
+from ..limits import NEIGHBOURHOOD_PARTS, NEIGHBOURHOOD_STEPS
 from ..overlay import Overlay
-from ..render.layout import Layout, layout
-from ..render.raster import Ink, Raster, Role, Run, overview, rasterize, shown, tint
+from ..render.layout import Layout, layout_of
+from ..render.raster import (
+    Ink,
+    Laid,
+    Raster,
+    Role,
+    Run,
+    overview,
+    rasterize,
+    rasterize_apart,
+    shown,
+    tint,
+)
 from ..scene import Flow, Scene, regions_at, scene_of
 from ..session import NodeState, Session
 
 PLAIN = Style()  # Textual's line filters (NO_COLOR) need a style on every segment
 OVERLAY_INK = "#1a1a1a"  # text on an overlay's colours, all of them light
+KEPT_LAYOUTS = 8  # whole layouts kept, by expansion and values
+# what a layout is of: expanded, folded, the values' version, the regions of composites
+Key = tuple[frozenset[str], bool, int, frozenset[tuple[str, Region]]]
 
 
 @dataclass(frozen=True)
@@ -102,7 +124,12 @@ class GraphView(ScrollView, can_focus=True, inherit_bindings=False):
         """Graphviz and the rasterizer are at work (a big graph takes seconds)."""
 
     class LayoutReady(Message):
-        """The new layout is drawn."""
+        """A new layout is drawn; `note` says what is not as asked (a neighbourhood only, or
+        graphstep's own layout in place of Graphviz's), empty when it is all dot's."""
+
+        def __init__(self, note: str) -> None:
+            super().__init__()
+            self.note = note
 
     class LayoutFailed(Message):
         """No layout: Graphviz is missing or failed."""
@@ -116,71 +143,167 @@ class GraphView(ScrollView, can_focus=True, inherit_bindings=False):
     def __init__(self, session: Session, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.session = session
-        self.graph_layout: Layout | None = None
+        self.laid: Laid | None = None  # what is drawn: a neighbourhood's, or the whole's
+        self.whole = False  # is it the whole drawing's
+        self._kept: dict[Key, tuple[Diagram, Laid]] = {}
+        self._shown: Key | None = None  # the layout drawn
+        self._around = ""  # the node a neighbourhood drawn is around
+        self._centring = False  # a neighbourhood is being laid out: one at a time
         self.expanded: frozenset[str] = frozenset()
+        self.folded = False
         self.regions: dict[str, Region] = {}  # which windows of each expanded composite are drawn
         self.scene: Scene | None = None  # the drawing at the cursor, once a layout is ready
         self._detail: Raster | None = None
         self._overview: Raster | None = None
         self._selected: str | None = None
+        self._marked: frozenset[str] = frozenset()  # the boxes drawn for the selected node
         self._breakpoints: frozenset[str] = frozenset()
         self._palette = palette()
         self._drag: tuple[int, int, bool] | None = None  # where a drag is, and whether it moved
-        self._wanted: tuple[object, ...] = ()  # the layout last asked for
+        self._wanted: Key | None = None  # the layout last asked for
         self.overlay: Overlay | None = None  # the doctor's colours behind the boxes, if on
 
     def _regions(self, expanded: frozenset[str]) -> dict[str, Region]:
         return regions_at(self.session.timeline, self.session.current, expanded)
 
-    def lay_out(self, expanded: frozenset[str]) -> None:
-        """Lay the graph out again (new values, a composite expanded), in a thread."""
+    def lay_out(self, expanded: frozenset[str], folded: bool) -> None:
+        """Lay the graph out again (new values, a composite expanded, folds), in a thread; a
+        layout made before for the same expansion, folds and values is shown at once."""
         regions = {n: r for n, r in self.regions.items() if n in expanded}
         regions.update(self._regions(expanded))
-        self._wanted = (expanded, self.session.version, frozenset(regions.items()))
+        key: Key = (expanded, folded, self.session.version, frozenset(regions.items()))
+        self._wanted = key
+        if key in self._kept:
+            self._show_layout(key, *self._kept[key], whole=True)
+            return
         self.post_message(self.LayoutStarted())
-        self._lay_out(expanded, regions, self.session.version)
+        self._lay_out(key, regions)
 
     def follow(self) -> None:
         """After a move: when the window stepped to lies outside the drawn region of its
         expanded composite, lay out the region that holds it (one layout per region)."""
         wanted = self._regions(self.expanded)
         if any(self.regions.get(n) != r for n, r in wanted.items()):
-            self.lay_out(self.expanded)
+            self.lay_out(self.expanded, self.folded)
+
+    @property
+    def graph_layout(self) -> Layout | None:
+        return None if self.laid is None else self.laid.layout
 
     @work(thread=True, exclusive=True, group="layout")
-    def _lay_out(self, expanded: frozenset[str], regions: dict[str, Region], version: int) -> None:
-        """Graphviz's layout (cached by the render layer), rasterized once for the terminal."""
-        session = self.session
+    def _lay_out(self, key: Key, regions: dict[str, Region]) -> None:
+        """The drawing, laid out (Graphviz within its budget, else graphstep's own layers) and
+        rasterized once for the terminal; a big one's neighbourhood first, then the whole in
+        a child process."""
+        session, worker = self.session, get_current_worker()
+        graph, (expanded, folded, *_) = session.graph, key
         try:
-            laid = layout(session.graph, expanded, trace=session.trace, regions=regions)
-            drawing = diagram(session.graph, session.trace, expanded, regions=regions)
-            raster = rasterize(laid, drawing)
+            if len(graph.nodes) <= 2 * NEIGHBOURHOOD_PARTS:
+                drawing = diagram(graph, session.trace, expanded, regions=regions, folded=folded)
+                laid = layout_of(drawing)
+                whole = Laid(rasterize(laid, drawing), laid.fallback, laid)
+            else:
+                self._near(key, regions, self._centre())
+                apart = rasterize_apart(
+                    session.graph,
+                    session.trace,
+                    expanded,
+                    regions,
+                    folded,
+                    lambda: worker.is_cancelled,
+                )
+                if apart is None:
+                    return  # asked for another layout meanwhile
+                whole = apart
+                drawing = diagram(graph, session.trace, expanded, regions=regions, folded=folded)
         except GraphstepError as error:
             self.post_message(self.LayoutFailed(error))
             return
-        self.app.call_from_thread(
-            self._show_layout, laid, raster, drawing, expanded, regions, version
+        self.app.call_from_thread(self._show_layout, key, drawing, whole, whole=True)
+
+    def _centre(self) -> str:
+        """The node a neighbourhood is laid out around first: the current step's, or at the
+        start the first step's."""
+        timeline = self.session.timeline
+        node = self.session.current.node or (timeline.node_at(1) if len(timeline) > 1 else None)
+        return node or self.session.graph.order[0]
+
+    def _near(self, key: Key, regions: dict[str, Region], centre: str) -> None:
+        """Lay out and show the neighbourhood of `centre` (a bounded number of boxes): its
+        cost does not grow with the graph."""
+        session, (expanded, folded, *_) = self.session, key
+        timeline, position = session.timeline, session.position
+        first = max(0, position - NEIGHBOURHOOD_STEPS // 2)
+        last = min(len(timeline), position + NEIGHBOURHOOD_STEPS)
+        steps = [timeline.node_at(k) for k in range(first, last)]
+        seeds = [centre, *(n for n in steps if n is not None)]
+        only = neighbourhood(session.graph, expanded, folded, seeds, NEIGHBOURHOOD_PARTS)
+        near = diagram(
+            session.graph, session.trace, expanded, regions=regions, only=only, folded=folded
         )
+        laid = layout_of(near)
+        self.app.call_from_thread(
+            self._show_layout,
+            key,
+            near,
+            Laid(rasterize(laid, near), laid.fallback, laid),
+            whole=False,
+            around=centre,
+        )
+
+    @work(thread=True, exclusive=True, group="near")
+    def _recentre(self, key: Key, centre: str) -> None:
+        try:
+            self._near(key, dict(key[3]), centre)
+        except GraphstepError as error:
+            self.post_message(self.LayoutFailed(error))
+        finally:
+            self.app.call_from_thread(self._centred)
+
+    def _centred(self) -> None:
+        """A neighbourhood is in: if the cursor went on beyond it meanwhile, the next one."""
+        self._centring = False
+        if self.scene is not None:
+            self.scroll_to_node(self._selected or self.scene.current)
 
     def _show_layout(
         self,
-        laid: Layout,
-        raster: Raster,
+        key: Key,
         drawing: Diagram,
-        expanded: frozenset[str],
-        regions: dict[str, Region],
-        version: int,
+        laid: Laid,
+        *,
+        whole: bool,
+        around: str = "",
     ) -> None:
-        if (expanded, version, frozenset(regions.items())) != self._wanted:
-            return  # asked for again meanwhile: a newer layout is on its way
-        self.graph_layout, self.expanded, self.regions = laid, expanded, regions
+        if key != self._wanted or (self.whole and not whole and self._shown == key):
+            return  # asked for again meanwhile, or the whole is here already
+        expanded, folded, _, regions = key
+        if whole:
+            self._kept[key] = (drawing, laid)
+            while len(self._kept) > KEPT_LAYOUTS:
+                self._kept.pop(next(iter(self._kept)))
+        self.laid, self.whole, self._shown, self._around = laid, whole, key, around
+        self.expanded, self.folded, self.regions = expanded, folded, dict(regions)
         self.scene = scene_of(self.session, drawing)
-        self._detail = raster
+        self._detail = laid.raster
         self._overview = None
         self._sync_size()
         # the new virtual size takes effect at the next layout; scroll once it has
         self.call_after_refresh(self.scroll_to_node, self.scene.current)
-        self.post_message(self.LayoutReady())
+        self.post_message(self.LayoutReady(self.note))
+
+    @property
+    def note(self) -> str:
+        """What the screen says about the layout shown, when it is not all Graphviz's."""
+        if self.laid is None or self.scene is None:
+            return ""
+        if not self.whole:
+            drawn, total = len(self.scene.diagram.parts), len(self.session.graph.nodes)
+            return (
+                f"around {self._around}: {drawn} boxes of a graph of {total:,} nodes; "
+                "laying out the rest…"
+            )
+        return self.laid.fallback
 
     def shown_as(self, node: str) -> str:
         """The box a graph node is drawn in: its own, or its collapsed block call's."""
@@ -188,12 +311,20 @@ class GraphView(ScrollView, can_focus=True, inherit_bindings=False):
             return node
         return self.scene.diagram.shown_as.get(node, node)
 
+    def drawn_for(self, node: str) -> list[str]:
+        """The boxes that draw a graph node in the drawing shown (a shared leaf: one per use)."""
+        if self.scene is None:
+            return []
+        drawing = self.scene.diagram
+        return drawing.drawn_for(drawing.shown_as.get(node, node))
+
     @property
     def raster(self) -> Raster | None:
         return self._overview if self.overview_mode else self._detail
 
     def show_step(self, selected: str | None, breakpoints: frozenset[str]) -> None:
         """A step or a selection: only colours change; the current node is scrolled into view."""
+        self._marked = frozenset(self.drawn_for(selected) if selected else ())
         self._selected = selected
         self._breakpoints = breakpoints
         if self.scene is None or self.scene.timeline is not self.session.timeline:
@@ -213,6 +344,7 @@ class GraphView(ScrollView, can_focus=True, inherit_bindings=False):
             return
         box = raster.boxes.get(node) or raster.frames.get(node)
         if box is None:
+            self._off_neighbourhood(node)
             return
         view = self.scrollable_content_region.size
         target = TextualRegion(
@@ -221,6 +353,21 @@ class GraphView(ScrollView, can_focus=True, inherit_bindings=False):
         visible = TextualRegion(*self.scroll_offset, *view)
         if not visible.contains_region(target):
             self.scroll_to_region(target, center=True, animate=False, immediate=True)
+
+    def _off_neighbourhood(self, node: str) -> None:
+        """A node outside the neighbourhood shown, before the whole layout is ready: lay out
+        the neighbourhood around it."""
+        key, raster = self._shown, self.raster
+        if (
+            self.whole
+            or key is None
+            or self._centring
+            or node not in self.session.graph.nodes
+            or (raster is not None and self.shown_as(node) in raster.boxes)
+        ):
+            return  # drawn already (in its collapsed call's box), or one is on its way
+        self._centring = True
+        self._recentre(key, node)
 
     def _sync_size(self) -> None:
         raster = self.raster
@@ -363,7 +510,7 @@ class GraphView(ScrollView, can_focus=True, inherit_bindings=False):
         style = p.name[ink]
         if role is Role.BLOCK and ink is NodeState.PENDING:
             style = p.border[ink]
-        if owner == self._selected:
+        if owner in self._marked:
             style += p.selected
         if owner in self._breakpoints and role is Role.BLOCK:
             style += p.breakpoint
