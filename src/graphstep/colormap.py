@@ -50,8 +50,10 @@ class Colouring:
         if self.map is Map.RGB:
             a = np.moveaxis(a, 0, -1)
             finite = np.isfinite(a).all(axis=-1)
-            span = (self.high - self.low) or 1.0
-            t = np.clip((np.where(np.isfinite(a), a, 0.0) - self.low) / span, 0.0, 1.0)
+            # everything divided by the larger end first: 1e308 - (-1e308) would overflow
+            unit = max(abs(self.high), abs(self.low)) or 1.0
+            low, span = self.low / unit, (self.high / unit - self.low / unit) or 1.0
+            t = np.clip((np.where(np.isfinite(a), a, 0.0) / unit - low) / span, 0.0, 1.0)
             rgb = t * 255.0
         else:
             finite = np.isfinite(a)
