@@ -4,9 +4,14 @@ player's page and the ONNX import's raw data."""
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper
 
+from graphstep.cli import main
 from graphstep.colormap import colouring
 
 
@@ -21,3 +26,58 @@ def test_rgb_picture_of_the_largest_floats_is_black_to_white_without_overflow() 
     assert out[0, 0].tolist() == [0, 0, 0]
     assert out[0, 1].tolist() == [255, 255, 255]
     assert out[1, 1].tolist() == [128, 128, 128]  # 0 is half way
+
+
+def _onnx_model(path: Path, w: onnx.TensorProto) -> str:
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["x", "w"], ["y"])],
+        "net",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [w],
+    )
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    return str(path)
+
+
+def _external(**entries: str) -> onnx.TensorProto:
+    w = TensorProto()
+    w.name, w.data_type, w.data_location = "w", TensorProto.FLOAT, TensorProto.EXTERNAL
+    w.dims.extend([2, 3])
+    for key, value in entries.items():
+        entry = w.external_data.add()
+        entry.key, entry.value = key, value
+    return w
+
+
+@pytest.mark.parametrize(
+    ("entries", "says"),
+    [
+        ({"location": "w.bin", "offset": "abc"}, "external data is malformed: invalid literal"),
+        ({"location": "w.bin", "offset": "-5"}, "external data is malformed: External data off"),
+        ({"location": "w.bin", "length": "-1"}, "external data is malformed: External data len"),
+        ({"location": "w\0.bin"}, "points outside the model's folder: 'w\\x00.bin'"),
+        ({"location": "w.bin", "length": str(10**12)}, "24 bytes where 1,000,000,000,000 were"),
+        ({"location": "w.bin", "offset": str(2**70)}, "cannot reshape array of size 0"),
+    ],
+)
+def test_malformed_external_data_is_one_error_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], entries: dict[str, str], says: str
+) -> None:
+    (tmp_path / "w.bin").write_bytes(np.arange(6, dtype="<f4").tobytes())
+    path = _onnx_model(tmp_path / "m.onnx", _external(**entries))
+    code = main(["run", path])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("graphstep: error: ") and err.count("\n") == 1
+    assert says in err
+
+
+def test_a_string_initializer_is_refused_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    w = helper.make_tensor("w", TensorProto.STRING, [2, 3], vals=[b"a"] * 6)
+    code = main(["run", _onnx_model(tmp_path / "m.onnx", w)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "initializer 'w' holds STRING values; graphstep reads numbers only" in err
