@@ -11,8 +11,13 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
+import graphstep
 from graphstep.cli import main
 from graphstep.colormap import colouring
+from graphstep.errors import GraphstepError
+from graphstep.overlay import colour_by
+
+GRAPHS = Path(__file__).resolve().parent.parent / "graphs"
 
 
 def test_rgb_picture_of_the_largest_floats_is_black_to_white_without_overflow() -> None:
@@ -81,3 +86,10 @@ def test_a_string_initializer_is_refused_in_one_line(
     err = capsys.readouterr().err
     assert code == 2
     assert "initializer 'w' holds STRING values; graphstep reads numbers only" in err
+
+
+@pytest.mark.parametrize("mode", ["bogus", "GAIN", 3, None])
+def test_colour_by_an_unknown_mode_is_a_graphstep_error(mode: object) -> None:
+    trace = graphstep.load(str(GRAPHS / "chain_rule.yaml")).trace()
+    with pytest.raises(GraphstepError, match=r"overlay|mode"):
+        colour_by(mode, trace)  # type: ignore[arg-type]
