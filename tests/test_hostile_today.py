@@ -93,3 +93,9 @@ def test_colour_by_an_unknown_mode_is_a_graphstep_error(mode: object) -> None:
     trace = graphstep.load(str(GRAPHS / "chain_rule.yaml")).trace()
     with pytest.raises(GraphstepError, match=r"overlay|mode"):
         colour_by(mode, trace)  # type: ignore[arg-type]
+
+
+def test_an_all_zero_colour_gradient_is_mid_grey_not_black() -> None:
+    zero = np.zeros((3, 8, 8))
+    out = colouring(zero, signed=True, rgb=True).apply(zero)
+    assert out.reshape(-1, 3).tolist() == [[128, 128, 128]] * 64

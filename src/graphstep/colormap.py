@@ -84,8 +84,8 @@ def colouring(values: np.ndarray, *, signed: bool = False, rgb: bool = False) ->
     a = np.asarray(values, dtype=np.float64)
     finite = a[np.isfinite(a)]
     lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
-    if rgb and signed:  # a gradient: no change is mid-grey
-        top = max(abs(lo), abs(hi))
+    if rgb and signed:  # a gradient: no change is mid-grey, an all-zero one too
+        top = max(abs(lo), abs(hi)) or 1.0
         return Colouring(Map.RGB, top, -top)
     if rgb:
         return Colouring(Map.RGB, 1.0, 0.0) if lo >= 0 and hi <= 1 else Colouring(Map.RGB, hi, lo)
