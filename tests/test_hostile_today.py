@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-from onnx import TensorProto, helper
+from onnx import TensorProto, helper, numpy_helper
 
 import graphstep
 from graphstep.cli import main
@@ -99,3 +99,23 @@ def test_an_all_zero_colour_gradient_is_mid_grey_not_black() -> None:
     zero = np.zeros((3, 8, 8))
     out = colouring(zero, signed=True, rgb=True).apply(zero)
     assert out.reshape(-1, 3).tolist() == [[128, 128, 128]] * 64
+
+
+def test_an_empty_conv_weight_is_refused_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w"], ["y"])],
+        "net",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 16, 16])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [numpy_helper.from_array(np.zeros((0, 3, 3, 3), np.float32), "w")],
+    )
+    path = tmp_path / "m.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    code = main(["export", str(path), "-o", str(tmp_path / "m.svg")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.splitlines()[-1].startswith("graphstep: error: ")
+    assert "reads 'w', which is empty (shape [0, 3, 3, 3])" in err
+    assert not (tmp_path / "m.svg").exists()

@@ -454,6 +454,12 @@ class _Import:
         assert t.value is not None
         if not t.param and t.value.ndim == 0:
             return Const(float(t.value), _NOWHERE)
+        if t.value.size == 0:  # as in a graph file, whose shapes are positive
+            raise self.fail(
+                f"node '{_label(node)}' ({node.op_type}) reads '{_visible(onnx_name)}', which "
+                f"is empty (shape {list(t.value.shape)})",
+                hint="every tensor graphstep computes holds at least one number",
+            )
         name = self.names.add(onnx_name)
         self.remember(name, onnx_name)
         value = np.asarray(t.value, dtype=np.float64)
