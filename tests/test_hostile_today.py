@@ -14,6 +14,7 @@ from onnx import TensorProto, helper, numpy_helper
 import graphstep
 from graphstep.cli import main
 from graphstep.colormap import colouring
+from graphstep.drawing import edge_text
 from graphstep.errors import GraphstepError
 from graphstep.overlay import colour_by
 
@@ -119,3 +120,11 @@ def test_an_empty_conv_weight_is_refused_in_one_line(
     assert err.splitlines()[-1].startswith("graphstep: error: ")
     assert "reads 'w', which is empty (shape [0, 3, 3, 3])" in err
     assert not (tmp_path / "m.svg").exists()
+
+
+def test_an_edge_norm_past_1e154_is_finite_and_warns_nothing() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert edge_text(np.array([1e200, 1e200])) == "‖·‖ 1.4e+200"
+        assert edge_text(np.array([1e308, 1e308])) == "‖·‖ 1.4e+308"  # 1.41e308 < max
+        assert edge_text(np.array([3.0, 4.0])) == "‖·‖ 5"
