@@ -3,6 +3,8 @@ player's page and the ONNX import's raw data."""
 
 from __future__ import annotations
 
+import os
+import signal
 import warnings
 from pathlib import Path
 
@@ -128,3 +130,24 @@ def test_an_edge_norm_past_1e154_is_finite_and_warns_nothing() -> None:
         assert edge_text(np.array([1e200, 1e200])) == "‖·‖ 1.4e+200"
         assert edge_text(np.array([1e308, 1e308])) == "‖·‖ 1.4e+308"  # 1.41e308 < max
         assert edge_text(np.array([3.0, 4.0])) == "‖·‖ 5"
+
+
+def test_external_data_in_a_fifo_is_refused_not_waited_for(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    os.mkfifo(tmp_path / "w.bin")  # opening it to read would wait for a writer forever
+    path = _onnx_model(tmp_path / "m.onnx", _external(location="w.bin"))
+
+    def waited(*_: object) -> None:
+        raise RuntimeError("graphstep waited for the fifo's writer")
+
+    before = signal.signal(signal.SIGALRM, waited)
+    signal.alarm(20)  # a regression fails here instead of hanging the suite
+    try:
+        code = main(["run", path])
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, before)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "initializer 'w': its external data 'w.bin' is not a regular file" in err

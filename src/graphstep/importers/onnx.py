@@ -123,6 +123,11 @@ def _read_external_data(model: Any, path: Path) -> None:
         # at most the bytes its dims can hold (16 a number, complex128's), whatever it promises
         most = 16 * math.prod(int(d) for d in tensor.dims) + 1
         expected = int(info.length) if info.length else None
+        if target.exists() and not target.is_file():  # a fifo would block the read forever
+            raise GraphstepError(
+                f"{where}: its external data '{_visible(location)}' is not a regular file",
+                file=str(path),
+            )
         try:
             with target.open("rb") as f:
                 f.seek(min(int(info.offset or 0), MAX_MODEL_BYTES * 1024))
