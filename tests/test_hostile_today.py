@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import signal
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -132,22 +134,46 @@ def test_an_edge_norm_past_1e154_is_finite_and_warns_nothing() -> None:
         assert edge_text(np.array([3.0, 4.0])) == "‖·‖ 5"
 
 
-def test_external_data_in_a_fifo_is_refused_not_waited_for(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    os.mkfifo(tmp_path / "w.bin")  # opening it to read would wait for a writer forever
-    path = _onnx_model(tmp_path / "m.onnx", _external(location="w.bin"))
+@contextmanager
+def _alarm() -> Iterator[None]:
+    """A read that waits for a fifo's writer fails after 20 s instead of hanging the suite."""
 
     def waited(*_: object) -> None:
         raise RuntimeError("graphstep waited for the fifo's writer")
 
     before = signal.signal(signal.SIGALRM, waited)
-    signal.alarm(20)  # a regression fails here instead of hanging the suite
+    signal.alarm(20)
     try:
-        code = main(["run", path])
+        yield
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, before)
+
+
+def test_external_data_in_a_fifo_is_refused_not_waited_for(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    os.mkfifo(tmp_path / "w.bin")  # opening it to read would wait for a writer forever
+    path = _onnx_model(tmp_path / "m.onnx", _external(location="w.bin"))
+    with _alarm():
+        code = main(["run", path])
     err = capsys.readouterr().err
     assert code == 2
     assert "initializer 'w': its external data 'w.bin' is not a regular file" in err
+
+
+def test_a_fifo_given_as_an_array_is_refused_not_waited_for(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    os.mkfifo("x.npy")
+    os.mkfifo("w.npz")
+    Path("g.yaml").write_text("inputs:\n  x: {file: w.npz}\ngraph:\n  f: sum(x)\noutput: f\n")
+    with _alarm():
+        assert main(["run", str(GRAPHS / "chain_rule.yaml"), "--set", "x=x.npy"]) == 2
+        assert main(["run", "g.yaml"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        "graphstep: error: --set x=x.npy: 'x.npy' is not a regular file",
+        "graphstep: error: g.yaml:2:13: 'w.npz' is not a regular file",
+    ]
