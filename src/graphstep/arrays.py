@@ -72,6 +72,7 @@ def _read_npy(f: IO[bytes], what: str, file: str) -> np.ndarray:
 def read_array(path: str) -> np.ndarray:
     """A .npy file or an ONNX TensorProto .pb file as float64, measured before it is read."""
     p = Path(path)
+    _not_a_fifo(p, path)
     try:
         if p.suffix.lower() == ".pb":
             return _read_tensor_proto(p)
@@ -83,6 +84,12 @@ def read_array(path: str) -> np.ndarray:
         raise GraphstepError(f"'{path}' is a directory, not an array file") from None
     except OSError as e:
         raise GraphstepError(f"cannot read {path}: {e.strerror}") from None
+
+
+def _not_a_fifo(p: Path, shown: str, file: str | None = None) -> None:
+    """Refuse a fifo or a device before opening it: reading one could never end."""
+    if p.exists() and not p.is_dir() and not p.is_file():
+        raise GraphstepError(f"'{shown}' is not a regular file", file=file)
 
 
 def _read_tensor_proto(p: Path) -> np.ndarray:
@@ -127,6 +134,7 @@ def read_npz_member(path: str, key: str, file: str) -> np.ndarray:
 @contextmanager
 def _npz_member(path: str, key: str, file: str) -> Iterator[IO[bytes]]:
     """An .npz member opened for reading (zip members can seek, so np.load reads them)."""
+    _not_a_fifo(Path(path), Path(path).name, file)
     try:
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()

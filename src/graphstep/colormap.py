@@ -50,8 +50,10 @@ class Colouring:
         if self.map is Map.RGB:
             a = np.moveaxis(a, 0, -1)
             finite = np.isfinite(a).all(axis=-1)
-            span = (self.high - self.low) or 1.0
-            t = np.clip((np.where(np.isfinite(a), a, 0.0) - self.low) / span, 0.0, 1.0)
+            # everything divided by the larger end first: 1e308 - (-1e308) would overflow
+            unit = max(abs(self.high), abs(self.low)) or 1.0
+            low, span = self.low / unit, (self.high / unit - self.low / unit) or 1.0
+            t = np.clip((np.where(np.isfinite(a), a, 0.0) / unit - low) / span, 0.0, 1.0)
             rgb = t * 255.0
         else:
             finite = np.isfinite(a)
@@ -82,8 +84,8 @@ def colouring(values: np.ndarray, *, signed: bool = False, rgb: bool = False) ->
     a = np.asarray(values, dtype=np.float64)
     finite = a[np.isfinite(a)]
     lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
-    if rgb and signed:  # a gradient: no change is mid-grey
-        top = max(abs(lo), abs(hi))
+    if rgb and signed:  # a gradient: no change is mid-grey, an all-zero one too
+        top = max(abs(lo), abs(hi)) or 1.0
         return Colouring(Map.RGB, top, -top)
     if rgb:
         return Colouring(Map.RGB, 1.0, 0.0) if lo >= 0 and hi <= 1 else Colouring(Map.RGB, hi, lo)

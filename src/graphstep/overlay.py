@@ -189,7 +189,10 @@ def colour_by(
     timeline: Timeline | None = None,
 ) -> Overlay:
     """The overlay of one mode over a trace, from its diagnosis (made here if not given)."""
-    mode = Mode(mode)
+    chosen = overlay_mode(mode)
+    if chosen is None:
+        raise GraphstepError("colour_by needs a mode", hint="use grad, gain or dead")
+    mode = chosen
     d = diagnosis or diagnose(trace, timeline)
     layers = {layer.name: layer for layer in d.layers if layer.name in trace.graph.groups}
     match mode:

@@ -40,7 +40,6 @@ from ..limits import (
     MAX_NODES,
     MAX_NUMBERS_OPTION,
     max_numbers,
-    max_tensor_numbers,
 )
 from ..ops import OPS, OpError
 from ..spec import EntrySpec, GraphSpec, Init, LeafKind, LeafSpec, functions
@@ -98,27 +97,41 @@ def _read_external_data(model: Any, path: Path) -> None:
     for tensor in model.graph.initializer:
         if not uses_external_data(tensor):
             continue
-        info = ExternalDataInfo(tensor)
-        where = f"initializer '{tensor.name}'"
+        where = f"initializer '{_visible(tensor.name)}'"
+        try:  # onnx refuses a negative or non-numeric offset or length with a ValueError
+            info = ExternalDataInfo(tensor)
+        except ValueError as e:
+            raise GraphstepError(
+                f"{where}: its external data is malformed: {_visible(str(e))[:200]}",
+                file=str(path),
+            ) from None
         location = str(info.location or "")
-        target = (folder / location).resolve()
+        target = (folder / location.replace("\0", "")).resolve()
         if (
             not location
+            or "\0" in location
             or Path(location).is_absolute()
             or ".." in Path(location).parts
             or folder not in target.parents
         ):
             raise GraphstepError(
-                f"{where} points outside the model's folder: '{location}'",
+                f"{where} points outside the model's folder: '{_visible(location)}'",
                 file=str(path),
                 hint="external data files must sit beside the model; nothing else is read",
             )
         check_size(tuple(tensor.dims), where, str(path))
+        # at most the bytes its dims can hold (16 a number, complex128's), whatever it promises
+        most = 16 * math.prod(int(d) for d in tensor.dims) + 1
+        expected = int(info.length) if info.length else None
+        if target.exists() and not target.is_file():  # a fifo would block the read forever
+            raise GraphstepError(
+                f"{where}: its external data '{_visible(location)}' is not a regular file",
+                file=str(path),
+            )
         try:
             with target.open("rb") as f:
-                f.seek(int(info.offset or 0))
-                expected = int(info.length) if info.length else None
-                raw = f.read(expected if expected is not None else 8 * max_tensor_numbers() + 1)
+                f.seek(min(int(info.offset or 0), MAX_MODEL_BYTES * 1024))
+                raw = f.read(most if expected is None else min(expected, most))
         except FileNotFoundError:
             raise GraphstepError(
                 f"{where}: its external data file '{location}' is missing", file=str(path)
@@ -393,6 +406,11 @@ class _Import:
                 raise self.fail(f"{where} cannot be read: {_visible(str(e))[:200]}") from None
             if array.shape != shape:
                 raise self.fail(f"{where} holds {array.size:,} numbers for shape {list(shape)}")
+            if array.dtype.kind not in "biuf":  # strings, complex numbers
+                raise self.fail(
+                    f"{where} holds {TensorProto.DataType.Name(data_type)} values; graphstep "
+                    "reads numbers only"
+                )
         if data_type in FLOAT_TYPES:
             value = np.asarray(array, dtype=np.float64)
             value.flags.writeable = False
@@ -441,6 +459,12 @@ class _Import:
         assert t.value is not None
         if not t.param and t.value.ndim == 0:
             return Const(float(t.value), _NOWHERE)
+        if t.value.size == 0:  # as in a graph file, whose shapes are positive
+            raise self.fail(
+                f"node '{_label(node)}' ({node.op_type}) reads '{_visible(onnx_name)}', which "
+                f"is empty (shape {list(t.value.shape)})",
+                hint="every tensor graphstep computes holds at least one number",
+            )
         name = self.names.add(onnx_name)
         self.remember(name, onnx_name)
         value = np.asarray(t.value, dtype=np.float64)
