@@ -177,3 +177,13 @@ def test_a_fifo_given_as_an_array_is_refused_not_waited_for(
         "graphstep: error: --set x=x.npy: 'x.npy' is not a regular file",
         "graphstep: error: g.yaml:2:13: 'w.npz' is not a regular file",
     ]
+
+
+def test_the_inspector_writes_out_control_characters_of_the_name_and_description() -> None:
+    from graphstep.tui.inspector import _step_text
+
+    text = 'name: "evil\\e]0;title\\a\\u202e"\ndescription: "d\\e[31m red\\u202e"\nexpr: 2 * 3\n'
+    session = graphstep.load(text).session()
+    shown = _step_text(session, session.timeline.at(0)).plain
+    assert "evil\\x1b]0;title\\x07" in shown and "d\\x1b[31m red" in shown
+    assert not any(c in shown for c in "\x1b\x07\u202e")

@@ -410,7 +410,7 @@ class GraphstepApp(App[None]):
         graph = self.session.graph
         leaves = graph.inputs + graph.params
         if not leaves:
-            self.notify(f"{graph.name} has no inputs to set", severity="warning")
+            self.notify(f"{visible(graph.name)} has no inputs to set", severity="warning")
             return
         name = self.target if self.target in leaves else leaves[0]
         value = self.session.trace.value(name)

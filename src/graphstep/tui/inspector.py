@@ -132,7 +132,7 @@ def _step_text(session: Session, step: Step) -> Text:
     text = Text()
     if step.phase is Phase.START:
         text.append("start", "bold cyan")
-        text.append(f" · {graph.name}\n", "bold")
+        text.append(f" · {visible(graph.name)}\n", "bold")
         if graph.description:
             if session.changed:
                 text.append(
@@ -140,7 +140,7 @@ def _step_text(session: Session, step: Step) -> Text:
                     f"(changed since: {', '.join(session.changed)}):\n",
                     "yellow",
                 )
-            text.append(" ".join(graph.description.split()) + "\n", "italic grey70")
+            text.append(visible(" ".join(graph.description.split())) + "\n", "italic grey70")
         text.append("\n" + step.text + "\n")
         return text
     node = graph.nodes[step.node] if step.node else None
