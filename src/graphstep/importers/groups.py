@@ -69,8 +69,9 @@ def scope_groups(
 
 def grouped(graph: Graph, groups: Sequence[ModuleGroup], data: frozenset[str]) -> Graph:
     """The graph with each module call as a group of its nodes, like a block call. A weight or
-    buffer read only inside one module call is part of it, out of sight while it is collapsed;
-    one read by two calls (a shared weight) stays outside both."""
+    buffer read only inside one module call is part of it, out of sight while it is collapsed,
+    as is what is made of weights alone (ONNX's Identity of a deduplicated initializer); one
+    read by two calls (a shared weight) stays outside both."""
     if not groups:
         return graph
     of_entry: dict[str, list[str]] = {}
@@ -81,15 +82,22 @@ def grouped(graph: Graph, groups: Sequence[ModuleGroup], data: frozenset[str]) -
     for call, inside in members.items():
         for n in inside:
             around.setdefault(n, set()).add(call)
-    for leaf in graph.order:
-        if not graph.nodes[leaf].is_leaf or leaf in data:
+    weights: set[str] = set()  # the nodes no data flows into
+    for n in graph.order:
+        node = graph.nodes[n]
+        if n not in data and (node.is_leaf or (node.inputs and weights.issuperset(node.inputs))):
+            weights.add(n)
+    for n in reversed(graph.order):  # its readers placed before it
+        if n not in weights or n in around:
             continue
-        readers = [around.get(consumer, set()) for consumer, _ in graph.consumers[leaf]]
+        readers = [around.get(consumer, set()) for consumer, _ in graph.consumers[n]]
         for call in set.intersection(*readers) if readers else set():
-            members[call].append(leaf)
-            around.setdefault(leaf, set()).add(call)
+            members[call].append(n)
+            around.setdefault(n, set()).add(call)
     innermost = {n: min(calls, key=lambda c: len(members[c])) for n, calls in around.items()}
-    nodes = {name: replace(node, group=innermost.get(name)) for name, node in graph.nodes.items()}
+    nodes = dict(graph.nodes)  # an imported graph's nodes are in no group yet
+    for name, call in innermost.items():
+        nodes[name] = replace(nodes[name], group=call)
     calls = {}
     for g in groups:
         held = set(members[g.call])
@@ -97,7 +105,7 @@ def grouped(graph: Graph, groups: Sequence[ModuleGroup], data: frozenset[str]) -
             src
             for n in members[g.call]
             for src in graph.nodes[n].inputs
-            if src not in held and (not graph.nodes[src].is_leaf or src in data)
+            if src not in held and src not in weights
         ]
         calls[g.call] = (g.module, tuple(dict.fromkeys(args)))
     order = {n: k for k, n in enumerate(graph.order)}
