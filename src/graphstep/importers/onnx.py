@@ -284,13 +284,16 @@ class _Import:
     ) -> tuple[ModuleGroup, ...]:
         """The scopes in the node names (`/layer1/layer1.0/conv1/Conv`: its name minus the last
         segment) as groups; folded nodes are in none."""
+        names = [node.name for node in nodes]
+        if not any("/" in name for name in names):  # no scopes: nothing to look at
+            return ()
         scopes: dict[str, tuple[str, ...]] = {}
         readers: dict[str, list[str]] = {}
-        for node in nodes:
+        for node, node_name in zip(nodes, names, strict=True):
             made = [t.name for o in node.output if (t := self.tensors.get(o)) and t.name]
             if not made:  # folded: a constant, not an entry
                 continue
-            scope = tuple(s for s in node.name.split("/")[:-1] if s)
+            scope = tuple(s for s in node_name.split("/")[:-1] if s)
             for name in made:
                 scopes[name] = scope
             for i in node.input:
