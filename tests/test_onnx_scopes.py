@@ -16,6 +16,7 @@ from graphstep import cli
 from graphstep.importers import ModelOptions
 from graphstep.importers.groups import ModuleGroup, scope_groups
 from graphstep.importers.onnx import load_onnx
+from graphstep.limits import MAX_SCOPE_DEPTH
 from graphstep.tui.graph_view import GraphView
 
 WIDTH = 4
@@ -187,3 +188,29 @@ async def test_the_tui_draws_a_scope_as_one_box_until_x_expands_it(tmp_path: Pat
         boxes = set(view.graph_layout.boxes)
         assert {"l0_out", "l1_mm1", "l1_w1", "l1_out"} <= boxes
         assert not boxes & {"l0_mm1", "l0_w1"}  # layer1.0 stays collapsed inside layer1
+
+
+def test_scopes_past_the_depth_limit_are_flat(tmp_path: Path) -> None:
+    """A scope inside a scope … 30 deep, each level with an exit of its own: the first
+    MAX_SCOPE_DEPTH levels are groups, the deeper ones are not looked at."""
+    deep = 30
+    nodes = [
+        helper.make_node("Relu", ["x"], ["a"], name="/s" * deep + "/A"),
+        helper.make_node("Relu", ["a"], [f"w{deep}"], name="/s" * deep + "/B"),
+    ]
+    for d in range(deep - 1, 0, -1):
+        nodes.append(helper.make_node("Relu", [f"w{d + 1}"], [f"w{d}"], name="/s" * d + "/W"))
+    nodes.append(helper.make_node("Relu", ["w1"], ["y"], name="Final"))
+    graph = helper.make_graph(
+        nodes,
+        "deep",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])],
+    )
+    path = tmp_path / "deep.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    groups = load_onnx(str(path), ModelOptions()).groups
+    assert MAX_SCOPE_DEPTH == 16
+    assert [g.call for g in groups] == [f"w{d}" for d in range(1, MAX_SCOPE_DEPTH + 1)]
+    assert {g.module for g in groups} == {"s"}
+    assert len(groups[-1].members) == 2 + deep - MAX_SCOPE_DEPTH

@@ -39,6 +39,7 @@ from ..limits import (
     MAX_MODEL_BYTES,
     MAX_NODES,
     MAX_NUMBERS_OPTION,
+    MAX_SCOPE_DEPTH,
     max_numbers,
     max_tensor_numbers,
 )
@@ -293,7 +294,7 @@ class _Import:
             made = [t.name for o in node.output if (t := self.tensors.get(o)) and t.name]
             if not made:  # folded: a constant, not an entry
                 continue
-            scope = tuple(s for s in node_name.split("/")[:-1] if s)
+            scope = tuple(s for s in node_name.split("/")[:-1] if s)[:MAX_SCOPE_DEPTH]
             for name in made:
                 scopes[name] = scope
             for i in node.input:
