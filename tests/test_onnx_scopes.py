@@ -214,3 +214,36 @@ def test_scopes_past_the_depth_limit_are_flat(tmp_path: Path) -> None:
     assert [g.call for g in groups] == [f"w{d}" for d in range(1, MAX_SCOPE_DEPTH + 1)]
     assert {g.module for g in groups} == {"s"}
     assert len(groups[-1].members) == 2 + deep - MAX_SCOPE_DEPTH
+
+
+def test_tensorflow_names_without_a_leading_slash(tmp_path: Path) -> None:
+    """`model/dense/MatMul`: `model` holds the whole model and is no group; each dense is."""
+    rng = np.random.default_rng(1)
+    weights = [
+        numpy_helper.from_array(rng.normal(size=shape).astype(np.float32), name)
+        for name, shape in [("k0", (3, 3)), ("b0", (3,)), ("k1", (3, 2)), ("b1", (2,))]
+    ]
+    nodes = [
+        helper.make_node("MatMul", ["x", "k0"], ["m0"], name="model/dense/MatMul"),
+        helper.make_node("Add", ["m0", "b0"], ["a0"], name="model/dense/BiasAdd"),
+        helper.make_node("Relu", ["a0"], ["r0"], name="model/dense/Relu"),
+        helper.make_node("MatMul", ["r0", "k1"], ["m1"], name="model/dense_1/MatMul"),
+        helper.make_node("Add", ["m1", "b1"], ["y"], name="model/dense_1/BiasAdd"),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "tf",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2])],
+        weights,
+    )
+    path = tmp_path / "tf.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    imported = load_onnx(str(path), ModelOptions())
+    assert imported.groups == (
+        ModuleGroup("r0", "dense", ("m0", "a0", "r0")),
+        ModuleGroup("y", "dense_1", ("m1", "y")),
+    )
+    g = imported.graph()
+    assert g.calls == {"r0": ("dense", ("x",)), "y": ("dense_1", ("r0",))}
+    assert {"k0", "b0"} <= set(g.groups["r0"]) and {"k1", "b1"} <= set(g.groups["y"])
