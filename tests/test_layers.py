@@ -46,7 +46,8 @@ LAYER = {unit: level for level, units in enumerate(LAYERS) for unit in units}
 UPWARD: dict[tuple[str, str], str] = {
     ("graph", "trace"): "type only: Graph declares .trace(), which graphstep/__init__ attaches",
     ("graph", "session"): "type only: Graph declares .session(), attached the same way",
-    ("importers", "graph"): "the PyTorch importer builds the graph to give it the module groups",
+    ("importers", "graph"): "importers/groups.py builds an imported model's graph to give it "
+    "its groups (PyTorch's module calls, ONNX's scopes)",
 }
 
 

@@ -50,7 +50,7 @@ def load(
         from .importers.onnx import load_onnx
 
         options = ModelOptions(loss, tuple((dims or {}).items()))
-        return build(load_onnx(str(source), options))
+        return load_onnx(str(source), options).graph()
     if loss is not None or dims:
         raise GraphstepError("loss and dims are for ONNX models; a graph file names its output")
     return build(read_spec(str(source)))

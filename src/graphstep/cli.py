@@ -32,6 +32,7 @@ from .errors import GraphstepError, did_you_mean, excerpt
 from .gradcheck import check_gradients
 from .graph import Graph, build
 from .importers import ModelOptions, is_onnx
+from .importers.groups import ImportedModel
 from .limits import MAX_EXPORT_BYTES, MAX_TRAIN_STEPS, set_max_numbers
 from .spec import EXPRESSION_FILE, GraphSpec, leaf_shape, read_spec, read_value, source_kind
 from .summary import count, not_computed, summary_lines
@@ -120,8 +121,8 @@ def load_graph(
 ) -> Graph:
     """A graph from a file (YAML or ONNX), or from an expression whose free names are inputs
     (0 unless --set)."""
-    spec = graph_spec(target, sets, model)
-    graph = build(spec)
+    imported = graph_spec(target, sets, model)
+    spec, graph = imported.spec, imported.graph()
     if spec.notes:
         try:
             graph.check_size_once()
@@ -136,15 +137,18 @@ def load_graph(
 
 def graph_spec(
     target: str, sets: Sequence[tuple[str, str]] = (), model: ModelOptions | None = None
-) -> GraphSpec:
-    """load_graph's spec, before it is built; an ONNX model is recognised by its content."""
+) -> ImportedModel:
+    """load_graph's spec, before it is built, with an ONNX model's scopes as groups (a graph
+    file has none: its block calls group themselves); an ONNX model is recognised by its
+    content."""
     if source_kind(target) == "path" and is_onnx(target):
         from .importers.onnx import load_onnx  # the onnx package loads only for a model
 
-        return with_values(load_onnx(target, model or ModelOptions()), sets)
+        imported = load_onnx(target, model or ModelOptions())
+        return replace(imported, spec=with_values(imported.spec, sets))
     if model is not None and model != ModelOptions():
         raise UsageError("--loss and --dim are for ONNX models; a graph file names its output")
-    return with_values(read_spec(target), sets)
+    return ImportedModel(with_values(read_spec(target), sets), (), frozenset())
 
 
 # ---------------------------------------------------------------------------
@@ -844,7 +848,7 @@ def model_options(args: argparse.Namespace) -> ModelOptions:
 def cmd_convert(args: argparse.Namespace) -> int:
     from .convert import write_graph_file
 
-    spec = graph_spec(args.file, args.set or (), model_options(args))
+    spec = graph_spec(args.file, args.set or (), model_options(args)).spec
     graph = build(spec)
     written = write_graph_file(spec, args.output)
     files = f"{fmt.visible(args.output)} and {fmt.visible(str(written))}"

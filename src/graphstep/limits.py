@@ -19,6 +19,7 @@ MAX_TOTAL_ELEMENTS = 1 << 26  # every value and gradient of one graph together
 MAX_TEMPORARY_ELEMENTS = 1 << 25  # the largest scratch array of one op, or the numbers it reads
 MAX_TRAIN_STEPS = 100_000  # gradient-descent steps of one `train`
 MAX_BLOCK_DEPTH = 16  # blocks calling blocks calling blocks…
+MAX_SCOPE_DEPTH = 16  # levels of an ONNX node name's scopes that become groups; deeper, flat
 MAX_EXPORT_BYTES = 500_000_000  # export --all-steps writes no more, unless --force
 MAX_WHY_EXPANSIONS = 1_000_000  # partial paths the --why search takes off its queue
 MAX_THUMBNAIL_SIDE = 64  # pixels a side of a tensor's picture in SVG; larger images are shrunk

@@ -49,7 +49,7 @@ class GraphstepRep(BackendRep):
             for n in array.shape:
                 dims.dim.add().dim_value = int(n)
             data[info.name] = array
-        spec = import_model(model, "<model>", ModelOptions())
+        spec = import_model(model, "<model>", ModelOptions()).spec
         names = {spec.sources.get(n, n): n for n in spec.leaves}
         names.update({spec.sources.get(n, n): n for n in spec.entries})
         values = {

@@ -39,11 +39,13 @@ from ..limits import (
     MAX_MODEL_BYTES,
     MAX_NODES,
     MAX_NUMBERS_OPTION,
+    MAX_SCOPE_DEPTH,
     max_numbers,
 )
 from ..ops import OPS, OpError
 from ..spec import EntrySpec, GraphSpec, Init, LeafKind, LeafSpec, functions
 from . import ModelOptions
+from .groups import ImportedModel, ModuleGroup, scope_groups
 
 OUTPUT = "output"  # in --loss, the first output, whatever its name
 _NOWHERE = Loc()  # an imported node was written nowhere in a graph file
@@ -255,7 +257,7 @@ class _Import:
 
     # -- leaves -------------------------------------------------------------
 
-    def run(self) -> GraphSpec:
+    def run(self) -> ImportedModel:
         graph = self.model.graph
         self.opset = next(
             (o.version for o in self.model.opset_import if o.domain in ("", "ai.onnx")), 13
@@ -284,9 +286,36 @@ class _Import:
         self.consumed = {i for node in nodes for i in node.input}
         for node in nodes:
             self.node(node)
-        output = self.loss([o.name for o in graph.output])
+        outputs = [o.name for o in graph.output]
+        output = self.loss(outputs)
         name = re.sub(r"\s+", " ", graph.name or Path(self.path).stem)[:80] or "model"
-        return self.spec(name, self.description(), output)
+        data = frozenset(n for n, leaf in self.leaves.items() if leaf.kind is LeafKind.INPUT)
+        groups = self.scope_groups(nodes, outputs)
+        return ImportedModel(self.spec(name, self.description(), output), groups, data)
+
+    def scope_groups(
+        self, nodes: Sequence[_Node], outputs: Sequence[str]
+    ) -> tuple[ModuleGroup, ...]:
+        """The scopes in the node names (`/layer1/layer1.0/conv1/Conv`: its name minus the last
+        segment) as groups; folded nodes are in none."""
+        names = [node.name for node in nodes]
+        if not any("/" in name for name in names):  # no scopes: nothing to look at
+            return ()
+        scopes: dict[str, tuple[str, ...]] = {}
+        readers: dict[str, list[str]] = {}
+        for node, node_name in zip(nodes, names, strict=True):
+            made = [t.name for o in node.output if (t := self.tensors.get(o)) and t.name]
+            if not made:  # folded: a constant, not an entry
+                continue
+            scope = tuple(s for s in node_name.split("/")[:-1] if s)[:MAX_SCOPE_DEPTH]
+            for name in made:
+                scopes[name] = scope
+            for i in node.input:
+                t = self.tensors.get(i)
+                if t is not None and t.name in self.entries:
+                    readers.setdefault(t.name, []).extend(made)
+        returned = frozenset(t.name for o in outputs if (t := self.tensors.get(o)) and t.name)
+        return scope_groups(scopes, readers, returned)
 
     def spec(self, name: str, description: str, output: str) -> GraphSpec:
         """What the import made, as a GraphSpec; the description ends with the loss chosen."""
@@ -1270,13 +1299,14 @@ FOLDABLE: dict[str, Folder] = {
 }
 
 
-def import_model(model: Any, path: str, options: ModelOptions) -> GraphSpec:
-    """A parsed ModelProto (its external data already in place) as a GraphSpec."""
+def import_model(model: Any, path: str, options: ModelOptions) -> ImportedModel:
+    """A parsed ModelProto (its external data already in place) as a GraphSpec, with the
+    scopes of its node names as groups."""
     return _Import(path, model, options).run()
 
 
-def load_onnx(path: str, options: ModelOptions) -> GraphSpec:
-    """An ONNX model file as a GraphSpec; every error names the file."""
+def load_onnx(path: str, options: ModelOptions) -> ImportedModel:
+    """An ONNX model file as a GraphSpec and its groups; every error names the file."""
     try:
         return import_model(read_model(path), path, options)
     except GraphstepError as e:

@@ -30,10 +30,11 @@ from typing import Any
 from ..arrays import check_size
 from ..errors import GraphstepError, Loc
 from ..expr import Const, Expr, Name
-from ..graph import Graph, build
+from ..graph import Graph
 from ..limits import MAX_NODES
-from ..spec import GraphSpec, LeafKind, LeafSpec
+from ..spec import LeafKind, LeafSpec
 from . import ModelOptions
+from .groups import ImportedModel, ModuleGroup
 from .onnx import _call, _Import, _Names, _pair, _Tensor, _visible
 
 INSTALL_HINT = "pip install 'graphstep[torch]' (the CPU build will do)"
@@ -48,26 +49,6 @@ LOSSES = (*KEPT_WHOLE, "cross_entropy_loss", "nll_loss_nd")
 WRAPPED = "model"  # the submodule name of the model inside the module that adds the loss
 
 Loss = Callable[[Any], Any] | str | None
-
-
-@dataclass(frozen=True)
-class ModuleGroup:
-    """One call of a module whose nodes are grouped: `call = Block(args)`."""
-
-    call: str  # the entry the module returns, which names the group
-    module: str  # its class name
-    members: tuple[str, ...]  # its entries, nested modules' included
-
-
-@dataclass(frozen=True)
-class TorchImport:
-    spec: GraphSpec
-    groups: tuple[ModuleGroup, ...]
-    data: frozenset[str]  # the leaves that are the model's inputs (not weights or buffers)
-
-    def graph(self) -> Graph:
-        """The graph, its module calls grouped."""
-        return grouped(build(self.spec), self.groups, self.data)
 
 
 def require_torch() -> Any:
@@ -88,7 +69,7 @@ def from_torch(model: Any, example_inputs: Any, loss: Loss = None) -> Graph:
 
 def import_torch(
     model: Any, example_inputs: Any, loss: Loss = None, *, where: str | None = None
-) -> TorchImport:
+) -> ImportedModel:
     """Export, decompose and map a module; `loss` is a function of its output, an expression
     over its outputs' names (`output` is the first), or None for the default loss. Errors
     name `where` (the model's class by default)."""
@@ -224,7 +205,7 @@ class _TorchImport(_Import):
     def __post_init__(self) -> None:
         self.names = _Names("")  # `output` stays free: in a loss expression, the first output
 
-    def convert(self) -> TorchImport:
+    def convert(self) -> ImportedModel:
         """Decompose the exported program to the core ATen ops and map every node."""
         self.model = self.decomposed()
         graph = self.model.graph
@@ -255,7 +236,7 @@ class _TorchImport(_Import):
         data = frozenset(
             t.name for k, t in self.tensors.items() if k in self.user_inputs and t.name
         )
-        return TorchImport(spec, self.groups(), data)
+        return ImportedModel(spec, self.groups(), data)
 
     def decomposed(self) -> Any:
         """The program in core ATen ops; as exported when graphstep maps every op of it whole
@@ -502,48 +483,6 @@ class _TorchImport(_Import):
             for key, call in self.returns.items()
             if len(members.get(key, ())) > 1
         )
-
-
-def grouped(graph: Graph, groups: Sequence[ModuleGroup], data: frozenset[str]) -> Graph:
-    """The graph with each module call as a group of its nodes, like a block call. A weight or
-    buffer read only inside one module call is part of it, out of sight while it is collapsed;
-    one read by two calls (a shared weight) stays outside both."""
-    if not groups:
-        return graph
-    of_entry: dict[str, list[str]] = {}
-    for n in graph.order:
-        of_entry.setdefault(graph.nodes[n].entry, []).append(n)
-    members = {g.call: [n for m in g.members for n in of_entry.get(m, ())] for g in groups}
-    around: dict[str, set[str]] = {}  # a node → the calls it is part of
-    for call, inside in members.items():
-        for n in inside:
-            around.setdefault(n, set()).add(call)
-    for leaf in graph.order:
-        if not graph.nodes[leaf].is_leaf or leaf in data:
-            continue
-        readers = [around.get(consumer, set()) for consumer, _ in graph.consumers[leaf]]
-        for call in set.intersection(*readers) if readers else set():
-            members[call].append(leaf)
-            around.setdefault(leaf, set()).add(call)
-    innermost = {n: min(calls, key=lambda c: len(members[c])) for n, calls in around.items()}
-    nodes = {name: replace(node, group=innermost.get(name)) for name, node in graph.nodes.items()}
-    calls = {}
-    for g in groups:
-        held = set(members[g.call])
-        args = [
-            src
-            for n in members[g.call]
-            for src in graph.nodes[n].inputs
-            if src not in held and (not graph.nodes[src].is_leaf or src in data)
-        ]
-        calls[g.call] = (g.module, tuple(dict.fromkeys(args)))
-    order = {n: k for k, n in enumerate(graph.order)}
-    return replace(
-        graph,
-        nodes=nodes,
-        groups={c: tuple(sorted(m, key=order.__getitem__)) for c, m in members.items()},
-        calls=calls,
-    )
 
 
 # ---------------------------------------------------------------------------
@@ -954,7 +893,7 @@ HINTS = {
 # A user's file: `graphstep torch FILE.py:FACTORY`
 
 
-def import_file(target: str, loss: str | None = None) -> TorchImport:
+def import_file(target: str, loss: str | None = None) -> ImportedModel:
     """`FILE.py:FACTORY` imported; `loss` (an expression) when the factory gives none."""
     model, inputs, given = load_factory(target)
     if given is not None and loss is not None:
