@@ -348,6 +348,20 @@ class Diagram:
             call = self.enclosing[call]
         return call
 
+    @cached_property
+    def tensor_wires(self) -> tuple[Wire, ...]:
+        """The labelled wires that carry a tensor (value or gradient): the only ones on which
+        an edge can show a norm (‖·‖)."""
+        return tuple(
+            w
+            for w in self.wires
+            if w.labelled
+            and (
+                (w.value is not None and w.value.ndim > 0)
+                or (w.grad is not None and w.grad.ndim > 0)
+            )
+        )
+
     @property
     def call_ids(self) -> dict[str, str]:
         """Each expanded block call's cluster id."""

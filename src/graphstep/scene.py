@@ -310,14 +310,14 @@ class Scene:
     @property
     def shows_norm(self) -> bool:
         """Whether an edge shows a tensor's L2 norm (‖·‖) at this step."""
+        wires = self.diagram.tensor_wires
+        if not wires:
+            return False
         flows = self.flows()
         return any(
-            w.labelled
-            and (
-                (flows[w.id].shows_value and w.value is not None and w.value.ndim > 0)
-                or (flows[w.id].shows_grad and w.grad is not None and w.grad.ndim > 0)
-            )
-            for w in self.diagram.wires
+            (flows[w.id].shows_value and w.value is not None and w.value.ndim > 0)
+            or (flows[w.id].shows_grad and w.grad is not None and w.grad.ndim > 0)
+            for w in wires
         )
 
     # -- moving
