@@ -113,6 +113,37 @@ def test_a_badly_scaled_init_explodes() -> None:
     assert layers["h1"].gain == pytest.approx(float(ratio))  # what reaches its data, x
 
 
+def scaled_layers(scale: float) -> graphstep.Graph:
+    """Two linear layers read by a loss multiplied by `scale`: every gradient is `scale`
+    times the one at scale 1, the values (and so every gain) the same."""
+    return graphstep.load(
+        "inputs: {x: [1, -2, 3, 0.5]}\n"
+        "params:\n"
+        "  W1: {shape: [4, 4], init: normal, std: 1, seed: 1}\n"
+        "  W2: {shape: [4, 4], init: normal, std: 1, seed: 2}\n"
+        f"  c: {scale!r}\n"
+        "graph:\n  h1: W1 @ x\n  h2: W2 @ h1\n  f: c * sum(h2)\noutput: f\n"
+    )
+
+
+@pytest.mark.parametrize("scale", [1e200, 1e-200])
+def test_norms_of_huge_and_tiny_gradients_are_scaled_not_inf_or_zero(scale: float) -> None:
+    # 4 numbers of 1e200 square to inf, of 1e-200 to 0: the doctor read the first as an
+    # infinite gradient and the second as a zero one, a finding that is not there
+    one, far = diagnose(scaled_layers(1.0).trace()), diagnose(scaled_layers(scale).trace())
+    assert Kind.ZERO_GRAD not in {f.kind for f in far.findings}
+    for node in ("h2", "h1", "W1", "W2", "x"):
+        assert far.grad_norms[node] == pytest.approx(scale * one.grad_norms[node], rel=1e-12)
+    # the layers below the loss pass on the same share of what they receive
+    layers = {layer.name: layer for layer in far.layers}
+    for layer in one.layers[:2]:
+        assert layer.name in ("h1", "h2") and layer.weight_grad_norm
+        assert layers[layer.name].gain == pytest.approx(layer.gain, rel=1e-12)
+        got = layers[layer.name].weight_grad_norm
+        assert got == pytest.approx(scale * layer.weight_grad_norm, rel=1e-12)
+    assert far.gains["h2"] == pytest.approx(one.gains["h2"], rel=1e-12)
+
+
 # ---------------------------------------------------------------------------
 # non-finite origins
 

@@ -21,8 +21,9 @@ PACKAGE = Path(graphstep.__file__).parent
 # Lowest first. A module may import its own layer's modules and any below it; a package
 # (ops/, render/, tui/) is one unit whose modules import each other freely.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "limits", "format", "arrays", "colormap"),  # used by every layer; arrays reads
-    # .npy/.npz/.pb; colormap colours tensors for the TUI and the pictures alike
+    ("errors", "limits", "format", "arrays", "colormap", "norms"),  # used by every layer;
+    # arrays reads .npy/.npz/.pb; colormap colours tensors for the TUI and the pictures alike;
+    # norms: L2 norms safe past 1e154
     ("ops",),  # spec asks the registry which names are functions
     ("expr", "spec", "importers", "convert"),  # importers sit beside spec: they make GraphSpecs
     ("graph",),

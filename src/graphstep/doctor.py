@@ -25,6 +25,7 @@ from . import format as fmt
 from .errors import GraphstepError, did_you_mean
 from .graph import Graph
 from .limits import MAX_PATH_NODES, MAX_WHY_EXPANSIONS
+from .norms import l2, l2_by
 from .ops import OPS, Op, OpError
 from .steps import Timeline, outermost_calls
 from .trace import Trace
@@ -146,13 +147,6 @@ def diagnose(trace: Trace, timeline: Timeline | None = None) -> Diagnosis:
     return Diagnosis(tuple(findings), layers, doctor.gains, doctor.dead, doctor.grad_norms)
 
 
-def _norm(a: Any) -> float:
-    a = np.asarray(a)
-    if a.ndim == 0:
-        return abs(float(a))
-    return float(np.sqrt(np.sum(np.square(a))))
-
-
 def _worst_runs(
     size: int, to: np.ndarray, start: np.ndarray, weight: np.ndarray, sign: float
 ) -> tuple[list[float], list[int], list[int]]:
@@ -200,7 +194,7 @@ def _norms(arrays: Sequence[Any], scalars: bool) -> list[float]:
     """‖a‖ of each array; when all are scalars, in one numpy call."""
     if scalars:
         return np.abs(np.array(arrays, dtype=np.float64)).tolist()
-    return [_norm(a) for a in arrays]
+    return [l2(a) for a in arrays]
 
 
 def _finite(a: Any) -> bool:
@@ -247,7 +241,7 @@ class _Doctor:
         # the largest contribution each node received, by index
         self.sent = np.zeros(len(names))
         np.maximum.at(self.sent, self.input, self.size)
-        passed = np.sqrt(np.bincount(self.consumer, self.size**2, minlength=len(names)))
+        passed = l2_by(self.consumer, self.size, len(names))
         gain = passed / self.up
         op = np.zeros(len(names), dtype=bool)
         op[list(reads)] = True
@@ -502,13 +496,11 @@ class _Doctor:
             if not trained.isdisjoint(inputs := graph.nodes[n].inputs):
                 params.setdefault(layer, {}).update(dict.fromkeys(trained.intersection(inputs)))
         received = self._received(layer_of, list(members), trained)
-        squares = {
-            p: (_norm(self.values[p]) ** 2, self.grad_norms.get(p, 0.0) ** 2) for p in self.params
-        }
+        norms = {p: (l2(self.values[p]), self.grad_norms.get(p, 0.0)) for p in self.params}
         for (name, nodes), sent in zip(members.items(), received, strict=True):
             output = name if name in layer_of else nodes[-1]
             up = self.grad_norms.get(output)
-            gain = math.sqrt(sent) / up if sent is not None and up and math.isfinite(up) else None
+            gain = sent / up if sent is not None and up and math.isfinite(up) else None
             read = params.get(name, {})
             yield Layer(
                 name,
@@ -517,16 +509,16 @@ class _Doctor:
                 self.timeline.backward_index.get(output),
                 up,
                 gain,
-                math.sqrt(sum(squares[p][0] for p in read)) if read else None,
-                math.sqrt(sum(squares[p][1] for p in read)) if read else None,
+                math.hypot(*(norms[p][0] for p in read)) if read else None,
+                math.hypot(*(norms[p][1] for p in read)) if read else None,
             )
 
     def _received(
         self, layer_of: Mapping[str, str], layers: Sequence[str], trained: AbstractSet[str]
     ) -> list[float | None]:
-        """For each layer, ‖what it sends back to the data it reads from outside‖² (params
+        """For each layer, ‖what it sends back to the data it reads from outside‖ (params
         apart; None where it reads none): over the edges into another layer's node or a leaf,
-        the contributions to one node summed, then their squared norms."""
+        the contributions to one node summed, then the norm of those sums together."""
         names = self.graph.plan.names
         index = self.graph.plan.index
         ids = {name: i for i, name in enumerate(layers)}
@@ -540,12 +532,13 @@ class _Doctor:
         keys, where, count = np.unique(
             mine[out] * len(names) + self.input[out], return_inverse=True, return_counts=True
         )
-        squares = np.bincount(where, self.size[out] ** 2, minlength=len(keys))
+        sums = np.zeros(len(keys))
+        sums[where] = self.size[out]  # right for a key with one edge; the others follow
         parts = list(self.parts.values())
         for k in np.flatnonzero(count > 1).tolist():
             edges = out[where == k].tolist()
-            squares[k] = _norm(sum(parts[e] for e in edges)) ** 2
-        total = np.bincount(keys // len(names), squares, minlength=len(layers)).tolist()
+            sums[k] = l2(sum(parts[e] for e in edges))
+        total = l2_by(keys // len(names), sums, len(layers)).tolist()
         reads = np.bincount(keys // len(names), minlength=len(layers)).tolist()
         return [t if r else None for t, r in zip(total, reads, strict=True)]
 
@@ -1005,7 +998,7 @@ def provenance(trace: Trace, target: str, top: int = 10) -> Provenance:
             reach[c] = max(options)
     found: list[ProvenancePath] = []
     searched = 0
-    g_norm = _norm(g_target)
+    g_norm = l2(g_target)
     scalar = np.ndim(g_target) == 0
     if graph.output in reach:
         # (−bound, tie-break, node, log|share| so far, sign, parent path)

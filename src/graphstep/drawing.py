@@ -11,7 +11,6 @@ frames for DOT and SVG; the graph's own names are only ever labels.
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -26,6 +25,7 @@ from .colormap import Colouring, colouring
 from .composite import Expansion, Region, Windows, expansion, windows
 from .errors import GraphstepError
 from .limits import MAX_PICTURE_PIXELS, MAX_THUMBNAIL_SIDE
+from .norms import l2
 from .trace import Trace
 
 if TYPE_CHECKING:
@@ -51,18 +51,7 @@ def edge_text(a: np.ndarray | None) -> str:
         return ""
     if a.ndim == 0:
         return fit(a, EDGE_CHARS - 1)
-    return "‖·‖ " + fit(_l2(a) if np.isfinite(a).all() else np.nan, EDGE_CHARS - 4)
-
-
-def _l2(a: np.ndarray) -> float:
-    """The L2 norm of finite numbers; past 1e154 their squares overflow, so those are scaled
-    by the largest first (‖[1e200, 1e200]‖ is 1.41e200, not inf)."""
-    with np.errstate(over="ignore"):
-        norm = float(np.linalg.norm(a))
-    if math.isinf(norm):
-        top = float(np.abs(a).max())
-        norm = top * float(np.linalg.norm(a / top))
-    return norm
+    return "‖·‖ " + fit(l2(a) if np.isfinite(a).all() else np.nan, EDGE_CHARS - 4)
 
 
 def short(a: np.ndarray | None) -> str:
