@@ -167,6 +167,9 @@ def test_one_step_as_svg_shows_the_collapsed_box(tmp_path: Path) -> None:
     assert {"x", "l1_out", "fc_w", "logits", "pos", "gate", "y"} <= titles
     assert not titles & {"l0_out", "l0_mm1", "l1_mm1", "l0_w1", "l1_w2"}  # inside the box
     assert "layer1(x) = [[" in svg and "(block call: 13 nodes inside)" in svg
+    # the box counts what the step steps through: the 13 ops, not the 6 weights and
+    # constants grouped with them
+    assert "block call · 13 nodes" in svg and "· 19 nodes" not in svg
 
 
 @drive

@@ -582,15 +582,21 @@ def folds(graph: Graph, expanded: frozenset[str]) -> dict[str, tuple[str, ...]]:
     return runs
 
 
+def _stepped(graph: Graph, call: str) -> int:
+    """The nodes of a block call its step steps through, as the step's text counts them: its
+    ops, not the leaves (an imported module's weights) grouped with them."""
+    return sum(not graph.nodes[m].is_leaf for m in graph.groups[call])
+
+
 def _call_card(graph: Graph, trace: Trace | None, call: str, run: tuple[str, ...] = ()) -> Card:
     """A collapsed block call: `f1 = cnn(region1)`, the block's output value and gradient; a
     run of identical calls (a fold): `cnn(…) × 3`, the last call's value and gradient."""
     block, args = graph.calls[call]
     last = run[-1] if run else call
     node = graph.nodes[last]
-    about = [f"block call · {len(graph.groups[call])} nodes"]
+    about = [f"block call · {_stepped(graph, call)} nodes"]
     if len(run) > 1:
-        about = [f"{len(run)} calls · {sum(len(graph.groups[c]) for c in run)} nodes"]
+        about = [f"{len(run)} calls · {sum(_stepped(graph, c) for c in run)} nodes"]
     if node.shape:
         about.append(fmt.shape(node.shape).strip("[]"))
     return Card(
