@@ -175,7 +175,7 @@ EDGE_SIZE = 10
 
 def cell_size(chars: int, size: float) -> tuple[int, int]:
     """The points a fixed cell of `chars` characters at font `size` takes."""
-    return math.ceil(chars * CHAR * size) + 6, math.ceil(size) + 6
+    return math.ceil(chars * CHAR * size) + 6, math.ceil(size * 1.2) + 6
 
 
 def summary(a: np.ndarray) -> str:
