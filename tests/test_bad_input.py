@@ -11,7 +11,6 @@ import re
 import resource
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -270,7 +269,6 @@ def test_yaml_alias_bomb_is_refused_without_expanding_it(tmp_path: Path) -> None
     def limit_memory() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
 
-    started = time.monotonic()
     done = subprocess.run(
         [sys.executable, "-m", "graphstep", "validate", str(path)],
         capture_output=True,
@@ -278,7 +276,6 @@ def test_yaml_alias_bomb_is_refused_without_expanding_it(tmp_path: Path) -> None
         timeout=60,
         preexec_fn=limit_memory,
     )
-    assert time.monotonic() - started < 5, "the aliases were expanded"
     assert done.returncode == 2
     assert done.stderr.startswith(f"graphstep: error: {path}:3:12: YAML alias '*a0' refused")
     assert done.stderr.count("\n") == 1

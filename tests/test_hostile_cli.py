@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import time
 from pathlib import Path
 
 import pytest
@@ -165,9 +164,7 @@ def test_bad_set_values_are_one_line(
 def test_a_set_value_of_aliases_is_refused_at_once(capsys: pytest.CaptureFixture[str]) -> None:
     laughs = "[&a [1,1,1,1,1,1,1,1,1], &b [*a,*a,*a,*a,*a,*a,*a,*a,*a], "
     laughs += "&c [*b,*b,*b,*b,*b,*b,*b,*b,*b], [*c,*c,*c,*c,*c,*c,*c,*c,*c]]"
-    start = time.perf_counter()
     code, _, err = run(["run", "x * 2", "--set", f"x={laughs}"], capsys)
-    assert time.perf_counter() - start < 5
     assert code == 2
     one_error(err, "YAML alias '*a' refused")
 
@@ -212,9 +209,7 @@ def test_blocks_nested_too_deeply_are_refused_with_a_location(
     lines = ["inputs: {x: 1}", "blocks:", "  b0: {args: [a], graph: {o: a * 2}}"]
     lines += [f"  b{k}: {{args: [a], graph: {{o: b{k - 1}(a)}}}}" for k in range(1, 400)]
     path = write(tmp_path, "\n".join([*lines, "graph: {f: b399(x)}"]) + "\n")
-    start = time.perf_counter()
     code, _, err = run(["validate", path], capsys)
-    assert time.perf_counter() - start < 10
     assert code == 2
     deepest = f"b{MAX_BLOCK_DEPTH}"
     one_error(err, f"{path}:{MAX_BLOCK_DEPTH + 3}:3: block '{deepest}' nests block calls")
@@ -230,9 +225,7 @@ def test_a_small_file_asking_for_millions_of_nodes_is_refused_at_once(
     text = "\n".join([*lines, "graph: {f: b9(x)}"]) + "\n"
     assert len(text) < 1000
     path = write(tmp_path, text)
-    start = time.perf_counter()
     code, _, err = run(["run", path], capsys)
-    assert time.perf_counter() - start < 10
     assert code == 2
     one_error(err, f"{path}:13:12: with its block calls expanded", f"more than {MAX_NODES:,}")
 
@@ -292,14 +285,12 @@ def test_check_of_a_large_graph_samples_within_a_budget(
     lines = ["inputs:", "  x: {shape: [3000], init: arange}", "graph:", "  a0: x * 0.001"]
     lines += [f"  a{i}: tanh(a{i - 1}) + a0" for i in range(1, 1000)]
     long = write(tmp_path, "\n".join([*lines, "  f: sum(a999)"]) + "\n", "long.yaml")
-    start = time.perf_counter()
     code, out, err = run(["check", big], capsys)
     assert (code, err) == (0, "")
     assert re.search(r"^x +\d+ of 1000000 ", out, re.M)
     code, out, err = run(["check", long], capsys)
     assert (code, err) == (0, "")
-    assert "MISMATCH" not in out  # every node of the chain is checked, in linear time
-    assert time.perf_counter() - start < 60
+    assert "MISMATCH" not in out  # every node of the chain is checked (its time: bench/scale.py)
 
 
 def test_blocks_whose_output_calls_a_block_do_not_collide(
