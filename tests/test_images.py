@@ -108,6 +108,13 @@ def test_the_threshold_is_both_sides_at_least_8() -> None:
     assert tiles((3, 5, 5), threshold=False) == (((),), True)  # a patch
 
 
+def test_a_long_thin_tensor_stays_numbers() -> None:
+    # 8 × 100,000 as a 64-point picture would be a line 0.005 points high
+    assert tiles((8, 128)) == (((),), False) and tiles((128, 8)) == (((),), False)
+    assert tiles((8, 129)) is None and tiles((8, 100_000)) is None
+    assert tiles((4, 2000, 100)) is None
+
+
 def test_pixels_are_the_grey_map_of_a_non_negative_image() -> None:
     g = graphstep.load(POOL)
     x = g.trace().value("x")

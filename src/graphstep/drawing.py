@@ -70,6 +70,7 @@ def short(a: np.ndarray | None) -> str:
 # --- pictures: tensors that are images, drawn as small bitmaps (render/image.py encodes them)
 
 PICTURE_SIDE = 8  # an image is a picture when both its sides are at least this
+PICTURE_ASPECT = 16  # … and its longer side is at most this many times its shorter
 MAX_TILES = 8  # channels (or filters) drawn side by side; the others are left out
 SAMPLES = 4  # pixels of a large image read for each pixel of its bitmap, a side
 Tile = tuple[int, ...]  # the leading index of one tile: its (H, W), or (3, H, W) in colour
@@ -140,11 +141,14 @@ class Picture:
 def tiles(shape: tuple[int, ...], threshold: bool = True) -> tuple[tuple[Tile, ...], bool] | None:
     """The tiles of an image-shaped tensor, (H, W), (C, H, W) or (N, C, H, W) (the first of N),
     and whether they are in colour (C = 3); None for any other shape, or (`threshold`) an image
-    too small to be more than a table of numbers."""
+    too small to be more than a table of numbers, or so long and thin (8 × 100,000) that its
+    picture would be a line a point wide."""
     if not 2 <= len(shape) <= 4 or (len(shape) == 4 and shape[0] < 1):
         return None
     h, w = shape[-2:]
-    if min(h, w) < 1 or (threshold and min(h, w) < PICTURE_SIDE):
+    if min(h, w) < 1:
+        return None
+    if threshold and (min(h, w) < PICTURE_SIDE or max(h, w) > PICTURE_ASPECT * min(h, w)):
         return None
     lead: Tile = (0,) if len(shape) == 4 else ()
     if len(shape) == 2:
