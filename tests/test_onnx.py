@@ -311,3 +311,24 @@ def test_weights_over_the_budget_are_refused_before_they_are_read(
 def test_loss_and_dims_are_for_models_only(capsys: pytest.CaptureFixture[str]) -> None:
     line = error_line(["run", "(x + y) * z", "--loss", "f"], capsys)
     assert "--loss and --dim are for ONNX models" in line
+
+
+def test_the_graph_built_while_importing_is_the_one_its_spec_builds(tmp_path: Path) -> None:
+    from graphstep.graph import build
+    from graphstep.importers import ModelOptions
+    from graphstep.importers.onnx import load_onnx
+
+    imported = load_onnx(classifier(tmp_path), ModelOptions(dims=(("batch", 4),)))
+    assert imported.built is not None
+    again = build(imported.spec)
+    assert imported.built.order == again.order
+    assert imported.built.nodes == again.nodes
+    assert list(imported.built.nodes) == list(again.nodes)  # leaves first, as a file lists them
+    assert imported.built.nodes["scores"].shape == (4, 2)
+
+
+def test_a_loss_that_does_not_fit_the_outputs_is_placed_in_the_loss_option(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    line = error_line(["run", classifier(tmp_path), "--loss", "sum(output @ output)"], capsys)
+    assert line.startswith("graphstep: error: --loss:1:5: matmul: "), line

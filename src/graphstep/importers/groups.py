@@ -31,10 +31,12 @@ class ImportedModel:
     spec: GraphSpec
     groups: tuple[ModuleGroup, ...]
     data: frozenset[str]  # the leaves that are the model's inputs (not weights or buffers)
+    built: Graph | None = None  # the graph of `spec`, when the importer built it as it went
 
     def graph(self) -> Graph:
         """The graph, its module calls grouped."""
-        return grouped(build(self.spec), self.groups, self.data)
+        graph = build(self.spec) if self.built is None else self.built
+        return grouped(graph, self.groups, self.data)
 
 
 def scope_groups(

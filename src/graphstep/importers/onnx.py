@@ -35,6 +35,7 @@ from ..arrays import check_size
 from ..errors import GraphstepError, Loc, did_you_mean
 from ..expr import Call, Const, Expr, Name, parse_expression, unparse
 from ..format import visible
+from ..graph import Builder
 from ..limits import (
     MAX_MODEL_BYTES,
     MAX_NODES,
@@ -42,7 +43,6 @@ from ..limits import (
     MAX_SCOPE_DEPTH,
     max_numbers,
 )
-from ..ops import OPS, OpError
 from ..spec import EntrySpec, GraphSpec, Init, LeafKind, LeafSpec, functions
 from . import ModelOptions
 from .groups import ImportedModel, ModuleGroup, scope_groups
@@ -244,7 +244,7 @@ class _Import:
     sources: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     producers: dict[str, str] = field(default_factory=dict)  # tensor → op type that made it
-    shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)  # graphstep name → shape
+    builder: Builder = field(default_factory=Builder)  # the graph, built as the spec is made
     opset: int = 13
     consumed: set[str] = field(default_factory=set)  # every tensor a node reads
 
@@ -291,7 +291,8 @@ class _Import:
         name = re.sub(r"\s+", " ", graph.name or Path(self.path).stem)[:80] or "model"
         data = frozenset(n for n, leaf in self.leaves.items() if leaf.kind is LeafKind.INPUT)
         groups = self.scope_groups(nodes, outputs)
-        return ImportedModel(self.spec(name, self.description(), output), groups, data)
+        spec = self.spec(name, self.description(), output)
+        return ImportedModel(spec, groups, data, self.builder.graph(spec))
 
     def scope_groups(
         self, nodes: Sequence[_Node], outputs: Sequence[str]
@@ -400,16 +401,17 @@ class _Import:
         check_size(shape_t, f"input '{_visible(value_info.name)}'", self.path)
         name = self.names.add(value_info.name)
         self.remember(name, value_info.name)
-        self.leaves[name] = LeafSpec(
-            name,
-            LeafKind.INPUT,
-            _NOWHERE,
-            shape=shape_t,
-            init=Init.UNIFORM,
-            options=(("low", 0.0), ("high", 1.0)),
+        self.declare_leaf(
+            LeafSpec(
+                name,
+                LeafKind.INPUT,
+                _NOWHERE,
+                shape=shape_t,
+                init=Init.UNIFORM,
+                options=(("low", 0.0), ("high", 1.0)),
+            )
         )
         self.tensors[value_info.name] = _Tensor(shape_t, name=name)
-        self.shapes[name] = shape_t
         note = f"input {name} {list(shape_t)} has no value: uniform in [0, 1), seeded by its name"
         if defaulted:
             note += f"; dynamic dimensions {', '.join(sorted(set(defaulted)))} set to 1 (--dim)"
@@ -497,10 +499,9 @@ class _Import:
         name = self.names.add(onnx_name)
         self.remember(name, onnx_name)
         value = np.asarray(t.value, dtype=np.float64)
-        self.leaves[name] = LeafSpec(
-            name, LeafKind.PARAM if t.param else LeafKind.INPUT, _NOWHERE, value=value
+        self.declare_leaf(
+            LeafSpec(name, LeafKind.PARAM if t.param else LeafKind.INPUT, _NOWHERE, value=value)
         )
-        self.shapes[name] = tuple(value.shape)
         t.name = name
         return Name(name, _NOWHERE)
 
@@ -554,27 +555,18 @@ class _Import:
             )
         name = self.names.add(onnx_name)
         self.remember(name, onnx_name)
-        self.entries[name] = EntrySpec(name, expr, unparse(expr), _NOWHERE)
-        shape = self.shapes[name] = self.shape(expr)
+        shape = self.declare_entry(EntrySpec(name, expr, unparse(expr), _NOWHERE))
         self.tensors[onnx_name] = _Tensor(shape, name=name)
         self.producers[onnx_name] = kind
 
-    def shape(self, expr: Expr) -> tuple[int, ...]:
-        """The shape of an expression over known names, by the ops' shape rules."""
-        if isinstance(expr, Name):
-            return self.shape_by_name(expr.id)
-        if isinstance(expr, Const):
-            return ()
-        op = OPS[expr.func]
-        full = {**op.attrs, **dict(expr.attrs)} if expr.attrs else op.attrs
-        try:
-            shape = op.shape(*[self.shape(a) for a in expr.args], **full)
-        except OpError as e:
-            raise GraphstepError(f"{expr.func}: {e}", file=self.path, hint=e.hint) from None
-        return tuple(map(int, shape))
+    def declare_leaf(self, leaf: LeafSpec) -> None:
+        self.leaves[leaf.name] = leaf
+        self.builder.leaf(leaf)
 
-    def shape_by_name(self, name: str) -> tuple[int, ...]:
-        return self.shapes[name]
+    def declare_entry(self, entry: EntrySpec) -> tuple[int, ...]:
+        """The entry added to the spec and lowered into the graph at once; its shape."""
+        self.entries[entry.name] = entry
+        return self.builder.entry(entry)
 
     # -- folding ----------------------------------------------------------------
 
@@ -619,7 +611,10 @@ class _Import:
         expr: Expr
         if self.options.loss is not None:
             expr = self.user_loss(self.options.loss, names)
-            self.entries[loss_name] = EntrySpec(loss_name, expr, self.options.loss, Loc(1, 1))
+            try:
+                self.declare_entry(EntrySpec(loss_name, expr, self.options.loss, Loc(1, 1)))
+            except GraphstepError as e:
+                raise e.in_file("--loss") from None
             self.notes.append(f"loss: {self.options.loss}")
             return loss_name
         first_onnx = outputs[0]
@@ -629,7 +624,7 @@ class _Import:
             call = self.entries[first].expr
             if isinstance(call, Call) and isinstance(call.args[0], Name):
                 scores = call.args[0].id
-        shape = self.shape_by_name(scores)
+        shape = self.builder.shapes[scores]
         classes = [n for n in shape if n != 1]
         if (len(shape) >= 1 and len(classes) == 1 and classes[0] > 1) or (
             len(shape) >= 2 and shape[0] > 1 and len([n for n in shape[1:] if n != 1]) == 1
@@ -640,8 +635,7 @@ class _Import:
             if shape != (rows, k):
                 flat = self.names.fresh("scores")
                 reshaped = Call("reshape", (target,), (("shape", [rows, k]),), _NOWHERE)
-                self.entries[flat] = EntrySpec(flat, reshaped, unparse(reshaped), _NOWHERE)
-                self.shapes[flat] = (rows, k)
+                self.declare_entry(EntrySpec(flat, reshaped, unparse(reshaped), _NOWHERE))
                 target = Name(flat, _NOWHERE)
             expr = Call(
                 "cross_entropy", (target, Call("argmax", (target,), (), _NOWHERE)), (), _NOWHERE
@@ -661,7 +655,7 @@ class _Import:
                 f"loss: mean({first} ** 2) (the default for a model that is not a classifier; "
                 "choose another with --loss)"
             )
-        self.entries[loss_name] = EntrySpec(loss_name, expr, unparse(expr), _NOWHERE)
+        self.declare_entry(EntrySpec(loss_name, expr, unparse(expr), _NOWHERE))
         return loss_name
 
     def user_loss(self, text: str, outputs: Sequence[str]) -> Expr:
@@ -858,7 +852,7 @@ def _finish_1d(imp: _Import, expr: Call, one_d: bool) -> Expr:
     """Drop the row axis a 1-D layer was lifted to: (N, F, 1, Lo) → (N, F, Lo)."""
     if not one_d:
         return expr
-    n, f, _, lo = imp.shape(expr)
+    n, f, _, lo = imp.builder.shape_of(expr)
     return _call("reshape", expr, shape=[n, f, lo])
 
 
