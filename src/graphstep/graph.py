@@ -13,7 +13,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from math import prod
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import networkx as nx
 import numpy as np
@@ -40,9 +40,9 @@ if TYPE_CHECKING:
 LEAF_OPS = ("input", "param", "const")
 
 
-@dataclass(frozen=True)
-class Node:
-    """One node of the DAG: a leaf (input, param, const) or an op applied to named inputs."""
+class Node(NamedTuple):
+    """One node of the DAG: a leaf (input, param, const) or an op applied to named inputs.
+    Immutable, as a frozen dataclass would be; a NamedTuple because a model makes thousands."""
 
     name: str
     op: str

@@ -16,7 +16,6 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from enum import StrEnum
-from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
@@ -26,7 +25,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 from .errors import GraphstepError, Loc, did_you_mean, excerpt
-from .expr import Expr, Name, Origin, parse_expression, walk
+from .expr import Expr, Name, Origin, parse_expression, unparse, walk
 from .limits import MAX_FILE_BYTES, MAX_TRAIN_STEPS, MAX_YAML_DEPTH
 
 TOP_LEVEL_KEYS = (
@@ -209,14 +208,20 @@ class EntrySpec:
 
     name: str
     expr: Expr
-    text: str
     loc: Loc
+    written: str | None = None  # the expression as a file wrote it; None when an importer made it
+    # every sub-expression, arguments first and the whole last (`expr.walk`), walked once for
+    # the several passes of building a graph
+    parts: tuple[Expr, ...] = field(init=False, repr=False, compare=False)
 
-    @cached_property
-    def parts(self) -> tuple[Expr, ...]:
-        """Every sub-expression, arguments first and the whole last (`expr.walk`), walked once
-        for the several passes of building a graph."""
-        return tuple(walk(self.expr))
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "parts", walk(self.expr))
+
+    @property
+    def text(self) -> str:
+        """The expression as text: as written, else as graphstep writes it, made when asked
+        (an imported model's thousands of entries are rarely all shown)."""
+        return unparse(self.expr) if self.written is None else self.written
 
 
 @dataclass(frozen=True)
@@ -441,7 +446,7 @@ def expression_spec(text: str, values: dict[str, Any], file: str = EXPRESSION_FI
             )
             for n in names
         }
-        entries = {out: EntrySpec(out, expr, text.strip(), Loc(1, 1))}
+        entries = {out: EntrySpec(out, expr, Loc(1, 1), text.strip())}
         return GraphSpec(out, text.strip(), file, leaves, entries, out, Loc(1, 1))
     except GraphstepError as e:
         raise e.in_file(file) from None
@@ -585,7 +590,7 @@ def _entry(name: str, section: Located, key: str, fns: set[str]) -> EntrySpec:
         )
     text = str(text)
     origin = section.value_origins.get(key, Origin(loc.line or 1, loc.column or 1))
-    return EntrySpec(name, parse_expression(text, fns, origin), text.strip(), loc)
+    return EntrySpec(name, parse_expression(text, fns, origin), loc, text.strip())
 
 
 def _leaf(name: str, kind: LeafKind, raw: Any, loc: Loc, value_loc: Loc) -> LeafSpec:

@@ -99,7 +99,7 @@ def grouped(graph: Graph, groups: Sequence[ModuleGroup], data: frozenset[str]) -
     innermost = {n: min(calls, key=lambda c: len(members[c])) for n, calls in around.items()}
     nodes = dict(graph.nodes)  # an imported graph's nodes are in no group yet
     for name, call in innermost.items():
-        nodes[name] = replace(nodes[name], group=call)
+        nodes[name] = nodes[name]._replace(group=call)
     calls = {}
     for g in groups:
         held = set(members[g.call])

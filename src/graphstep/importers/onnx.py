@@ -33,7 +33,7 @@ from onnx.helper import tensor_dtype_to_np_dtype
 
 from ..arrays import check_size
 from ..errors import GraphstepError, Loc, did_you_mean
-from ..expr import Call, Const, Expr, Name, parse_expression, unparse
+from ..expr import Call, Const, Expr, Name, parse_expression
 from ..format import visible
 from ..graph import Builder
 from ..limits import (
@@ -152,6 +152,23 @@ def _read_external_data(model: Any, path: Path) -> None:
         tensor.data_location = TensorProto.DEFAULT
 
 
+class _Weight(NamedTuple):
+    """An initializer's name and shape, read once from its TensorProto."""
+
+    name: str
+    shape: tuple[int, ...]
+    proto: Any
+
+
+_SMALL_BYTES = 1 << 16  # initializers up to this size are widened to float64 together
+
+
+def _read_only(values: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    array = values.reshape(shape)
+    array.flags.writeable = False
+    return array
+
+
 class _Node(NamedTuple):
     """A NodeProto's fields, read once: each read of a protobuf field makes a new wrapper,
     and the mappers read a node's inputs many times."""
@@ -266,7 +283,8 @@ class _Import:
             raise self.fail(f"the model has {len(graph.node):,} nodes; at most {MAX_NODES:,}")
         nodes = _nodes(graph)
         self.check_supported(nodes)
-        initializers = {t.name: t for t in graph.initializer}
+        weights = [_Weight(t.name, tuple(t.dims), t) for t in graph.initializer]
+        initializers = {w.name for w in weights}
         dims = dict(self.options.dims)
         used_dims: set[str] = set()
         for value_info in graph.input:
@@ -280,9 +298,8 @@ class _Import:
                 f"--dim {sorted(unknown)[0]}: the model has no dynamic dimension of that name",
                 hint=f"its dynamic dimensions: {', '.join(named)}" if named else "it has none",
             )
-        self.check_total(graph)
-        for tensor in graph.initializer:
-            self.declare_initializer(tensor)
+        self.check_total(weights)
+        self.declare_initializers(weights)
         self.consumed = {i for node in nodes for i in node.input}
         for node in nodes:
             self.node(node)
@@ -358,9 +375,9 @@ class _Import:
                 hint="graphstep computes every node with its own ops; the README lists them",
             )
 
-    def check_total(self, graph: Any) -> None:
+    def check_total(self, weights: Sequence[_Weight]) -> None:
         """Refuse, before any weight is widened to float64, weights over the budget."""
-        total = sum(math.prod(int(d) for d in t.dims) for t in graph.initializer)
+        total = sum(math.prod(w.shape) for w in weights)
         if total > max_numbers():
             raise self.fail(
                 f"the model's weights hold {total:,} numbers ({8 * total / 1e9:.3g} GB in "
@@ -417,20 +434,29 @@ class _Import:
             note += f"; dynamic dimensions {', '.join(sorted(set(defaulted)))} set to 1 (--dim)"
         self.notes.append(note + f"; give it one with --set {name}=FILE.npy")
 
-    def declare_initializer(self, tensor: Any) -> None:
-        where = f"initializer '{_visible(tensor.name)}'"
-        shape = tuple(tensor.dims)
-        check_size(shape, where, self.path)
-        data_type = tensor.data_type
-        raw = tensor.raw_data if data_type in RAW_FLOATS else b""
-        if raw:  # the common case, read straight into float64 (numpy_helper copies once more)
-            dtype = RAW_FLOATS[data_type]
-            if len(raw) != math.prod(shape) * dtype.itemsize:
-                raise self.fail(
-                    f"{where} holds {len(raw) / dtype.itemsize:,g} numbers for shape {list(shape)}"
-                )
-            array = np.frombuffer(raw, dtype).astype(np.float64).reshape(shape)
-        else:
+    def declare_initializers(self, weights: Sequence[_Weight]) -> None:
+        """The initializers as constants of the import. Raw float data, the common case, is
+        checked against its shape and widened to float64 in one numpy call per type for all
+        the small ones (each a read-only view of the result); the rest one by one."""
+        small: dict[np.dtype[np.floating], list[tuple[_Tensor, bytes]]] = {}
+        for name, shape, tensor in weights:
+            where = f"initializer '{_visible(name)}'"
+            check_size(shape, where, self.path)
+            data_type = tensor.data_type
+            dtype = RAW_FLOATS.get(data_type)
+            raw = tensor.raw_data if dtype is not None else b""
+            if raw and dtype is not None:
+                if len(raw) != math.prod(shape) * dtype.itemsize:
+                    raise self.fail(
+                        f"{where} holds {len(raw) / dtype.itemsize:,g} numbers for shape "
+                        f"{list(shape)}"
+                    )
+                t = self.tensors[name] = _Tensor(shape, param=True)
+                if len(raw) <= _SMALL_BYTES:
+                    small.setdefault(dtype, []).append((t, raw))
+                else:
+                    t.value = _read_only(np.frombuffer(raw, dtype).astype(np.float64), shape)
+                continue
             try:
                 array = numpy_helper.to_array(tensor)
             except (ValueError, TypeError) as e:
@@ -442,12 +468,19 @@ class _Import:
                     f"{where} holds {TensorProto.DataType.Name(data_type)} values; graphstep "
                     "reads numbers only"
                 )
-        if data_type in FLOAT_TYPES:
-            value = np.asarray(array, dtype=np.float64)
-            value.flags.writeable = False
-            self.tensors[tensor.name] = _Tensor(shape, value, param=True)
-        else:
-            self.tensors[tensor.name] = _Tensor(shape, np.asarray(array))
+            if data_type in FLOAT_TYPES:
+                value = _read_only(np.asarray(array, dtype=np.float64), shape)
+                self.tensors[name] = _Tensor(shape, value, param=True)
+            else:
+                self.tensors[name] = _Tensor(shape, np.asarray(array))
+        for dtype, parts in small.items():
+            values = np.frombuffer(b"".join(raw for _, raw in parts), dtype).astype(np.float64)
+            values.flags.writeable = False
+            start = 0
+            for t, raw in parts:
+                end = start + len(raw) // dtype.itemsize
+                t.value = _read_only(values[start:end], t.shape)
+                start = end
 
     def remember(self, name: str, original: str) -> None:
         if name != original:
@@ -555,7 +588,7 @@ class _Import:
             )
         name = self.names.add(onnx_name)
         self.remember(name, onnx_name)
-        shape = self.declare_entry(EntrySpec(name, expr, unparse(expr), _NOWHERE))
+        shape = self.declare_entry(EntrySpec(name, expr, _NOWHERE))
         self.tensors[onnx_name] = _Tensor(shape, name=name)
         self.producers[onnx_name] = kind
 
@@ -612,7 +645,7 @@ class _Import:
         if self.options.loss is not None:
             expr = self.user_loss(self.options.loss, names)
             try:
-                self.declare_entry(EntrySpec(loss_name, expr, self.options.loss, Loc(1, 1)))
+                self.declare_entry(EntrySpec(loss_name, expr, Loc(1, 1), self.options.loss))
             except GraphstepError as e:
                 raise e.in_file("--loss") from None
             self.notes.append(f"loss: {self.options.loss}")
@@ -635,7 +668,7 @@ class _Import:
             if shape != (rows, k):
                 flat = self.names.fresh("scores")
                 reshaped = Call("reshape", (target,), (("shape", [rows, k]),), _NOWHERE)
-                self.declare_entry(EntrySpec(flat, reshaped, unparse(reshaped), _NOWHERE))
+                self.declare_entry(EntrySpec(flat, reshaped, _NOWHERE))
                 target = Name(flat, _NOWHERE)
             expr = Call(
                 "cross_entropy", (target, Call("argmax", (target,), (), _NOWHERE)), (), _NOWHERE
@@ -655,7 +688,7 @@ class _Import:
                 f"loss: mean({first} ** 2) (the default for a model that is not a classifier; "
                 "choose another with --loss)"
             )
-        self.declare_entry(EntrySpec(loss_name, expr, unparse(expr), _NOWHERE))
+        self.declare_entry(EntrySpec(loss_name, expr, _NOWHERE))
         return loss_name
 
     def user_loss(self, text: str, outputs: Sequence[str]) -> Expr:
