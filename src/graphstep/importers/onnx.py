@@ -43,7 +43,7 @@ from ..limits import (
     MAX_SCOPE_DEPTH,
     max_numbers,
 )
-from ..spec import EntrySpec, GraphSpec, Init, LeafKind, LeafSpec, functions
+from ..spec import EntrySpec, GraphSpec, Init, LeafKind, LeafSpec, entry_spec, functions
 from . import ModelOptions
 from .groups import ImportedModel, ModuleGroup, scope_groups
 
@@ -588,7 +588,7 @@ class _Import:
             )
         name = self.names.add(onnx_name)
         self.remember(name, onnx_name)
-        shape = self.declare_entry(EntrySpec(name, expr, _NOWHERE))
+        shape = self.declare_entry(entry_spec(name, expr, _NOWHERE))
         self.tensors[onnx_name] = _Tensor(shape, name=name)
         self.producers[onnx_name] = kind
 
@@ -645,7 +645,7 @@ class _Import:
         if self.options.loss is not None:
             expr = self.user_loss(self.options.loss, names)
             try:
-                self.declare_entry(EntrySpec(loss_name, expr, Loc(1, 1), self.options.loss))
+                self.declare_entry(entry_spec(loss_name, expr, Loc(1, 1), self.options.loss))
             except GraphstepError as e:
                 raise e.in_file("--loss") from None
             self.notes.append(f"loss: {self.options.loss}")
@@ -668,7 +668,7 @@ class _Import:
             if shape != (rows, k):
                 flat = self.names.fresh("scores")
                 reshaped = Call("reshape", (target,), (("shape", [rows, k]),), _NOWHERE)
-                self.declare_entry(EntrySpec(flat, reshaped, _NOWHERE))
+                self.declare_entry(entry_spec(flat, reshaped, _NOWHERE))
                 target = Name(flat, _NOWHERE)
             expr = Call(
                 "cross_entropy", (target, Call("argmax", (target,), (), _NOWHERE)), (), _NOWHERE
@@ -688,7 +688,7 @@ class _Import:
                 f"loss: mean({first} ** 2) (the default for a model that is not a classifier; "
                 "choose another with --loss)"
             )
-        self.declare_entry(EntrySpec(loss_name, expr, _NOWHERE))
+        self.declare_entry(entry_spec(loss_name, expr, _NOWHERE))
         return loss_name
 
     def user_loss(self, text: str, outputs: Sequence[str]) -> Expr:

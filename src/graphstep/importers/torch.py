@@ -23,7 +23,7 @@ import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, redirect_stderr
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -256,7 +256,7 @@ class _TorchImport(_Import):
         if name not in self.entries or list(self.entries)[-1] != name:
             return name
         final = self.names.fresh("loss")
-        self.entries[final] = replace(self.entries.pop(name), name=final)
+        self.entries[final] = self.entries.pop(name)._replace(name=final)
         self.sources.pop(name, None)
         return final
 
