@@ -112,7 +112,7 @@ def with_values(spec: GraphSpec, sets: Sequence[tuple[str, str]]) -> GraphSpec:
                 file=f"--set {name}={excerpt(text)}",
                 hint=f"give {name} a value of its shape",
             )
-        leaves[name] = replace(leaves[name], value=value, shape=(), init=None, options=())
+        leaves[name] = leaves[name]._replace(value=value, shape=(), init=None, options=())
     return replace(spec, leaves=leaves)
 
 

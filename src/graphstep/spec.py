@@ -189,9 +189,9 @@ class Init(StrEnum):
 INITS = tuple(i for i in Init if i is not Init.FILE)
 
 
-@dataclass(frozen=True)
-class LeafSpec:
-    """An input or a parameter: a literal value, or a shape with an initializer."""
+class LeafSpec(NamedTuple):
+    """An input or a parameter: a literal value, or a shape with an initializer. Immutable, a
+    NamedTuple because an imported model makes thousands."""
 
     name: str
     kind: LeafKind
