@@ -467,8 +467,9 @@ class Builder:
             ) from None
 
     def resolve(self, ref: Name, scope: _Scope, where: str) -> str:
-        if ref.id in scope.local:
-            return scope.local[ref.id]
+        local = scope.local.get(ref.id)
+        if local is not None:
+            return local
         if ref.id in scope.visible:
             return ref.id
         choices = set(scope.local) | set(scope.visible)
@@ -488,6 +489,8 @@ class Builder:
         """One entry → its nodes: generated sub-expressions (post-order), then the entry."""
         made: list[Node] = []
         entry_name = scope.node_name(entry.name, output)
+        group = scope.group
+        shapes = self.shapes
         generated = 0  # sub-expressions named so far: `entry.1`, `entry.2`, …
         done: list[str] = []  # the nodes of the sub-expressions walked, their parents' inputs last
         for expr in entry.parts:  # post-order without recursion: a long chain is flat
@@ -502,11 +505,11 @@ class Builder:
                     "identity",
                     (ref,),
                     {},
-                    self.shapes[ref],
+                    shapes[ref],
                     expr.loc,
                     entry_name,
                     False,
-                    scope.group,
+                    group,
                 )
             else:
                 if top:
@@ -516,13 +519,11 @@ class Builder:
                     name = f"{entry_name}.{generated}"
                 if isinstance(expr, Const):
                     self.leaf_values[name] = expr.value
-                    node = Node(
-                        name, "const", (), {}, (), expr.loc, entry_name, not top, scope.group
-                    )
+                    node = Node(name, "const", (), {}, (), expr.loc, entry_name, not top, group)
                 else:
-                    n = len(expr.args)
-                    ins = tuple(done[len(done) - n :])
-                    del done[len(done) - n :]
+                    start = len(done) - len(expr.args)
+                    ins = tuple(done[start:])
+                    del done[start:]
                     if expr.func in self.blocks:
                         # A block's output that calls a block takes the outer call's name; its
                         # nodes nest under the entry's own name, apart from the outer block's.
@@ -532,19 +533,11 @@ class Builder:
                         continue
                     op = OPS[expr.func]
                     full = self.attrs(op, dict(expr.attrs), expr, len(ins))
-                    shape = self.shape(op, [self.shapes[i] for i in ins], full, expr.loc)
+                    shape = self.shape(op, list(map(shapes.__getitem__, ins)), full, expr.loc)
                     node = Node(
-                        name,
-                        expr.func,
-                        ins,
-                        full,
-                        shape,
-                        expr.loc,
-                        entry_name,
-                        not top,
-                        scope.group,
+                        name, expr.func, ins, full, shape, expr.loc, entry_name, not top, group
                     )
-            self.shapes[node.name] = node.shape
+            shapes[node.name] = node.shape
             made.append(node)
             self.lowered += 1
             if self.lowered > MAX_NODES:  # blocks calling blocks can multiply the nodes

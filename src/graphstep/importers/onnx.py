@@ -544,13 +544,8 @@ class _Import:
     # -- nodes ----------------------------------------------------------------
 
     def node(self, node: _Node) -> None:
-        ins = [self.tensors.get(n) for n in node.input if n]
         kind = node.op_type
-        if kind in FOLDED or (
-            kind in FOLDABLE
-            and ins
-            and all(t is not None and t.value is not None and not t.param for t in ins)
-        ):
+        if kind in FOLDED or (kind in FOLDABLE and self.constant_inputs(node)):
             self.fold(node)
             return
         if kind not in MAPPED:
@@ -563,17 +558,20 @@ class _Import:
             outputs = MAPPED[kind](self, node, attrs)
         except GraphstepError as e:
             raise _named(e, node) from None
-        for k, expr in enumerate(outputs):
-            onnx_name = node.output[k]
-            if not onnx_name:
-                continue
-            self.entry(onnx_name, expr, kind)
-        extra = [o for o in node.output[len(outputs) :] if o]
+        for onnx_name, expr in zip(node.output, outputs, strict=False):
+            if onnx_name:
+                self.entry(onnx_name, expr, kind)
+        extra = [o for o in node.output[len(outputs) :] if o] if len(node.output) > 1 else ()
         if extra and any(self.used_later(o) for o in extra):
             raise self.fail(
                 f"node '{_label(node)}' ({kind}): its output '{_visible(extra[0])}' "
                 "is not supported",
             )
+
+    def constant_inputs(self, node: _Node) -> bool:
+        """Whether every input of a node is known at import and not a weight: then it folds."""
+        ins = [self.tensors.get(n) for n in node.input if n]
+        return bool(ins) and all(t is not None and t.value is not None and not t.param for t in ins)
 
     def used_later(self, onnx_name: str) -> bool:
         return onnx_name in self.consumed or any(
