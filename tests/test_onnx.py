@@ -332,3 +332,27 @@ def test_a_loss_that_does_not_fit_the_outputs_is_placed_in_the_loss_option(
 ) -> None:
     line = error_line(["run", classifier(tmp_path), "--loss", "sum(output @ output)"], capsys)
     assert line.startswith("graphstep: error: --loss:1:5: matmul: "), line
+
+
+def test_weights_small_and_large_are_read_exactly_and_read_only(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    big = rng.normal(size=(129, 128)).astype(np.float32)  # over 64 KiB: widened on its own
+    small = [rng.normal(size=(128,)).astype(np.float32) for _ in range(3)]  # widened together
+    inits = [numpy_helper.from_array(big, "W")]
+    inits += [numpy_helper.from_array(b, f"b{k}") for k, b in enumerate(small)]
+    inits.append(numpy_helper.from_array(np.array([1, 128], dtype=np.int64), "shape"))
+    nodes = [helper.make_node("MatMul", ["x", "W"], ["m"])]
+    for k in range(3):
+        nodes.append(helper.make_node("Add", [nodes[-1].output[0], f"b{k}"], [f"a{k}"]))
+    nodes.append(helper.make_node("Reshape", ["a2", "shape"], ["y"]))
+    path = save(tmp_path / "w.onnx", nodes, [tensor("x", 1, 129)], [tensor("y", 1, 128)], inits)
+    graph = graphstep.load(path)
+    for name, want in [("W", big), *((f"b{k}", b) for k, b in enumerate(small))]:
+        got = graph.leaf_array(name)
+        assert got.dtype == np.float64 and got.shape == want.shape
+        assert np.array_equal(got, want.astype(np.float64))
+        assert not got.flags.writeable
+    assert "shape" not in graph.nodes  # a shape is folded into reshape, not a leaf
+    x = graph.leaf_array("x")
+    expected = x @ big.astype(np.float64) + sum(b.astype(np.float64) for b in small)
+    assert np.allclose(graph.trace().value("y"), expected)
