@@ -233,7 +233,7 @@ def walk(expr: Expr) -> tuple[Expr, ...]:
     recursion, so a chain of thousands of terms is no deeper than one of two."""
     if not isinstance(expr, Call):
         return (expr,)
-    if not any(isinstance(a, Call) for a in expr.args):  # names and numbers, as most are
+    if Call not in map(type, expr.args):  # names and numbers, as most are
         return (*expr.args, expr)
     out: list[Expr] = []
     stack: list[tuple[Expr, bool]] = [(expr, False)]
