@@ -356,3 +356,13 @@ def test_weights_small_and_large_are_read_exactly_and_read_only(tmp_path: Path) 
     x = graph.leaf_array("x")
     expected = x @ big.astype(np.float64) + sum(b.astype(np.float64) for b in small)
     assert np.allclose(graph.trace().value("y"), expected)
+
+
+def test_a_node_whose_shapes_do_not_fit_is_named_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    w = numpy_helper.from_array(np.ones((4, 2), dtype=np.float32), "W")
+    nodes = [helper.make_node("MatMul", ["x", "W"], ["y"], name="fc")]
+    path = save(tmp_path / "m.onnx", nodes, [tensor("x", 1, 3)], [tensor("y", 1, 2)], [w])
+    line = error_line(["run", path], capsys)
+    assert line.startswith(f"graphstep: error: {path}: node 'fc' (MatMul): matmul: a is [1, 3]")

@@ -558,9 +558,12 @@ class _Import:
             outputs = MAPPED[kind](self, node, attrs)
         except GraphstepError as e:
             raise _named(e, node) from None
-        for onnx_name, expr in zip(node.output, outputs, strict=False):
-            if onnx_name:
-                self.entry(onnx_name, expr, kind)
+        try:
+            for onnx_name, expr in zip(node.output, outputs, strict=False):
+                if onnx_name:
+                    self.entry(onnx_name, expr, kind)
+        except GraphstepError as e:  # a shape that does not fit: say which node
+            raise _named(e, node).in_file(self.path) from None
         extra = [o for o in node.output[len(outputs) :] if o] if len(node.output) > 1 else ()
         if extra and any(self.used_later(o) for o in extra):
             raise self.fail(
