@@ -517,7 +517,7 @@ class _Import:
         """Input i as an expression: a node's name, a leaf for a constant tensor or a parameter,
         or a number for a scalar constant."""
         onnx_name = node.input[i]
-        t = self.tensor(onnx_name, node)
+        t = self.tensors.get(onnx_name) or self.tensor(onnx_name, node)  # else: an error
         if t.name is not None:
             return Name(t.name, _NOWHERE)
         assert t.value is not None
@@ -573,8 +573,14 @@ class _Import:
 
     def constant_inputs(self, node: _Node) -> bool:
         """Whether every input of a node is known at import and not a weight: then it folds."""
-        ins = [self.tensors.get(n) for n in node.input if n]
-        return bool(ins) and all(t is not None and t.value is not None and not t.param for t in ins)
+        known = False
+        for onnx_name in node.input:
+            if onnx_name:
+                t = self.tensors.get(onnx_name)
+                if t is None or t.value is None or t.param:
+                    return False
+                known = True
+        return known
 
     def used_later(self, onnx_name: str) -> bool:
         return onnx_name in self.consumed or any(
