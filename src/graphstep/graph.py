@@ -360,7 +360,7 @@ class Builder:
         if isinstance(expr, Const):
             return ()
         op = OPS[expr.func]
-        full = self.attrs(op, dict(expr.attrs), expr, len(expr.args))
+        full = self.attrs(op, expr, len(expr.args))
         return self.shape(op, [self.shape_of(a) for a in expr.args], full, expr.loc)
 
     def add(self, node: Node) -> str:
@@ -532,7 +532,7 @@ class Builder:
                         done.append(self.inline(block, expr, ins, name, scope, made, inner))
                         continue
                     op = OPS[expr.func]
-                    full = self.attrs(op, dict(expr.attrs), expr, len(ins))
+                    full = self.attrs(op, expr, len(ins))
                     shape = self.shape(op, list(map(shapes.__getitem__, ins)), full, expr.loc)
                     node = Node(
                         name, expr.func, ins, full, shape, expr.loc, entry_name, not top, group
@@ -595,7 +595,8 @@ class Builder:
             order = self.block_orders[block.name] = [by_name[n] for n in names]
         return order
 
-    def attrs(self, op: Op, given: dict[str, Any], call: Call, n_inputs: int) -> dict[str, Any]:
+    def attrs(self, op: Op, call: Call, n_inputs: int) -> dict[str, Any]:
+        """The op's keywords with the call's, checked: its inputs' count, its keywords' names."""
         n_min = len(op.args) - op.optional
         if op.variadic and n_inputs:
             pass
@@ -605,6 +606,9 @@ class Builder:
                 f"{op.name}() takes {want} inputs ({', '.join(op.args)}), got {n_inputs}",
                 call.loc,
             )
+        if not call.attrs:
+            return dict(op.attrs)
+        given = dict(call.attrs)
         for key in given:
             if key not in op.attrs:
                 raise GraphstepError.at(
