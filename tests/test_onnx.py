@@ -311,3 +311,58 @@ def test_weights_over_the_budget_are_refused_before_they_are_read(
 def test_loss_and_dims_are_for_models_only(capsys: pytest.CaptureFixture[str]) -> None:
     line = error_line(["run", "(x + y) * z", "--loss", "f"], capsys)
     assert "--loss and --dim are for ONNX models" in line
+
+
+def test_the_graph_built_while_importing_is_the_one_its_spec_builds(tmp_path: Path) -> None:
+    from graphstep.graph import build
+    from graphstep.importers import ModelOptions
+    from graphstep.importers.onnx import load_onnx
+
+    imported = load_onnx(classifier(tmp_path), ModelOptions(dims=(("batch", 4),)))
+    assert imported.built is not None
+    again = build(imported.spec)
+    assert imported.built.order == again.order
+    assert imported.built.nodes == again.nodes
+    assert list(imported.built.nodes) == list(again.nodes)  # leaves first, as a file lists them
+    assert imported.built.nodes["scores"].shape == (4, 2)
+
+
+def test_a_loss_that_does_not_fit_the_outputs_is_placed_in_the_loss_option(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    line = error_line(["run", classifier(tmp_path), "--loss", "sum(output @ output)"], capsys)
+    assert line.startswith("graphstep: error: --loss:1:5: matmul: "), line
+
+
+def test_weights_small_and_large_are_read_exactly_and_read_only(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    big = rng.normal(size=(129, 128)).astype(np.float32)  # over 64 KiB: widened on its own
+    small = [rng.normal(size=(128,)).astype(np.float32) for _ in range(3)]  # widened together
+    inits = [numpy_helper.from_array(big, "W")]
+    inits += [numpy_helper.from_array(b, f"b{k}") for k, b in enumerate(small)]
+    inits.append(numpy_helper.from_array(np.array([1, 128], dtype=np.int64), "shape"))
+    nodes = [helper.make_node("MatMul", ["x", "W"], ["m"])]
+    for k in range(3):
+        nodes.append(helper.make_node("Add", [nodes[-1].output[0], f"b{k}"], [f"a{k}"]))
+    nodes.append(helper.make_node("Reshape", ["a2", "shape"], ["y"]))
+    path = save(tmp_path / "w.onnx", nodes, [tensor("x", 1, 129)], [tensor("y", 1, 128)], inits)
+    graph = graphstep.load(path)
+    for name, want in [("W", big), *((f"b{k}", b) for k, b in enumerate(small))]:
+        got = graph.leaf_array(name)
+        assert got.dtype == np.float64 and got.shape == want.shape
+        assert np.array_equal(got, want.astype(np.float64))
+        assert not got.flags.writeable
+    assert "shape" not in graph.nodes  # a shape is folded into reshape, not a leaf
+    x = graph.leaf_array("x")
+    expected = x @ big.astype(np.float64) + sum(b.astype(np.float64) for b in small)
+    assert np.allclose(graph.trace().value("y"), expected)
+
+
+def test_a_node_whose_shapes_do_not_fit_is_named_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    w = numpy_helper.from_array(np.ones((4, 2), dtype=np.float32), "W")
+    nodes = [helper.make_node("MatMul", ["x", "W"], ["y"], name="fc")]
+    path = save(tmp_path / "m.onnx", nodes, [tensor("x", 1, 3)], [tensor("y", 1, 2)], [w])
+    line = error_line(["run", path], capsys)
+    assert line.startswith(f"graphstep: error: {path}: node 'fc' (MatMul): matmul: a is [1, 3]")

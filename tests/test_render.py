@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import json
 import subprocess
@@ -52,12 +51,10 @@ def renamed(graph: Graph, old: str, new: str) -> Graph:
         return new if name == old else name
 
     nodes = {
-        swap(n): dataclasses.replace(
-            node, name=swap(node.name), inputs=tuple(swap(i) for i in node.inputs)
-        )
+        swap(n): node._replace(name=swap(node.name), inputs=tuple(swap(i) for i in node.inputs))
         for n, node in graph.nodes.items()
     }
-    leaves = {swap(n): dataclasses.replace(leaf, name=swap(n)) for n, leaf in graph.leaves.items()}
+    leaves = {swap(n): leaf._replace(name=swap(n)) for n, leaf in graph.leaves.items()}
     return Graph(
         name=graph.name,
         description=graph.description,

@@ -112,7 +112,7 @@ def with_values(spec: GraphSpec, sets: Sequence[tuple[str, str]]) -> GraphSpec:
                 file=f"--set {name}={excerpt(text)}",
                 hint=f"give {name} a value of its shape",
             )
-        leaves[name] = replace(leaves[name], value=value, shape=(), init=None, options=())
+        leaves[name] = leaves[name]._replace(value=value, shape=(), init=None, options=())
     return replace(spec, leaves=leaves)
 
 
@@ -145,7 +145,10 @@ def graph_spec(
         from .importers.onnx import load_onnx  # the onnx package loads only for a model
 
         imported = load_onnx(target, model or ModelOptions())
-        return replace(imported, spec=with_values(imported.spec, sets))
+        if not sets:
+            return imported
+        # new leaf values: the graph the importer built is built again from them
+        return replace(imported, spec=with_values(imported.spec, sets), built=None)
     if model is not None and model != ModelOptions():
         raise UsageError("--loss and --dim are for ONNX models; a graph file names its output")
     return ImportedModel(with_values(read_spec(target), sets), (), frozenset())

@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import heapq
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from math import prod
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import networkx as nx
 import numpy as np
 
 from .arrays import read_npz_member
 from .errors import GraphstepError, Loc, did_you_mean
-from .expr import Call, Const, Name
+from .expr import Call, Const, Expr, Name
 from .format import data_size
 from .limits import (
     MAX_BLOCK_DEPTH,
@@ -40,9 +40,9 @@ if TYPE_CHECKING:
 LEAF_OPS = ("input", "param", "const")
 
 
-@dataclass(frozen=True)
-class Node:
-    """One node of the DAG: a leaf (input, param, const) or an op applied to named inputs."""
+class Node(NamedTuple):
+    """One node of the DAG: a leaf (input, param, const) or an op applied to named inputs.
+    Immutable, as a frozen dataclass would be; a NamedTuple because a model makes thousands."""
 
     name: str
     op: str
@@ -298,9 +298,7 @@ class _Scope:
     """How names resolve while lowering entries: at the top, or inside one block call."""
 
     local: Mapping[str, str]  # a block's args and entries → the nodes they name
-    visible: frozenset[
-        str
-    ]  # names that stand for themselves (the file's leaves, at the top its entries)
+    visible: Collection[str]  # names that stand for themselves (leaves; at the top, entries)
     prefix: str = ""  # "f1/" for the nodes of block call f1
     call: str | None = None  # the block call's node, which is its output
     calls: tuple[str, ...] = ()  # the block calls being inlined, outermost first
@@ -316,10 +314,16 @@ class _Scope:
         return self.prefix + entry
 
 
-class _Builder:
-    def __init__(self, spec: GraphSpec) -> None:
-        self.spec = spec
-        self.nodes: dict[str, Node] = {}
+class Builder:
+    """Leaves and entries → nodes, each entry resolved, checked, lowered and shaped once.
+
+    `build` hands it a whole spec; an importer hands it each leaf and entry as it makes them
+    and reads the shapes back (`entry` returns the entry's), so nothing is walked twice."""
+
+    def __init__(self, blocks: Mapping[str, BlockSpec] | None = None) -> None:
+        self.blocks: Mapping[str, BlockSpec] = blocks or {}
+        self.leaf_nodes: dict[str, Node] = {}  # the leaves, which come first in a graph's nodes
+        self.nodes: dict[str, Node] = {}  # the entries' nodes, in the order added
         self.leaf_values: dict[str, Any] = {}
         self.shapes: dict[str, tuple[int, ...]] = {}
         self.lowered = 0  # nodes made so far, block calls expanded
@@ -328,27 +332,54 @@ class _Builder:
         self.enclosing: dict[str, tuple[str, ...]] = {}
         self.calls: dict[str, tuple[str, tuple[str, ...]]] = {}  # a block call → block, args
         self.block_orders: dict[str, list[EntrySpec]] = {}
+        self.top = _Scope({}, self.shapes)  # an importer's entries read what is added before
+
+    def leaf(self, leaf: LeafSpec) -> tuple[int, ...]:
+        shape = leaf_shape(leaf)
+        node = Node(leaf.name, leaf.kind.value, (), {}, shape, leaf.loc, leaf.name)
+        if len(self.leaf_nodes) + len(self.nodes) >= MAX_NODES:
+            raise GraphstepError.at(f"more than {MAX_NODES:,} nodes", node.loc)
+        if leaf.name in self.leaf_nodes:
+            raise GraphstepError.at(f"'{leaf.name}' is defined twice", node.loc)
+        self.leaf_nodes[leaf.name] = node
+        self.leaf_values[leaf.name] = leaf.value
+        self.shapes[leaf.name] = shape
+        return shape
+
+    def entry(self, entry: EntrySpec) -> tuple[int, ...]:
+        """Lower and add one top-level entry that reads only names added before it."""
+        for node in self.lower(entry, self.top, None):
+            self.add(node)
+        return self.shapes[entry.name]
+
+    def shape_of(self, expr: Expr) -> tuple[int, ...]:
+        """The shape an expression over the names added so far would have, lowering nothing:
+        for an importer that shapes what it makes by what it makes."""
+        if isinstance(expr, Name):
+            return self.shapes[expr.id]
+        if isinstance(expr, Const):
+            return ()
+        op = OPS[expr.func]
+        full = self.attrs(op, expr, len(expr.args))
+        return self.shape(op, [self.shape_of(a) for a in expr.args], full, expr.loc)
 
     def add(self, node: Node) -> str:
-        if len(self.nodes) >= MAX_NODES:
+        if len(self.leaf_nodes) + len(self.nodes) >= MAX_NODES:
             raise GraphstepError.at(f"more than {MAX_NODES:,} nodes", node.loc)
-        if node.name in self.nodes:
+        if node.name in self.nodes or node.name in self.leaf_nodes:
             raise GraphstepError.at(f"'{node.name}' is defined twice", node.loc)
         self.nodes[node.name] = node
-        self.shapes[node.name] = node.shape
         for group in self.enclosing.get(node.group or "", ()):
             self.groups.setdefault(group, []).append(node.name)
         return node.name
 
-    def build(self) -> Graph:
-        spec = self.spec
+    def build(self, spec: GraphSpec) -> Graph:
         for leaf in spec.leaves.values():
-            self.leaf_values[leaf.name] = leaf.value
-            shape = leaf_shape(leaf)
-            self.add(Node(leaf.name, leaf.kind.value, (), {}, shape, leaf.loc, leaf.name))
-        self.check_block_recursion()
-        self.check_block_sizes()
-        self.check_block_names()
+            self.leaf(leaf)
+        if spec.blocks:
+            self.check_block_recursion()
+            self.check_block_sizes(spec)
+            self.check_block_names()
         known = frozenset(spec.leaves) | frozenset(spec.entries)
         if spec.output not in known:
             raise GraphstepError.at(
@@ -366,15 +397,15 @@ class _Builder:
         for name in spec.entries:
             for node in lowered[name]:
                 self.add(node)
-        return self.finish()
+        return self.graph(spec)
 
     def check_block_names(self) -> None:
         """Every name in a block is one of its args, its entries, or the file's leaves, whether
         or not the block is called."""
-        for block in self.spec.blocks.values():
+        for block in self.blocks.values():
             known = set(block.args) | {e.name for e in block.entries}
             scope = _Scope(
-                dict.fromkeys(known, ""), frozenset(self.spec.leaves), stack=(block.name,)
+                dict.fromkeys(known, ""), frozenset(self.leaf_nodes), stack=(block.name,)
             )
             for entry in block.entries:
                 for ref in _names(entry):
@@ -383,15 +414,15 @@ class _Builder:
     def block_calls(self) -> nx.DiGraph[str]:
         """Which block calls which: an edge from caller to callee."""
         calls: nx.DiGraph[str] = nx.DiGraph()
-        for block in self.spec.blocks.values():
+        for block in self.blocks.values():
             calls.add_node(block.name)
             for entry in block.entries:
                 calls.add_edges_from(
-                    (block.name, c.func) for c in _calls(entry) if c.func in self.spec.blocks
+                    (block.name, c.func) for c in _calls(entry) if c.func in self.blocks
                 )
         return calls
 
-    def check_block_sizes(self) -> None:
+    def check_block_sizes(self, spec: GraphSpec) -> None:
         """Refuse, before inlining anything, blocks nested too deeply or calls that would make
         too many nodes: each call copies its block, so blocks calling blocks multiply them, and
         a file of a few hundred bytes could ask for millions."""
@@ -399,7 +430,7 @@ class _Builder:
         depth: dict[str, int] = {}
         size: dict[str, int] = {}
         for name in reversed(list(nx.topological_sort(calls))):  # callees first
-            block = self.spec.blocks[name]
+            block = self.blocks[name]
             depth[name] = 1 + max((depth[c] for c in calls.successors(name)), default=0)
             if depth[name] > MAX_BLOCK_DEPTH:
                 raise GraphstepError.at(
@@ -409,8 +440,8 @@ class _Builder:
                     hint="call fewer blocks inside blocks",
                 )
             size[name] = sum(_node_count(e, size) for e in block.entries)
-        total = len(self.spec.leaves)
-        for entry in self.spec.entries.values():
+        total = len(spec.leaves)
+        for entry in spec.entries.values():
             total += _node_count(entry, size)
             if total > MAX_NODES:
                 raise GraphstepError.at(
@@ -422,10 +453,8 @@ class _Builder:
 
     def check_block_recursion(self) -> None:
         calls = {
-            block.name: [
-                c.func for e in block.entries for c in _calls(e) if c.func in self.spec.blocks
-            ]
-            for block in self.spec.blocks.values()
+            block.name: [c.func for e in block.entries for c in _calls(e) if c.func in self.blocks]
+            for block in self.blocks.values()
         }
         try:
             topological(calls)
@@ -433,13 +462,14 @@ class _Builder:
             names = e.names
             raise GraphstepError.at(
                 f"block recursion: {' → '.join(names)}",
-                self.spec.blocks[names[0]].loc,
+                self.blocks[names[0]].loc,
                 hint="a block may call other blocks, never itself (directly or not)",
             ) from None
 
     def resolve(self, ref: Name, scope: _Scope, where: str) -> str:
-        if ref.id in scope.local:
-            return scope.local[ref.id]
+        local = scope.local.get(ref.id)
+        if local is not None:
+            return local
         if ref.id in scope.visible:
             return ref.id
         choices = set(scope.local) | set(scope.visible)
@@ -459,6 +489,8 @@ class _Builder:
         """One entry → its nodes: generated sub-expressions (post-order), then the entry."""
         made: list[Node] = []
         entry_name = scope.node_name(entry.name, output)
+        group = scope.group
+        shapes = self.shapes
         generated = 0  # sub-expressions named so far: `entry.1`, `entry.2`, …
         done: list[str] = []  # the nodes of the sub-expressions walked, their parents' inputs last
         for expr in entry.parts:  # post-order without recursion: a long chain is flat
@@ -473,11 +505,11 @@ class _Builder:
                     "identity",
                     (ref,),
                     {},
-                    self.shapes[ref],
+                    shapes[ref],
                     expr.loc,
                     entry_name,
                     False,
-                    scope.group,
+                    group,
                 )
             else:
                 if top:
@@ -487,35 +519,25 @@ class _Builder:
                     name = f"{entry_name}.{generated}"
                 if isinstance(expr, Const):
                     self.leaf_values[name] = expr.value
-                    node = Node(
-                        name, "const", (), {}, (), expr.loc, entry_name, not top, scope.group
-                    )
+                    node = Node(name, "const", (), {}, (), expr.loc, entry_name, not top, group)
                 else:
-                    n = len(expr.args)
-                    ins = tuple(done[len(done) - n :])
-                    del done[len(done) - n :]
-                    if expr.func in self.spec.blocks:
+                    start = len(done) - len(expr.args)
+                    ins = tuple(done[start:])
+                    del done[start:]
+                    if expr.func in self.blocks:
                         # A block's output that calls a block takes the outer call's name; its
                         # nodes nest under the entry's own name, apart from the outer block's.
                         inner = f"{scope.prefix}{entry.name}/" if name == scope.call else f"{name}/"
-                        block = self.spec.blocks[expr.func]
+                        block = self.blocks[expr.func]
                         done.append(self.inline(block, expr, ins, name, scope, made, inner))
                         continue
                     op = OPS[expr.func]
-                    full = self.attrs(op, dict(expr.attrs), expr, ins)
-                    shape = self.shape(op, ins, full, expr.loc)
+                    full = self.attrs(op, expr, len(ins))
+                    shape = self.shape(op, list(map(shapes.__getitem__, ins)), full, expr.loc)
                     node = Node(
-                        name,
-                        expr.func,
-                        ins,
-                        full,
-                        shape,
-                        expr.loc,
-                        entry_name,
-                        not top,
-                        scope.group,
+                        name, expr.func, ins, full, shape, expr.loc, entry_name, not top, group
                     )
-            self.shapes[node.name] = node.shape
+            shapes[node.name] = node.shape
             made.append(node)
             self.lowered += 1
             if self.lowered > MAX_NODES:  # blocks calling blocks can multiply the nodes
@@ -546,7 +568,7 @@ class _Builder:
         local = dict(zip(block.args, args, strict=True))
         scope = _Scope(
             local,
-            frozenset(self.spec.leaves),
+            frozenset(self.leaf_nodes),
             prefix=prefix,
             call=name,
             calls=(*outer.calls, name),
@@ -573,18 +595,20 @@ class _Builder:
             order = self.block_orders[block.name] = [by_name[n] for n in names]
         return order
 
-    def attrs(
-        self, op: Op, given: dict[str, Any], call: Call, ins: tuple[str, ...]
-    ) -> dict[str, Any]:
+    def attrs(self, op: Op, call: Call, n_inputs: int) -> dict[str, Any]:
+        """The op's keywords with the call's, checked: its inputs' count, its keywords' names."""
         n_min = len(op.args) - op.optional
-        if op.variadic and ins:
+        if op.variadic and n_inputs:
             pass
-        elif not n_min <= len(ins) <= len(op.args):
+        elif not n_min <= n_inputs <= len(op.args):
             want = str(len(op.args)) if not op.optional else f"{n_min} to {len(op.args)}"
             raise GraphstepError.at(
-                f"{op.name}() takes {want} inputs ({', '.join(op.args)}), got {len(ins)}",
+                f"{op.name}() takes {want} inputs ({', '.join(op.args)}), got {n_inputs}",
                 call.loc,
             )
+        if not call.attrs:
+            return dict(op.attrs)
+        given = dict(call.attrs)
         for key in given:
             if key not in op.attrs:
                 raise GraphstepError.at(
@@ -596,20 +620,21 @@ class _Builder:
         return {**op.attrs, **given}
 
     def shape(
-        self, op: Op, ins: tuple[str, ...], attrs: dict[str, Any], loc: Loc
+        self, op: Op, ins: list[tuple[int, ...]], attrs: dict[str, Any], loc: Loc
     ) -> tuple[int, ...]:
         try:
-            shape = op.shape(*[self.shapes[i] for i in ins], **attrs)
+            shape = op.shape(*ins, **attrs)
         except OpError as e:
             raise GraphstepError.at(f"{op.name}: {e}", loc, hint=e.hint) from None
         except (TypeError, ValueError) as e:
             raise GraphstepError.at(f"{op.name}: bad arguments ({e})", loc) from None
         return tuple(map(int, shape))
 
-    def finish(self) -> Graph:
-        spec = self.spec
-        order = topological({name: node.inputs for name, node in self.nodes.items()})
-        out = self.nodes[spec.output]
+    def graph(self, spec: GraphSpec) -> Graph:
+        """The graph of `spec`, whose leaves and entries have all been added."""
+        nodes = {**self.leaf_nodes, **self.nodes}
+        order = topological({name: node.inputs for name, node in nodes.items()})
+        out = nodes[spec.output]
         if out.shape != ():
             raise GraphstepError.at(
                 f"output '{spec.output}' has shape {list(out.shape)}; "
@@ -622,7 +647,7 @@ class _Builder:
             description=spec.description,
             file=spec.file,
             output=spec.output,
-            nodes=self.nodes,
+            nodes=nodes,
             order=order,
             leaf_values=self.leaf_values,
             train=spec.train,
@@ -654,6 +679,8 @@ def topological(reads: Mapping[str, Iterable[str]]) -> list[str]:
     one left, so walking from one to what it reads must come back to a name already seen.
     """
     names = list(reads)
+    if _in_order(reads):
+        return names
     rank = {n: i for i, n in enumerate(names)}
     waiting = [0] * len(names)
     readers: list[list[int]] = [[] for _ in names]
@@ -686,6 +713,18 @@ def topological(reads: Mapping[str, Iterable[str]]) -> list[str]:
     start = loop.index(min(loop))  # from its first-declared name: the same cycle, the same text
     loop = loop[start:] + loop[:start]
     raise Cycle([names[k] for k in [*loop, loop[0]]])
+
+
+def _in_order(reads: Mapping[str, Iterable[str]]) -> bool:
+    """Whether each name comes after every name of `reads` it reads: then the sort is the
+    declaration order itself (the smallest ready name is always the next one)."""
+    seen: set[str] = set()
+    for name, deps in reads.items():
+        for dep in deps:
+            if dep not in seen and dep in reads:
+                return False
+        seen.add(name)
+    return True
 
 
 def _node_count(entry: EntrySpec, blocks: Mapping[str, int]) -> int:
@@ -725,6 +764,6 @@ def _names(entry: EntrySpec) -> Iterator[Name]:
 def build(spec: GraphSpec) -> Graph:
     """GraphSpec → Graph; errors carry the spec's file."""
     try:
-        return _Builder(spec).build()
+        return Builder(spec.blocks).build(spec)
     except GraphstepError as e:
         raise e.in_file(spec.file) from None

@@ -16,9 +16,8 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from enum import StrEnum
-from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeAlias
 
 import yaml
 
@@ -26,7 +25,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 from .errors import GraphstepError, Loc, did_you_mean, excerpt
-from .expr import Expr, Name, Origin, parse_expression, walk
+from .expr import Expr, Name, Origin, parse_expression, unparse, walk
 from .limits import MAX_FILE_BYTES, MAX_TRAIN_STEPS, MAX_YAML_DEPTH
 
 TOP_LEVEL_KEYS = (
@@ -190,9 +189,9 @@ class Init(StrEnum):
 INITS = tuple(i for i in Init if i is not Init.FILE)
 
 
-@dataclass(frozen=True)
-class LeafSpec:
-    """An input or a parameter: a literal value, or a shape with an initializer."""
+class LeafSpec(NamedTuple):
+    """An input or a parameter: a literal value, or a shape with an initializer. Immutable, a
+    NamedTuple because an imported model makes thousands."""
 
     name: str
     kind: LeafKind
@@ -203,20 +202,27 @@ class LeafSpec:
     options: tuple[tuple[str, Any], ...] = ()  # seed, std, low, high
 
 
-@dataclass(frozen=True)
-class EntrySpec:
-    """One named entry of `graph:`: `name: expression`."""
+class EntrySpec(NamedTuple):
+    """One named entry of `graph:`: `name: expression`. Immutable, a NamedTuple because an
+    imported model makes thousands; made by `entry_spec`, which walks its parts."""
 
     name: str
     expr: Expr
-    text: str
     loc: Loc
+    written: str | None  # the expression as a file wrote it; None when an importer made it
+    # every sub-expression, arguments first and the whole last (`expr.walk`), walked once for
+    # the several passes of building a graph
+    parts: tuple[Expr, ...]
 
-    @cached_property
-    def parts(self) -> tuple[Expr, ...]:
-        """Every sub-expression, arguments first and the whole last (`expr.walk`), walked once
-        for the several passes of building a graph."""
-        return tuple(walk(self.expr))
+    @property
+    def text(self) -> str:
+        """The expression as text: as written, else as graphstep writes it, made when asked
+        (an imported model's thousands of entries are rarely all shown)."""
+        return unparse(self.expr) if self.written is None else self.written
+
+
+def entry_spec(name: str, expr: Expr, loc: Loc, written: str | None = None) -> EntrySpec:
+    return EntrySpec(name, expr, loc, written, walk(expr))
 
 
 @dataclass(frozen=True)
@@ -441,7 +447,7 @@ def expression_spec(text: str, values: dict[str, Any], file: str = EXPRESSION_FI
             )
             for n in names
         }
-        entries = {out: EntrySpec(out, expr, text.strip(), Loc(1, 1))}
+        entries = {out: entry_spec(out, expr, Loc(1, 1), text.strip())}
         return GraphSpec(out, text.strip(), file, leaves, entries, out, Loc(1, 1))
     except GraphstepError as e:
         raise e.in_file(file) from None
@@ -585,7 +591,7 @@ def _entry(name: str, section: Located, key: str, fns: set[str]) -> EntrySpec:
         )
     text = str(text)
     origin = section.value_origins.get(key, Origin(loc.line or 1, loc.column or 1))
-    return EntrySpec(name, parse_expression(text, fns, origin), text.strip(), loc)
+    return entry_spec(name, parse_expression(text, fns, origin), loc, text.strip())
 
 
 def _leaf(name: str, kind: LeafKind, raw: Any, loc: Loc, value_loc: Loc) -> LeafSpec:

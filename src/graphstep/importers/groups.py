@@ -31,10 +31,12 @@ class ImportedModel:
     spec: GraphSpec
     groups: tuple[ModuleGroup, ...]
     data: frozenset[str]  # the leaves that are the model's inputs (not weights or buffers)
+    built: Graph | None = None  # the graph of `spec`, when the importer built it as it went
 
     def graph(self) -> Graph:
         """The graph, its module calls grouped."""
-        return grouped(build(self.spec), self.groups, self.data)
+        graph = build(self.spec) if self.built is None else self.built
+        return grouped(graph, self.groups, self.data)
 
 
 def scope_groups(
@@ -97,7 +99,7 @@ def grouped(graph: Graph, groups: Sequence[ModuleGroup], data: frozenset[str]) -
     innermost = {n: min(calls, key=lambda c: len(members[c])) for n, calls in around.items()}
     nodes = dict(graph.nodes)  # an imported graph's nodes are in no group yet
     for name, call in innermost.items():
-        nodes[name] = replace(nodes[name], group=call)
+        nodes[name] = nodes[name]._replace(group=call)
     calls = {}
     for g in groups:
         held = set(members[g.call])

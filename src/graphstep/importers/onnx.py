@@ -33,8 +33,9 @@ from onnx.helper import tensor_dtype_to_np_dtype
 
 from ..arrays import check_size
 from ..errors import GraphstepError, Loc, did_you_mean
-from ..expr import Call, Const, Expr, Name, parse_expression, unparse
+from ..expr import Call, Const, Expr, Name, parse_expression
 from ..format import visible
+from ..graph import Builder
 from ..limits import (
     MAX_MODEL_BYTES,
     MAX_NODES,
@@ -42,8 +43,7 @@ from ..limits import (
     MAX_SCOPE_DEPTH,
     max_numbers,
 )
-from ..ops import OPS, OpError
-from ..spec import EntrySpec, GraphSpec, Init, LeafKind, LeafSpec, functions
+from ..spec import EntrySpec, GraphSpec, Init, LeafKind, LeafSpec, entry_spec, functions
 from . import ModelOptions
 from .groups import ImportedModel, ModuleGroup, scope_groups
 
@@ -152,6 +152,23 @@ def _read_external_data(model: Any, path: Path) -> None:
         tensor.data_location = TensorProto.DEFAULT
 
 
+class _Weight(NamedTuple):
+    """An initializer's name and shape, read once from its TensorProto."""
+
+    name: str
+    shape: tuple[int, ...]
+    proto: Any
+
+
+_SMALL_BYTES = 1 << 16  # initializers up to this size are widened to float64 together
+
+
+def _read_only(values: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    array = values.reshape(shape)
+    array.flags.writeable = False
+    return array
+
+
 class _Node(NamedTuple):
     """A NodeProto's fields, read once: each read of a protobuf field makes a new wrapper,
     and the mappers read a node's inputs many times."""
@@ -244,7 +261,7 @@ class _Import:
     sources: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     producers: dict[str, str] = field(default_factory=dict)  # tensor → op type that made it
-    shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)  # graphstep name → shape
+    builder: Builder = field(default_factory=Builder)  # the graph, built as the spec is made
     opset: int = 13
     consumed: set[str] = field(default_factory=set)  # every tensor a node reads
 
@@ -266,7 +283,8 @@ class _Import:
             raise self.fail(f"the model has {len(graph.node):,} nodes; at most {MAX_NODES:,}")
         nodes = _nodes(graph)
         self.check_supported(nodes)
-        initializers = {t.name: t for t in graph.initializer}
+        weights = [_Weight(t.name, tuple(t.dims), t) for t in graph.initializer]
+        initializers = {w.name for w in weights}
         dims = dict(self.options.dims)
         used_dims: set[str] = set()
         for value_info in graph.input:
@@ -280,9 +298,8 @@ class _Import:
                 f"--dim {sorted(unknown)[0]}: the model has no dynamic dimension of that name",
                 hint=f"its dynamic dimensions: {', '.join(named)}" if named else "it has none",
             )
-        self.check_total(graph)
-        for tensor in graph.initializer:
-            self.declare_initializer(tensor)
+        self.check_total(weights)
+        self.declare_initializers(weights)
         self.consumed = {i for node in nodes for i in node.input}
         for node in nodes:
             self.node(node)
@@ -291,7 +308,8 @@ class _Import:
         name = re.sub(r"\s+", " ", graph.name or Path(self.path).stem)[:80] or "model"
         data = frozenset(n for n, leaf in self.leaves.items() if leaf.kind is LeafKind.INPUT)
         groups = self.scope_groups(nodes, outputs)
-        return ImportedModel(self.spec(name, self.description(), output), groups, data)
+        spec = self.spec(name, self.description(), output)
+        return ImportedModel(spec, groups, data, self.builder.graph(spec))
 
     def scope_groups(
         self, nodes: Sequence[_Node], outputs: Sequence[str]
@@ -357,9 +375,9 @@ class _Import:
                 hint="graphstep computes every node with its own ops; the README lists them",
             )
 
-    def check_total(self, graph: Any) -> None:
+    def check_total(self, weights: Sequence[_Weight]) -> None:
         """Refuse, before any weight is widened to float64, weights over the budget."""
-        total = sum(math.prod(int(d) for d in t.dims) for t in graph.initializer)
+        total = sum(math.prod(w.shape) for w in weights)
         if total > max_numbers():
             raise self.fail(
                 f"the model's weights hold {total:,} numbers ({8 * total / 1e9:.3g} GB in "
@@ -400,35 +418,45 @@ class _Import:
         check_size(shape_t, f"input '{_visible(value_info.name)}'", self.path)
         name = self.names.add(value_info.name)
         self.remember(name, value_info.name)
-        self.leaves[name] = LeafSpec(
-            name,
-            LeafKind.INPUT,
-            _NOWHERE,
-            shape=shape_t,
-            init=Init.UNIFORM,
-            options=(("low", 0.0), ("high", 1.0)),
+        self.declare_leaf(
+            LeafSpec(
+                name,
+                LeafKind.INPUT,
+                _NOWHERE,
+                shape=shape_t,
+                init=Init.UNIFORM,
+                options=(("low", 0.0), ("high", 1.0)),
+            )
         )
         self.tensors[value_info.name] = _Tensor(shape_t, name=name)
-        self.shapes[name] = shape_t
         note = f"input {name} {list(shape_t)} has no value: uniform in [0, 1), seeded by its name"
         if defaulted:
             note += f"; dynamic dimensions {', '.join(sorted(set(defaulted)))} set to 1 (--dim)"
         self.notes.append(note + f"; give it one with --set {name}=FILE.npy")
 
-    def declare_initializer(self, tensor: Any) -> None:
-        where = f"initializer '{_visible(tensor.name)}'"
-        shape = tuple(tensor.dims)
-        check_size(shape, where, self.path)
-        data_type = tensor.data_type
-        raw = tensor.raw_data if data_type in RAW_FLOATS else b""
-        if raw:  # the common case, read straight into float64 (numpy_helper copies once more)
-            dtype = RAW_FLOATS[data_type]
-            if len(raw) != math.prod(shape) * dtype.itemsize:
-                raise self.fail(
-                    f"{where} holds {len(raw) / dtype.itemsize:,g} numbers for shape {list(shape)}"
-                )
-            array = np.frombuffer(raw, dtype).astype(np.float64).reshape(shape)
-        else:
+    def declare_initializers(self, weights: Sequence[_Weight]) -> None:
+        """The initializers as constants of the import. Raw float data, the common case, is
+        checked against its shape and widened to float64 in one numpy call per type for all
+        the small ones (each a read-only view of the result); the rest one by one."""
+        small: dict[np.dtype[np.floating], list[tuple[_Tensor, bytes]]] = {}
+        for name, shape, tensor in weights:
+            where = f"initializer '{_visible(name)}'"
+            check_size(shape, where, self.path)
+            data_type = tensor.data_type
+            dtype = RAW_FLOATS.get(data_type)
+            raw = tensor.raw_data if dtype is not None else b""
+            if raw and dtype is not None:
+                if len(raw) != math.prod(shape) * dtype.itemsize:
+                    raise self.fail(
+                        f"{where} holds {len(raw) / dtype.itemsize:,g} numbers for shape "
+                        f"{list(shape)}"
+                    )
+                t = self.tensors[name] = _Tensor(shape, param=True)
+                if len(raw) <= _SMALL_BYTES:
+                    small.setdefault(dtype, []).append((t, raw))
+                else:
+                    t.value = _read_only(np.frombuffer(raw, dtype).astype(np.float64), shape)
+                continue
             try:
                 array = numpy_helper.to_array(tensor)
             except (ValueError, TypeError) as e:
@@ -440,12 +468,19 @@ class _Import:
                     f"{where} holds {TensorProto.DataType.Name(data_type)} values; graphstep "
                     "reads numbers only"
                 )
-        if data_type in FLOAT_TYPES:
-            value = np.asarray(array, dtype=np.float64)
-            value.flags.writeable = False
-            self.tensors[tensor.name] = _Tensor(shape, value, param=True)
-        else:
-            self.tensors[tensor.name] = _Tensor(shape, np.asarray(array))
+            if data_type in FLOAT_TYPES:
+                value = _read_only(np.asarray(array, dtype=np.float64), shape)
+                self.tensors[name] = _Tensor(shape, value, param=True)
+            else:
+                self.tensors[name] = _Tensor(shape, np.asarray(array))
+        for dtype, parts in small.items():
+            values = np.frombuffer(b"".join(raw for _, raw in parts), dtype).astype(np.float64)
+            values.flags.writeable = False
+            start = 0
+            for t, raw in parts:
+                end = start + len(raw) // dtype.itemsize
+                t.value = _read_only(values[start:end], t.shape)
+                start = end
 
     def remember(self, name: str, original: str) -> None:
         if name != original:
@@ -482,7 +517,7 @@ class _Import:
         """Input i as an expression: a node's name, a leaf for a constant tensor or a parameter,
         or a number for a scalar constant."""
         onnx_name = node.input[i]
-        t = self.tensor(onnx_name, node)
+        t = self.tensors.get(onnx_name) or self.tensor(onnx_name, node)  # else: an error
         if t.name is not None:
             return Name(t.name, _NOWHERE)
         assert t.value is not None
@@ -497,10 +532,9 @@ class _Import:
         name = self.names.add(onnx_name)
         self.remember(name, onnx_name)
         value = np.asarray(t.value, dtype=np.float64)
-        self.leaves[name] = LeafSpec(
-            name, LeafKind.PARAM if t.param else LeafKind.INPUT, _NOWHERE, value=value
+        self.declare_leaf(
+            LeafSpec(name, LeafKind.PARAM if t.param else LeafKind.INPUT, _NOWHERE, value=value)
         )
-        self.shapes[name] = tuple(value.shape)
         t.name = name
         return Name(name, _NOWHERE)
 
@@ -510,13 +544,8 @@ class _Import:
     # -- nodes ----------------------------------------------------------------
 
     def node(self, node: _Node) -> None:
-        ins = [self.tensors.get(n) for n in node.input if n]
         kind = node.op_type
-        if kind in FOLDED or (
-            kind in FOLDABLE
-            and ins
-            and all(t is not None and t.value is not None and not t.param for t in ins)
-        ):
+        if kind in FOLDED or (kind in FOLDABLE and self.constant_inputs(node)):
             self.fold(node)
             return
         if kind not in MAPPED:
@@ -529,17 +558,29 @@ class _Import:
             outputs = MAPPED[kind](self, node, attrs)
         except GraphstepError as e:
             raise _named(e, node) from None
-        for k, expr in enumerate(outputs):
-            onnx_name = node.output[k]
-            if not onnx_name:
-                continue
-            self.entry(onnx_name, expr, kind)
-        extra = [o for o in node.output[len(outputs) :] if o]
+        try:
+            for onnx_name, expr in zip(node.output, outputs, strict=False):
+                if onnx_name:
+                    self.entry(onnx_name, expr, kind)
+        except GraphstepError as e:  # a shape that does not fit: say which node
+            raise _named(e, node).in_file(self.path) from None
+        extra = [o for o in node.output[len(outputs) :] if o] if len(node.output) > 1 else ()
         if extra and any(self.used_later(o) for o in extra):
             raise self.fail(
                 f"node '{_label(node)}' ({kind}): its output '{_visible(extra[0])}' "
                 "is not supported",
             )
+
+    def constant_inputs(self, node: _Node) -> bool:
+        """Whether every input of a node is known at import and not a weight: then it folds."""
+        known = False
+        for onnx_name in node.input:
+            if onnx_name:
+                t = self.tensors.get(onnx_name)
+                if t is None or t.value is None or t.param:
+                    return False
+                known = True
+        return known
 
     def used_later(self, onnx_name: str) -> bool:
         return onnx_name in self.consumed or any(
@@ -554,27 +595,18 @@ class _Import:
             )
         name = self.names.add(onnx_name)
         self.remember(name, onnx_name)
-        self.entries[name] = EntrySpec(name, expr, unparse(expr), _NOWHERE)
-        shape = self.shapes[name] = self.shape(expr)
+        shape = self.declare_entry(entry_spec(name, expr, _NOWHERE))
         self.tensors[onnx_name] = _Tensor(shape, name=name)
         self.producers[onnx_name] = kind
 
-    def shape(self, expr: Expr) -> tuple[int, ...]:
-        """The shape of an expression over known names, by the ops' shape rules."""
-        if isinstance(expr, Name):
-            return self.shape_by_name(expr.id)
-        if isinstance(expr, Const):
-            return ()
-        op = OPS[expr.func]
-        full = {**op.attrs, **dict(expr.attrs)} if expr.attrs else op.attrs
-        try:
-            shape = op.shape(*[self.shape(a) for a in expr.args], **full)
-        except OpError as e:
-            raise GraphstepError(f"{expr.func}: {e}", file=self.path, hint=e.hint) from None
-        return tuple(map(int, shape))
+    def declare_leaf(self, leaf: LeafSpec) -> None:
+        self.leaves[leaf.name] = leaf
+        self.builder.leaf(leaf)
 
-    def shape_by_name(self, name: str) -> tuple[int, ...]:
-        return self.shapes[name]
+    def declare_entry(self, entry: EntrySpec) -> tuple[int, ...]:
+        """The entry added to the spec and lowered into the graph at once; its shape."""
+        self.entries[entry.name] = entry
+        return self.builder.entry(entry)
 
     # -- folding ----------------------------------------------------------------
 
@@ -619,7 +651,10 @@ class _Import:
         expr: Expr
         if self.options.loss is not None:
             expr = self.user_loss(self.options.loss, names)
-            self.entries[loss_name] = EntrySpec(loss_name, expr, self.options.loss, Loc(1, 1))
+            try:
+                self.declare_entry(entry_spec(loss_name, expr, Loc(1, 1), self.options.loss))
+            except GraphstepError as e:
+                raise e.in_file("--loss") from None
             self.notes.append(f"loss: {self.options.loss}")
             return loss_name
         first_onnx = outputs[0]
@@ -629,7 +664,7 @@ class _Import:
             call = self.entries[first].expr
             if isinstance(call, Call) and isinstance(call.args[0], Name):
                 scores = call.args[0].id
-        shape = self.shape_by_name(scores)
+        shape = self.builder.shapes[scores]
         classes = [n for n in shape if n != 1]
         if (len(shape) >= 1 and len(classes) == 1 and classes[0] > 1) or (
             len(shape) >= 2 and shape[0] > 1 and len([n for n in shape[1:] if n != 1]) == 1
@@ -640,8 +675,7 @@ class _Import:
             if shape != (rows, k):
                 flat = self.names.fresh("scores")
                 reshaped = Call("reshape", (target,), (("shape", [rows, k]),), _NOWHERE)
-                self.entries[flat] = EntrySpec(flat, reshaped, unparse(reshaped), _NOWHERE)
-                self.shapes[flat] = (rows, k)
+                self.declare_entry(entry_spec(flat, reshaped, _NOWHERE))
                 target = Name(flat, _NOWHERE)
             expr = Call(
                 "cross_entropy", (target, Call("argmax", (target,), (), _NOWHERE)), (), _NOWHERE
@@ -661,7 +695,7 @@ class _Import:
                 f"loss: mean({first} ** 2) (the default for a model that is not a classifier; "
                 "choose another with --loss)"
             )
-        self.entries[loss_name] = EntrySpec(loss_name, expr, unparse(expr), _NOWHERE)
+        self.declare_entry(entry_spec(loss_name, expr, _NOWHERE))
         return loss_name
 
     def user_loss(self, text: str, outputs: Sequence[str]) -> Expr:
@@ -858,7 +892,7 @@ def _finish_1d(imp: _Import, expr: Call, one_d: bool) -> Expr:
     """Drop the row axis a 1-D layer was lifted to: (N, F, 1, Lo) → (N, F, Lo)."""
     if not one_d:
         return expr
-    n, f, _, lo = imp.shape(expr)
+    n, f, _, lo = imp.builder.shape_of(expr)
     return _call("reshape", expr, shape=[n, f, lo])
 
 

@@ -23,7 +23,7 @@ import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, redirect_stderr
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -256,8 +256,7 @@ class _TorchImport(_Import):
         if name not in self.entries or list(self.entries)[-1] != name:
             return name
         final = self.names.fresh("loss")
-        self.entries[final] = replace(self.entries.pop(name), name=final)
-        self.shapes[final] = self.shapes[name]
+        self.entries[final] = self.entries.pop(name)._replace(name=final)
         self.sources.pop(name, None)
         return final
 
@@ -341,8 +340,7 @@ class _TorchImport(_Import):
             name = self.names.add(original)
             self.remember(name, original)
             kind = LeafKind.PARAM if t.param else LeafKind.INPUT
-            self.leaves[name] = LeafSpec(name, kind, Loc(), value=t.value)
-            self.shapes[name] = t.shape
+            self.declare_leaf(LeafSpec(name, kind, Loc(), value=t.value))
             t.name = name
         return Name(t.name, Loc())
 
@@ -445,7 +443,7 @@ class _TorchImport(_Import):
             return name
         expr = self.arg(value)
         if isinstance(expr, Name) and not isinstance(self.aliases.get(name), list):
-            self.tensors[name] = _Tensor(self.shape(expr), name=expr.id)
+            self.tensors[name] = _Tensor(self.builder.shapes[expr.id], name=expr.id)
             return name
         raise self.fail(f"the model's output '{_visible(name)}' is not a tensor graphstep computes")
 
