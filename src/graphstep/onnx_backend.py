@@ -20,7 +20,6 @@ from onnx import ModelProto, helper, numpy_helper
 from onnx.backend.base import Backend, BackendRep
 
 from .errors import GraphstepError
-from .graph import build
 from .importers import ModelOptions
 from .importers.onnx import FLOAT_TYPES, FOLDABLE, FOLDED, MAPPED, import_model
 
@@ -49,7 +48,8 @@ class GraphstepRep(BackendRep):
             for n in array.shape:
                 dims.dim.add().dim_value = int(n)
             data[info.name] = array
-        spec = import_model(model, "<model>", ModelOptions()).spec
+        imported = import_model(model, "<model>", ModelOptions())
+        spec = imported.spec
         names = {spec.sources.get(n, n): n for n in spec.leaves}
         names.update({spec.sources.get(n, n): n for n in spec.entries})
         values = {
@@ -57,8 +57,7 @@ class GraphstepRep(BackendRep):
             for name, array in data.items()
             if name in names
         }
-        graph = build(spec)
-        trace = graph.trace(values)
+        trace = imported.graph().trace(values)
         outputs = []
         for out in model.graph.output:
             value = trace.value(names[out.name])
