@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from rich.console import Console
 from textual.pilot import Pilot
+from textual.strip import Strip
 from textual.widgets import Input
 
 import graphstep
@@ -583,6 +584,63 @@ async def test_no_color_keeps_the_screen_readable(monkeypatch: pytest.MonkeyPatc
         assert pilot.app.no_color
         await pilot.press("n")
         assert "q = x + y = -2 + 5 = 3" in screen_text(pilot)
+
+
+# -- a step repaints only what changed
+
+
+def painted(pilot: Pilot) -> str:
+    """The screen as last painted, styles included: each widget's lines as they were drawn
+    (Textual keeps them until a refresh marks them dirty)."""
+    width, height = pilot.app.size
+    console = Console(
+        width=width,
+        height=height,
+        file=io.StringIO(),
+        record=True,
+        force_terminal=True,
+        color_system="truecolor",
+    )
+    console.print(pilot.app.screen._compositor.render_update(full=True))
+    return console.export_text(styles=True)
+
+
+@drive
+async def test_every_step_paints_the_screen_a_whole_repaint_would() -> None:
+    keys = [*"nnnnnsnnox", "right_square_bracket", "b", *"nnn", "escape", *"ppppppppp", "C"]
+    async with running(graphstep.load(POOL), size=(100, 32)) as pilot:
+        for key in keys:
+            await pilot.press(key)
+            await settle(pilot)
+            shown = painted(pilot)
+            for widget in pilot.app.screen.query("*"):
+                widget.refresh()
+            await pilot.pause()
+            assert painted(pilot) == shown, f"stale lines after {key}"
+
+
+@drive
+async def test_a_step_repaints_the_rows_of_the_graph_that_changed() -> None:
+    async with running(graphstep.load(CHAIN)) as pilot:
+        view = pilot.app.query_one(GraphView)
+        drawn: list[int] = []
+        render_line = view.render_line
+
+        def counted(y: int) -> Strip:
+            drawn.append(y)
+            return render_line(y)
+
+        view.render_line = counted  # type: ignore[method-assign]
+        offset = view.scroll_offset
+        await pilot.press("n")  # q is computed: its box and the edges into it change
+        await pilot.pause()
+        assert view.scroll_offset == offset
+        assert view.raster is not None
+        rows = {y + offset.y for y in drawn}
+        q, x = view.raster.boxes["q"], view.raster.boxes["x"]
+        assert set(range(q.y, q.bottom)) <= rows  # q: current now
+        assert not rows & set(range(x.y, x.bottom))  # x: computed before and after
+        assert len(drawn) == 15 < view.size.height == 26  # q, its edges in and out
 
 
 # -- heatmaps

@@ -47,11 +47,12 @@ from ..render.raster import (
     shown,
     tint,
 )
-from ..scene import Flow, Scene, regions_at, scene_of
+from ..scene import Delta, Flow, Scene, regions_at, scene_of
 from ..session import NodeState, Session
 
 PLAIN = Style()  # Textual's line filters (NO_COLOR) need a style on every segment
 OVERLAY_INK = "#1a1a1a"  # text on an overlay's colours, all of them light
+EDGE_ROLES = frozenset((Role.EDGE, Role.ARROW, Role.EDGE_VALUE, Role.EDGE_GRAD))  # wires' runs
 KEPT_LAYOUTS = 8  # whole layouts kept, by expansion and values
 # what a layout is of: expanded, folded, the values' version, the regions of composites
 Key = tuple[frozenset[str], bool, int, frozenset[tuple[str, Region]]]
@@ -323,15 +324,35 @@ class GraphView(ScrollView, can_focus=True, inherit_bindings=False):
         return self._overview if self.overview_mode else self._detail
 
     def show_step(self, selected: str | None, breakpoints: frozenset[str]) -> None:
-        """A step or a selection: only colours change; the current node is scrolled into view."""
-        self._marked = frozenset(self.drawn_for(selected) if selected else ())
-        self._selected = selected
-        self._breakpoints = breakpoints
-        if self.scene is None or self.scene.timeline is not self.session.timeline:
+        """A step or a selection: only colours change, so only the rows on screen that hold
+        what changed are drawn again; the current node is scrolled into view."""
+        marked = frozenset(self.drawn_for(selected) if selected else ())
+        flipped = (marked ^ self._marked) | (breakpoints ^ self._breakpoints)
+        self._marked, self._selected, self._breakpoints = marked, selected, breakpoints
+        before = self.scene
+        if before is None or before.timeline is not self.session.timeline:
             return  # new values: their layout is on its way
-        self.scene = scene_of(self.session, self.scene.diagram)
-        self.refresh()  # only the rows on screen are drawn again
+        self.scene = scene_of(self.session, before.diagram)
+        self._refresh_rows(self.scene.delta(before), flipped)
         self.scroll_to_node(self.scene.current)
+
+    def _refresh_rows(self, delta: Delta, flipped: frozenset[str]) -> None:
+        """Mark dirty the rows on screen with a run whose look or flow the move changed, or
+        whose box was selected, deselected or got or lost a breakpoint: a step repaints a
+        few rows, not the view (scrolling, when it follows, repaints the rest)."""
+        raster, scene = self.raster, self.scene
+        if raster is None or scene is None:
+            return
+        ids, looks, flows = scene.diagram.ids, delta.looks, delta.flows
+        width, height = self.scrollable_content_region.size
+        sx, sy = self.scroll_offset
+        for y in range(min(height, raster.height - sy)):
+            if any(
+                run.owner in flipped
+                or (run.owner in flows if run.role in EDGE_ROLES else ids.get(run.owner) in looks)
+                for run in raster.runs(sy + y, sx, sx + width)
+            ):
+                self.refresh(TextualRegion(0, y, width, 1))
 
     def scroll_to_node(self, node: str | None) -> None:
         """Bring a node's box (or the top left of a composite's frame) into view.

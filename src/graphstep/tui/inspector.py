@@ -16,7 +16,7 @@ import numpy as np
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
@@ -57,9 +57,10 @@ class Inspector(ScrollView, can_focus=False):
         chosen = _selected_text(session, selected) if selected and selected != step.node else Text()
         self._texts = (_step_text(session, step), chosen)
         self._tensors = _tensors(session, step)
+        before = self._lines
         self._build()
         self.scroll_to(0, 0, animate=False, immediate=True)
-        self.refresh()
+        self._refresh_changed(before)
 
     def on_resize(self) -> None:
         if self.scrollable_content_region.width != self._built_for:
@@ -97,6 +98,16 @@ class Inspector(ScrollView, can_focus=False):
             for segments in console.render_lines(chosen, options, pad=False):
                 lines.append(Strip(segments))
         return lines
+
+    def _refresh_changed(self, before: list[Strip]) -> None:
+        """Mark dirty only the lines on screen that differ from the step before's: a step
+        that keeps the inspector's shape repaints a few lines, not all of them."""
+        width, height = self.scrollable_content_region.size
+        sy = self.scroll_offset.y
+        lines = self._lines
+        for y in range(sy, sy + height):
+            if (lines[y] if y < len(lines) else None) != (before[y] if y < len(before) else None):
+                self.refresh(Region(0, y - sy, width, 1))
 
     def _resize_content(self, size: Size) -> None:
         """A new virtual size; a screen layout only when the scrollbar appears or goes.

@@ -77,10 +77,16 @@ class TimelineView(ScrollView, can_focus=True, inherit_bindings=False):
 
     def show_position(self, position: int, inner: str = "") -> None:
         """The session moved: mark the new step and keep it in view; `inner` is a window's text."""
+        lo, hi = sorted((self._position, position))
+        if (position, inner) != (self._position, self._inner):
+            # the lines between the two positions show their numbers now, or no longer
+            top = self.scroll_offset.y
+            first, last = max(lo, top), min(hi, top + self.scrollable_content_region.height - 1)
+            if first <= last:
+                self.refresh_lines(first, last - first + 1)
         self._position = position
         self._inner = inner
         self.cursor = position
-        self.refresh()  # lines up to here show their numbers now: all visible ones may change
         self._scroll_to_line(position)
 
     def watch_cursor(self, old: int, new: int) -> None:
