@@ -25,7 +25,6 @@ from textual.geometry import Region as TextualRegion
 from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.worker import get_current_worker
 
@@ -49,6 +48,7 @@ from ..render.raster import (
 )
 from ..scene import Delta, Flow, Scene, regions_at, scene_of
 from ..session import NodeState, Session
+from .scrollbar import StripScrollBars
 
 PLAIN = Style()  # Textual's line filters (NO_COLOR) need a style on every segment
 OVERLAY_INK = "#1a1a1a"  # text on an overlay's colours, all of them light
@@ -106,7 +106,7 @@ def palette() -> Palette:
     )
 
 
-class GraphView(ScrollView, can_focus=True, inherit_bindings=False):
+class GraphView(StripScrollBars, can_focus=True, inherit_bindings=False):
     """The graph, scrolled so the current node is in view; a click selects a node."""
 
     BINDINGS: ClassVar[list[BindingType]] = [

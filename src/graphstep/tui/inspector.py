@@ -25,6 +25,7 @@ from ..format import index, shape, tensor, visible
 from ..session import Session
 from ..steps import Phase, Step
 from .heatmap import PLAIN, Plane, grid, planes
+from .scrollbar import StripScrollBars
 
 TITLE = Style(bold=True)
 LABEL = Style(dim=True)
@@ -38,7 +39,7 @@ class Shown:
     planes: list[Plane]
 
 
-class Inspector(ScrollView, can_focus=False):
+class Inspector(StripScrollBars, can_focus=False):
     """What the current step computes, and from what: text, then heatmaps, on the Line API.
 
     The lines are built once per step (and again when the width changes), so

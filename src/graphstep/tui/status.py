@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
@@ -14,8 +13,6 @@ from textual.widget import Widget
 from textual.widgets import Sparkline, Static
 
 from ..format import number
-
-PLAIN = Style()  # Textual's line filters (NO_COLOR) need a style on every segment
 
 
 class StatusLine(Widget):
@@ -31,9 +28,9 @@ class StatusLine(Widget):
         self.refresh()
 
     def render_line(self, y: int) -> Strip:
-        width = self.size.width
+        width, base = self.size.width, self.rich_style  # the bar's colours under the text's
         strip = self._strip if y == 0 else Strip([])
-        return strip.crop(0, width).extend_cell_length(width, PLAIN)
+        return strip.crop(0, width).apply_style(base).extend_cell_length(width, base)
 
 
 class StatusBar(Horizontal):

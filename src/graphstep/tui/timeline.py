@@ -18,11 +18,11 @@ from textual import events
 from textual.binding import Binding, BindingType
 from textual.geometry import Region, Size
 from textual.message import Message
-from textual.reactive import reactive
-from textual.scroll_view import ScrollView
+from textual.reactive import var
 from textual.strip import Strip
 
 from ..steps import Phase, Timeline
+from .scrollbar import StripScrollBars
 
 PHASE_TAG = {Phase.START: "start", Phase.FORWARD: "fwd", Phase.BACKWARD: "bwd"}
 PHASE_STYLE = {
@@ -37,7 +37,7 @@ BREAKPOINT = Style(color="bright_red", bold=True)
 PLAIN = Style()  # Textual's line filters (NO_COLOR) need a style on every segment
 
 
-class TimelineView(ScrollView, can_focus=True, inherit_bindings=False):
+class TimelineView(StripScrollBars, can_focus=True, inherit_bindings=False):
     """All steps; the app tells it where the session is, it tells the app where to jump."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -57,7 +57,7 @@ class TimelineView(ScrollView, can_focus=True, inherit_bindings=False):
             super().__init__()
             self.index = index
 
-    cursor: reactive[int] = reactive(0)
+    cursor: var[int] = var(0)  # watch_cursor repaints the two lines concerned
 
     def __init__(
         self, timeline: Timeline, breakpoint_at: Callable[[int], bool], **kwargs: Any

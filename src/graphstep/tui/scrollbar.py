@@ -1,0 +1,89 @@
+"""Scrollbars drawn straight into strips, for the views that scroll as the cursor moves.
+
+Textual's scrollbar renders itself as a rich renderable and then goes line by
+line through the styling every widget's lines go through: about 0.1 ms a
+line, so a 30-line bar cost more than the rows of the graph it scrolls. A
+step that scrolls the graph and the timeline repaints three bars. This one
+is Textual's own (the same thumb, colours and mouse actions: the segments
+come from its renderer, meta included), its lines made once per position.
+"""
+
+from __future__ import annotations
+
+from rich.segment import Segment
+from textual.geometry import Region
+from textual.scroll_view import ScrollView
+from textual.scrollbar import ScrollBar, ScrollBarRender
+from textual.strip import Strip
+
+
+class StripScrollBar(ScrollBar):
+    """A scrollbar whose lines are its renderer's segments, kept until it moves or resizes."""
+
+    _drawn: tuple[tuple[object, ...], list[Strip]] | None = None
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        bar = self.render()
+        if not isinstance(bar, ScrollBarRender):
+            return super().render_lines(crop)
+        width, height = self.size
+        key = (self.size, bar.virtual_size, bar.window_size, bar.position, bar.style)
+        if self._drawn is None or self._drawn[0] != key:
+            self._drawn = (key, self._strips(bar, width, height))
+        strips = self._drawn[1][crop.y : crop.bottom]
+        return [strip.crop(crop.x, crop.right) for strip in strips]
+
+    def _strips(self, bar: ScrollBarRender, width: int, height: int) -> list[Strip]:
+        style = bar.style
+        assert not isinstance(style, str)  # ScrollBar.render gives it a Style
+        assert style.bgcolor is not None and style.color is not None
+        segments = bar.render_bar(
+            size=height if self.vertical else width,
+            virtual_size=bar.virtual_size,
+            window_size=bar.window_size,
+            position=bar.position,
+            thickness=width if self.vertical else height,
+            vertical=self.vertical,
+            back_color=style.bgcolor,
+            bar_color=style.color,
+        ).segments
+        if not self.vertical:
+            segments = [s for s in segments if s.text != "\n"]
+        base = self.rich_style  # under the renderer's styles, as a widget's content has it
+        segments = list(Segment.apply_style(segments, base))
+        if self.vertical:
+            strips = [Strip([segment], width) for segment in segments]
+        else:
+            strips = [Strip(segments, width)] * height
+        background = self.background_colors[1]
+        filters = self.get_line_filters()
+        for line_filter in filters:
+            strips = [strip.apply_filter(line_filter, background) for strip in strips]
+        return strips
+
+
+class StripScrollBars(ScrollView):
+    """A scroll view whose scrollbars are StripScrollBars (Widget makes its bars on first use,
+    in these two properties)."""
+
+    @property
+    def vertical_scrollbar(self) -> ScrollBar:
+        if self._vertical_scrollbar is None:
+            bar = StripScrollBar(
+                vertical=True, name="vertical", thickness=self.scrollbar_size_vertical
+            )
+            bar.display = False
+            self._vertical_scrollbar = bar
+            self.app._start_widget(self, bar)
+        return self._vertical_scrollbar
+
+    @property
+    def horizontal_scrollbar(self) -> ScrollBar:
+        if self._horizontal_scrollbar is None:
+            bar = StripScrollBar(
+                vertical=False, name="horizontal", thickness=self.scrollbar_size_horizontal
+            )
+            bar.display = False
+            self._horizontal_scrollbar = bar
+            self.app._start_widget(self, bar)
+        return self._horizontal_scrollbar
