@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from rich.console import Console
 from textual.pilot import Pilot
+from textual.scrollbar import ScrollBar
 from textual.strip import Strip
 from textual.widgets import Input
 
@@ -25,6 +26,7 @@ from graphstep.tui import GraphstepApp
 from graphstep.tui.dialogs import FindScreen, GotoScreen, HelpScreen, SetInputScreen
 from graphstep.tui.graph_view import GraphView
 from graphstep.tui.heatmap import Plane, number_grid, pixel_grid
+from graphstep.tui.scrollbar import StripScrollBars
 from graphstep.tui.timeline import TimelineView
 
 CHAIN = """
@@ -605,10 +607,22 @@ def painted(pilot: Pilot) -> str:
     return console.export_text(styles=True)
 
 
+POOL_KEYS = [*"nnnnnsnnox", "right_square_bracket", "b", *"nnn", "escape", *"ppppppppp", "C"]
+LONG_KEYS = [*"nnnnnnnn", "g", "5", "0", "enter", *"ppp", "l", "j", "z"]  # scrolling
+
+
+@pytest.mark.parametrize(
+    ("make", "size", "keys"),
+    [
+        pytest.param(lambda: graphstep.load(POOL), (100, 32), POOL_KEYS, id="pool"),
+        pytest.param(lambda: chain_of(30), (80, 24), LONG_KEYS, id="long-chain"),
+    ],
+)
 @drive
-async def test_every_step_paints_the_screen_a_whole_repaint_would() -> None:
-    keys = [*"nnnnnsnnox", "right_square_bracket", "b", *"nnn", "escape", *"ppppppppp", "C"]
-    async with running(graphstep.load(POOL), size=(100, 32)) as pilot:
+async def test_every_step_paints_the_screen_a_whole_repaint_would(
+    make: Callable[[], graphstep.Graph], size: tuple[int, int], keys: list[str]
+) -> None:
+    async with running(make(), size=size) as pilot:
         for key in keys:
             await pilot.press(key)
             await settle(pilot)
@@ -617,6 +631,11 @@ async def test_every_step_paints_the_screen_a_whole_repaint_would() -> None:
                 widget.refresh()
             await pilot.pause()
             assert painted(pilot) == shown, f"stale lines after {key}"
+            for view in pilot.app.query(StripScrollBars):
+                for bar in (view.vertical_scrollbar, view.horizontal_scrollbar):
+                    ours = bar.render_lines(bar.size.region)
+                    bar._styles_cache.clear()  # Textual's own scrollbar, drawn afresh
+                    assert ours == ScrollBar.render_lines(bar, bar.size.region), key
 
 
 @drive
@@ -641,6 +660,17 @@ async def test_a_step_repaints_the_rows_of_the_graph_that_changed() -> None:
         assert set(range(q.y, q.bottom)) <= rows  # q: current now
         assert not rows & set(range(x.y, x.bottom))  # x: computed before and after
         assert len(drawn) == 15 < view.size.height == 26  # q, its edges in and out
+
+
+@drive
+async def test_a_click_on_the_graphs_scrollbar_below_its_thumb_scrolls_a_page() -> None:
+    async with running(chain_of(30), size=(80, 24)) as pilot:
+        view = pilot.app.query_one(GraphView)
+        bar = view.vertical_scrollbar
+        assert view.scroll_offset.y == 0 and bar.size.height == 16
+        await pilot.click(bar, offset=(0, 14))
+        await pilot.pause()
+        assert view.scroll_offset.y == 16
 
 
 # -- heatmaps
