@@ -19,7 +19,7 @@ import select
 import signal
 import warnings
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum, IntEnum
 from functools import cached_property
@@ -714,13 +714,15 @@ def rasterize_apart(
     regions: Mapping[str, Region],
     folded: bool,
     cancelled: Callable[[], bool],
+    only: Collection[str] | None = None,
 ) -> Laid | None:
-    """`layout` and `rasterize` of the whole drawing in a forked child process, so that the
-    interpreter that draws the screen never waits on them; None when `cancelled()` turned
-    true first (the child is killed). Without fork (Windows), in the calling thread."""
+    """`layout` and `rasterize` of the whole drawing (or of `only` those drawn nodes, as
+    `diagram` takes them) in a forked child process, so that the interpreter that draws
+    the screen never waits on them, nor shares its lock with them; None when `cancelled()`
+    turned true first (the child is killed). Without fork (Windows), in the calling thread."""
 
     def work() -> bytes:
-        drawing = diagram(graph, trace, expanded, regions=regions, folded=folded)
+        drawing = diagram(graph, trace, expanded, regions=regions, folded=folded, only=only)
         laid = layout_of(drawing)
         raster = rasterize(laid, drawing)
         return pickle.dumps((pack(raster), laid.fallback, _pack_layout(laid)))

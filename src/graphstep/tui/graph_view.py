@@ -238,19 +238,14 @@ class GraphView(StripScrollBars, can_focus=True, inherit_bindings=False):
         last = min(len(timeline), position + NEIGHBOURHOOD_STEPS)
         steps = [timeline.node_at(k) for k in range(first, last)]
         seeds = [centre, *(n for n in steps if n is not None)]
-        only = neighbourhood(session.graph, expanded, folded, seeds, NEIGHBOURHOOD_PARTS)
-        near = diagram(
-            session.graph, session.trace, expanded, regions=regions, only=only, folded=folded
-        )
-        laid = layout_of(near)
-        self.app.call_from_thread(
-            self._show_layout,
-            key,
-            near,
-            Laid(rasterize(laid, near), laid.fallback, laid),
-            whole=False,
-            around=centre,
-        )
+        graph, trace = session.graph, session.trace
+        only = neighbourhood(graph, expanded, folded, seeds, NEIGHBOURHOOD_PARTS)
+        # laid out and rasterized apart: this thread would take the interpreter's lock from
+        # the screen for a tenth of a second, and each frame meanwhile would take twice as long
+        laid = rasterize_apart(graph, trace, expanded, regions, folded, lambda: False, only)
+        assert laid is not None  # not cancellable: one neighbourhood at a time (`_centring`)
+        near = diagram(graph, trace, expanded, regions=regions, only=only, folded=folded)
+        self.app.call_from_thread(self._show_layout, key, near, laid, whole=False, around=centre)
 
     @work(thread=True, exclusive=True, group="near")
     def _recentre(self, key: Key, centre: str) -> None:
