@@ -26,7 +26,7 @@ from graphstep.tui import GraphstepApp
 from graphstep.tui.dialogs import FindScreen, GotoScreen, HelpScreen, SetInputScreen
 from graphstep.tui.graph_view import GraphView
 from graphstep.tui.heatmap import Plane, number_grid, pixel_grid
-from graphstep.tui.scrollbar import StripScrollBars
+from graphstep.tui.line_view import LineView
 from graphstep.tui.timeline import TimelineView
 
 CHAIN = """
@@ -631,7 +631,7 @@ async def test_every_step_paints_the_screen_a_whole_repaint_would(
                 widget.refresh()
             await pilot.pause()
             assert painted(pilot) == shown, f"stale lines after {key}"
-            for view in pilot.app.query(StripScrollBars):
+            for view in pilot.app.query(LineView):
                 for bar in (view.vertical_scrollbar, view.horizontal_scrollbar):
                     ours = bar.render_lines(bar.size.region)
                     bar._styles_cache.clear()  # Textual's own scrollbar, drawn afresh

@@ -48,7 +48,7 @@ from ..render.raster import (
 )
 from ..scene import Delta, Flow, Scene, regions_at, scene_of
 from ..session import NodeState, Session
-from .scrollbar import StripScrollBars
+from .line_view import LineView
 
 PLAIN = Style()  # Textual's line filters (NO_COLOR) need a style on every segment
 OVERLAY_INK = "#1a1a1a"  # text on an overlay's colours, all of them light
@@ -106,7 +106,7 @@ def palette() -> Palette:
     )
 
 
-class GraphView(StripScrollBars, can_focus=True, inherit_bindings=False):
+class GraphView(LineView, can_focus=True, inherit_bindings=False):
     """The graph, scrolled so the current node is in view; a click selects a node."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -163,6 +163,7 @@ class GraphView(StripScrollBars, can_focus=True, inherit_bindings=False):
         self._drag: tuple[int, int, bool] | None = None  # where a drag is, and whether it moved
         self._wanted: Key | None = None  # the layout last asked for
         self.overlay: Overlay | None = None  # the doctor's colours behind the boxes, if on
+        self._frame: tuple[int, int] | None = None  # width and indent, while a frame is drawn
 
     def _regions(self, expanded: frozenset[str]) -> dict[str, Region]:
         return regions_at(self.session.timeline, self.session.current, expanded)
@@ -341,13 +342,15 @@ class GraphView(StripScrollBars, can_focus=True, inherit_bindings=False):
         ids, looks, flows = scene.diagram.ids, delta.looks, delta.flows
         width, height = self.scrollable_content_region.size
         sx, sy = self.scroll_offset
-        for y in range(min(height, raster.height - sy)):
+        self.refresh_rows(
+            y
+            for y in range(min(height, raster.height - sy))
             if any(
                 run.owner in flipped
                 or (run.owner in flows if run.role in EDGE_ROLES else ids.get(run.owner) in looks)
                 for run in raster.runs(sy + y, sx, sx + width)
-            ):
-                self.refresh(TextualRegion(0, y, width, 1))
+            )
+        )
 
     def scroll_to_node(self, node: str | None) -> None:
         """Bring a node's box (or the top left of a composite's frame) into view.
@@ -415,12 +418,16 @@ class GraphView(StripScrollBars, can_focus=True, inherit_bindings=False):
     def action_pan(self, dx: int, dy: int) -> None:
         self.scroll_relative(dx, dy, animate=False)
 
-    @property
-    def indent(self) -> int:
-        """Columns left blank so that a graph narrower than the view sits in its middle."""
+    def _columns(self) -> tuple[int, int]:
+        """The view's width, and the columns left blank so that a graph narrower than the
+        view sits in its middle."""
         raster = self.raster
         width = self.scrollable_content_region.width
-        return max(0, (width - raster.width) // 2) if raster is not None else 0
+        return width, max(0, (width - raster.width) // 2) if raster is not None else 0
+
+    @property
+    def indent(self) -> int:
+        return self._columns()[1]
 
     def on_mouse_down(self, event: events.MouseDown) -> None:
         self._drag = (event.screen_x, event.screen_y, False)
@@ -454,14 +461,20 @@ class GraphView(StripScrollBars, can_focus=True, inherit_bindings=False):
                 drawn = d.parts[d.ids[drawn]].source
             self.post_message(self.NodeClicked(drawn))
 
+    def render_lines(self, crop: TextualRegion) -> list[Strip]:
+        self._frame = self._columns()  # the same for every row of a frame: found once
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._frame = None
+
     def render_line(self, y: int) -> Strip:
-        width = self.scrollable_content_region.width
+        width, indent = self._frame or self._columns()
         raster, scene = self.raster, self.scene
         sx, sy = self.scroll_offset
         row = y + sy
         if raster is None or scene is None or row >= raster.height:
             return Strip.blank(width, PLAIN)
-        indent = self.indent
         segments: list[Segment] = [Segment(" " * indent, PLAIN)] if indent else []
         x = sx
         for run in raster.runs(row, sx, sx + width):

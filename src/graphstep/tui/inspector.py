@@ -16,7 +16,7 @@ import numpy as np
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
-from textual.geometry import Region, Size
+from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
@@ -25,7 +25,7 @@ from ..format import index, shape, tensor, visible
 from ..session import Session
 from ..steps import Phase, Step
 from .heatmap import PLAIN, Plane, grid, planes
-from .scrollbar import StripScrollBars
+from .line_view import LineView
 
 TITLE = Style(bold=True)
 LABEL = Style(dim=True)
@@ -39,7 +39,7 @@ class Shown:
     planes: list[Plane]
 
 
-class Inspector(StripScrollBars, can_focus=False):
+class Inspector(LineView, can_focus=False):
     """What the current step computes, and from what: text, then heatmaps, on the Line API.
 
     The lines are built once per step (and again when the width changes), so
@@ -103,12 +103,12 @@ class Inspector(StripScrollBars, can_focus=False):
     def _refresh_changed(self, before: list[Strip]) -> None:
         """Mark dirty only the lines on screen that differ from the step before's: a step
         that keeps the inspector's shape repaints a few lines, not all of them."""
-        width, height = self.scrollable_content_region.size
-        sy = self.scroll_offset.y
-        lines = self._lines
-        for y in range(sy, sy + height):
-            if (lines[y] if y < len(lines) else None) != (before[y] if y < len(before) else None):
-                self.refresh(Region(0, y - sy, width, 1))
+        height, sy, lines = self.scrollable_content_region.height, self.scroll_offset.y, self._lines
+        self.refresh_rows(
+            y - sy
+            for y in range(sy, sy + height)
+            if (lines[y] if y < len(lines) else None) != (before[y] if y < len(before) else None)
+        )
 
     def _resize_content(self, size: Size) -> None:
         """A new virtual size; a screen layout only when the scrollbar appears or goes.

@@ -22,7 +22,7 @@ from textual.reactive import var
 from textual.strip import Strip
 
 from ..steps import Phase, Timeline
-from .scrollbar import StripScrollBars
+from .line_view import LineView
 
 PHASE_TAG = {Phase.START: "start", Phase.FORWARD: "fwd", Phase.BACKWARD: "bwd"}
 PHASE_STYLE = {
@@ -37,7 +37,7 @@ BREAKPOINT = Style(color="bright_red", bold=True)
 PLAIN = Style()  # Textual's line filters (NO_COLOR) need a style on every segment
 
 
-class TimelineView(StripScrollBars, can_focus=True, inherit_bindings=False):
+class TimelineView(LineView, can_focus=True, inherit_bindings=False):
     """All steps; the app tells it where the session is, it tells the app where to jump."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -77,17 +77,17 @@ class TimelineView(StripScrollBars, can_focus=True, inherit_bindings=False):
 
     def show_position(self, position: int, inner: str = "") -> None:
         """The session moved: mark the new step and keep it in view; `inner` is a window's text."""
-        lo, hi = sorted((self._position, position))
         if (position, inner) != (self._position, self._inner):
             # the lines between the two positions show their numbers now, or no longer
-            top = self.scroll_offset.y
-            first, last = max(lo, top), min(hi, top + self.scrollable_content_region.height - 1)
-            if first <= last:
-                self.refresh_lines(first, last - first + 1)
+            lo, hi = sorted((self._position, position))
+            top, height = self.scroll_offset.y, self.scrollable_content_region.height
+            self.refresh_rows(y - top for y in range(max(lo, top), min(hi + 1, top + height)))
         self._position = position
         self._inner = inner
-        self.cursor = position
-        self._scroll_to_line(position)
+        if self.cursor == position:
+            self._scroll_to_line(position)
+        else:
+            self.cursor = position  # its watcher scrolls
 
     def watch_cursor(self, old: int, new: int) -> None:
         self.refresh_line(old)

@@ -1,4 +1,8 @@
-"""Scrollbars drawn straight into strips, for the views that scroll as the cursor moves.
+"""The scroll views on the Line API (graph, inspector, timeline): what a step repaints.
+
+A step should repaint what it changed and no more. `LineView.refresh_rows`
+marks just those rows dirty, as few regions as the rows allow. And its
+scrollbars are drawn straight into strips:
 
 Textual's scrollbar renders itself as a rich renderable and then goes line by
 line through the styling every widget's lines go through: about 0.1 ms a
@@ -9,6 +13,8 @@ come from its renderer, meta included), its lines made once per position.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from rich.segment import Segment
 from textual.geometry import Region
@@ -62,9 +68,22 @@ class StripScrollBar(ScrollBar):
         return strips
 
 
-class StripScrollBars(ScrollView):
+class LineView(ScrollView):
     """A scroll view whose scrollbars are StripScrollBars (Widget makes its bars on first use,
-    in these two properties)."""
+    in these two properties), and whose rows can be repainted a few at a time."""
+
+    def refresh_rows(self, rows: Iterable[int]) -> None:
+        """Repaint these rows of the view (0 is its top row, wherever it is scrolled to)."""
+        width = self.scrollable_content_region.width
+        regions: list[Region] = []
+        for y in sorted(rows):
+            last = regions[-1] if regions else None
+            if last is not None and last.bottom == y:
+                regions[-1] = Region(0, last.y, width, last.height + 1)
+            else:
+                regions.append(Region(0, y, width, 1))
+        if regions:
+            self.refresh(*regions)
 
     @property
     def vertical_scrollbar(self) -> ScrollBar:
