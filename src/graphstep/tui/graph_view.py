@@ -285,7 +285,7 @@ class GraphView(LineView, can_focus=True, inherit_bindings=False):
         self._detail = laid.raster
         self._overview = None
         self._sync_size()
-        # the new virtual size takes effect at the next layout; scroll once it has
+        # a scrollbar that appears or goes takes its place at the next layout: scroll after it
         self.call_after_refresh(self.scroll_to_node, self.scene.current)
         self.post_message(self.LayoutReady(self.note))
 
@@ -390,7 +390,7 @@ class GraphView(LineView, can_focus=True, inherit_bindings=False):
 
     def _sync_size(self) -> None:
         raster = self.raster
-        self.virtual_size = Size(raster.width, raster.height) if raster else Size(0, 0)
+        self.resize_content(Size(raster.width, raster.height) if raster else Size(0, 0))
         self.refresh()
 
     def watch_overview_mode(self) -> None:

@@ -17,7 +17,6 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.geometry import Size
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from ..composite import Windows
@@ -78,7 +77,7 @@ class Inspector(LineView, can_focus=False):
             lines = self._wrapped(max(1, region.width - self.styles.scrollbar_size_vertical))
         self._lines = lines
         self._built_for = region.width
-        self._resize_content(Size(region.width, len(lines)))
+        self.resize_content(Size(region.width, len(lines)))
 
     def _wrapped(self, width: int) -> list[Strip]:
         console = self.app.console
@@ -109,20 +108,6 @@ class Inspector(LineView, can_focus=False):
             for y in range(sy, sy + height)
             if (lines[y] if y < len(lines) else None) != (before[y] if y < len(before) else None)
         )
-
-    def _resize_content(self, size: Size) -> None:
-        """A new virtual size; a screen layout only when the scrollbar appears or goes.
-
-        Assigning `virtual_size` lays out the whole screen, which would make every
-        step repaint everything; while the scrollbar stays as it is, updating the
-        scrollbar is all a new length needs (what Textual does after a layout).
-        """
-        height = self.scrollable_content_region.height
-        if (size.height > height) != (self.virtual_size.height > height):
-            self.virtual_size = size
-            return
-        self.set_reactive(ScrollView.virtual_size, size)
-        self._scroll_update(size)
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width

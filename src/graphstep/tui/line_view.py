@@ -1,8 +1,9 @@
 """The scroll views on the Line API (graph, inspector, timeline): what a step repaints.
 
 A step should repaint what it changed and no more. `LineView.refresh_rows`
-marks just those rows dirty, as few regions as the rows allow. And its
-scrollbars are drawn straight into strips:
+marks just those rows dirty, as few regions as the rows allow;
+`resize_content` gives the view a new length without a layout of the screen;
+and its scrollbars are drawn straight into strips:
 
 Textual's scrollbar renders itself as a rich renderable and then goes line by
 line through the styling every widget's lines go through: about 0.1 ms a
@@ -17,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from rich.segment import Segment
-from textual.geometry import Region
+from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
 from textual.scrollbar import ScrollBar, ScrollBarRender
 from textual.strip import Strip
@@ -71,6 +72,17 @@ class StripScrollBar(ScrollBar):
 class LineView(ScrollView):
     """A scroll view whose scrollbars are StripScrollBars (Widget makes its bars on first use,
     in these two properties), and whose rows can be repainted a few at a time."""
+
+    def resize_content(self, size: Size) -> None:
+        """A new virtual size, without laying out the screen again.
+
+        Assigning `virtual_size` lays out the whole screen (15–25 ms with this
+        app's widgets). While the scrollbars stay, updating them is all a new size
+        needs (what Textual does after a layout); if one appears or goes, its own
+        reactive asks for the layout.
+        """
+        self.set_reactive(ScrollView.virtual_size, size)
+        self._scroll_update(size)
 
     def refresh_rows(self, rows: Iterable[int]) -> None:
         """Repaint these rows of the view (0 is its top row, wherever it is scrolled to)."""
