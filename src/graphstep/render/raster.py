@@ -727,14 +727,17 @@ def rasterize_apart(
         raster = rasterize(laid, drawing)
         return pickle.dumps((pack(raster), laid.fallback, _pack_layout(laid)))
 
-    data = _in_child(work, cancelled) if hasattr(os, "fork") else work()
+    # the whole drawing yields to the screen's process; a neighbourhood is small and awaited
+    data = _in_child(work, cancelled, only is None) if hasattr(os, "fork") else work()
     if data is None:
         return None
     raster, fallback, packed = pickle.loads(data)
     return Laid(unpack(raster), fallback, packed)
 
 
-def _in_child(work: Callable[[], bytes], cancelled: Callable[[], bool]) -> bytes | None:
+def _in_child(
+    work: Callable[[], bytes], cancelled: Callable[[], bool], yielding: bool = True
+) -> bytes | None:
     """work() in a forked child, its bytes read back through a pipe; a GraphstepError it
     raises is raised here."""
     read, write = os.pipe()
@@ -745,7 +748,8 @@ def _in_child(work: Callable[[], bytes], cancelled: Callable[[], bool]) -> bytes
         os.close(read)
         code = 1
         try:
-            os.nice(10)  # the screen's process comes first
+            if yielding:
+                os.nice(10)  # the screen's process comes first
             try:
                 out = pickle.dumps((True, work()))
             except GraphstepError as error:
