@@ -100,21 +100,19 @@ class LineView(ScrollView):
     @property
     def vertical_scrollbar(self) -> ScrollBar:
         if self._vertical_scrollbar is None:
-            bar = StripScrollBar(
-                vertical=True, name="vertical", thickness=self.scrollbar_size_vertical
-            )
-            bar.display = False
-            self._vertical_scrollbar = bar
-            self.app._start_widget(self, bar)
+            self._vertical_scrollbar = self._bar(True, self.scrollbar_size_vertical)
         return self._vertical_scrollbar
 
     @property
     def horizontal_scrollbar(self) -> ScrollBar:
         if self._horizontal_scrollbar is None:
-            bar = StripScrollBar(
-                vertical=False, name="horizontal", thickness=self.scrollbar_size_horizontal
-            )
-            bar.display = False
-            self._horizontal_scrollbar = bar
-            self.app._start_widget(self, bar)
+            self._horizontal_scrollbar = self._bar(False, self.scrollbar_size_horizontal)
         return self._horizontal_scrollbar
+
+    def _bar(self, vertical: bool, thickness: int) -> StripScrollBar:
+        """A scrollbar, hidden until Textual shows it, as Widget makes its own."""
+        name = "vertical" if vertical else "horizontal"
+        bar = StripScrollBar(vertical=vertical, name=name, thickness=thickness)
+        bar.display = False
+        self.app._start_widget(self, bar)
+        return bar
