@@ -26,6 +26,7 @@ from graphstep.tui import GraphstepApp
 from graphstep.tui.dialogs import FindScreen, GotoScreen, HelpScreen, SetInputScreen
 from graphstep.tui.graph_view import GraphView
 from graphstep.tui.heatmap import Plane, number_grid, pixel_grid
+from graphstep.tui.inspector import Inspector
 from graphstep.tui.line_view import LineView
 from graphstep.tui.timeline import TimelineView
 
@@ -671,6 +672,24 @@ async def test_a_click_on_the_graphs_scrollbar_below_its_thumb_scrolls_a_page() 
         await pilot.click(bar, offset=(0, 14))
         await pilot.pause()
         assert view.scroll_offset.y == 16
+
+
+@drive
+async def test_the_inspector_keeps_a_steps_lines_until_the_values_change() -> None:
+    async with running(graphstep.load(CHAIN)) as pilot:
+        inspector = pilot.app.query_one(Inspector)
+
+        def shown() -> str:
+            return "\n".join(inspector.render_line(y).text for y in range(inspector.size.height))
+
+        await pilot.press("n")
+        first = shown()
+        assert "q = x + y = -2 + 5 = 3" in first
+        await pilot.press("n", "p")  # back at step 1: its lines as kept
+        assert shown() == first
+        assert pilot.app.set_input("x", "3") is None  # new values: step 1 reads them
+        await settle(pilot)
+        assert "q = x + y = 3 + 5 = 8" in shown()
 
 
 # -- heatmaps

@@ -26,6 +26,7 @@ from ..steps import Phase, Step
 from .heatmap import PLAIN, Plane, grid, planes
 from .line_view import LineView
 
+KEPT_STEPS = 64  # steps whose lines the inspector keeps, for stepping back and forth
 TITLE = Style(bold=True)
 LABEL = Style(dim=True)
 
@@ -38,25 +39,42 @@ class Shown:
     planes: list[Plane]
 
 
+@dataclass(frozen=True)
+class Made:
+    """What the inspector shows at one step: its texts and tensors, and their lines wrapped
+    to each width asked for."""
+
+    texts: tuple[Text, Text]
+    tensors: list[Shown]
+    lines: dict[int, list[Strip]]
+
+
 class Inspector(LineView, can_focus=False):
     """What the current step computes, and from what: text, then heatmaps, on the Line API.
 
     The lines are built once per step (and again when the width changes), so
-    a step repaints the inspector without laying out the screen again.
+    a step repaints the inspector without laying out the screen again; those of
+    the last KEPT_STEPS steps are kept, so stepping back builds nothing.
     """
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._texts: tuple[Text, Text] = (Text(), Text())
-        self._tensors: list[Shown] = []
+        self._made: dict[tuple[object, ...], Made] = {}  # by step, the latest last
+        self._shown = Made((Text(), Text()), [], {})
         self._lines: list[Strip] = []
         self._built_for = -1
 
     def show(self, session: Session, selected: str | None) -> None:
         step = session.current
-        chosen = _selected_text(session, selected) if selected and selected != step.node else Text()
-        self._texts = (_step_text(session, step), chosen)
-        self._tensors = _tensors(session, step)
+        pick = selected if selected and selected != step.node else None
+        key = (session.version, session.position, session.inner, pick)
+        made = self._made.pop(key, None)
+        if made is None:
+            chosen = _selected_text(session, pick) if pick else Text()
+            made = Made((_step_text(session, step), chosen), _tensors(session, step), {})
+        self._made[key] = self._shown = made
+        if len(self._made) > KEPT_STEPS:
+            del self._made[next(iter(self._made))]
         before = self._lines
         self._build()
         self.scroll_to(0, 0, animate=False, immediate=True)
@@ -80,13 +98,19 @@ class Inspector(LineView, can_focus=False):
         self.resize_content(Size(region.width, len(lines)))
 
     def _wrapped(self, width: int) -> list[Strip]:
+        made = self._shown
+        if width not in made.lines:
+            made.lines[width] = self._wrap(made, width)
+        return made.lines[width]
+
+    def _wrap(self, made: Made, width: int) -> list[Strip]:
         console = self.app.console
         options = console.options.update_width(width)
         lines: list[Strip] = []
-        step_text, chosen = self._texts
+        step_text, chosen = made.texts
         for segments in console.render_lines(step_text, options, pad=False):
             lines.append(Strip(segments))
-        for shown in self._tensors:
+        for shown in made.tensors:
             lines.append(Strip.blank(width, PLAIN))
             lines.append(Strip([Segment(shown.title[:width], TITLE)]))
             for plane in shown.planes:
