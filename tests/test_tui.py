@@ -609,7 +609,8 @@ def painted(pilot: Pilot) -> str:
 
 
 POOL_KEYS = [*"nnnnnsnnox", "right_square_bracket", "b", *"nnn", "escape", *"ppppppppp", "C"]
-LONG_KEYS = [*"nnnnnnnn", "g", "5", "0", "enter", *"ppp", "l", "j", "z"]  # scrolling
+# steps that scroll, jumps back over lines the timeline has drawn, panning, the overview
+LONG_KEYS = [*"nnnnnnnn", "g", "2", "enter", "g", "5", "0", "enter", *"ppp", "l", "j", "z"]
 
 
 @pytest.mark.parametrize(
