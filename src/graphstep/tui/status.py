@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
@@ -30,7 +31,8 @@ class StatusLine(Widget):
     def render_line(self, y: int) -> Strip:
         width, base = self.size.width, self.rich_style  # the bar's colours under the text's
         strip = self._strip if y == 0 else Strip([])
-        return strip.crop(0, width).apply_style(base).extend_cell_length(width, base)
+        blank = Style(bgcolor=base.bgcolor)
+        return strip.crop(0, width).apply_style(base).extend_cell_length(width, blank)
 
 
 class StatusBar(Horizontal):
