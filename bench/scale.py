@@ -20,7 +20,8 @@
    shows the current node's neighbourhood, 10k nodes / 50 nodes (target ≤ 3); and
    at 10k, while the whole layout is still being made in its child process,
    key → frame for `n` and `p`, p90 (target ≤ 16 ms), beside the same on the
-   50-node graph.
+   50-node graph and on a bare Textual app (a header, a line, the footer), which
+   say what any frame costs on this machine at the moment.
 
 GC is off while timing; each figure is the best of a few runs.
 Run: .venv/bin/python bench/scale.py
@@ -40,6 +41,9 @@ from pathlib import Path
 import yaml
 from shapes import layered_nodes, own_weights_yaml, shared_weight_yaml
 from textual import events
+from textual.app import App, ComposeResult
+from textual.pilot import Pilot
+from textual.widgets import Footer, Header, Static
 from timing import best_of as _best_of
 
 import graphstep
@@ -182,20 +186,42 @@ async def first_frame(graph: graphstep.Graph, keys: int = 0) -> tuple[float, lis
         await pilot._wait_for_screen()
         app.screen._on_timer_update()  # paint, as the screen's update timer does
         seconds = time.perf_counter() - started
-
-        async def press(key: str) -> float:
-            t0 = time.perf_counter()
-            app._driver.send_message(events.Key(key, key))
-            for _ in range(2):  # the key's messages, then those they post
-                await pilot._wait_for_screen()
-                app.screen._on_timer_update()
-            return (time.perf_counter() - t0) * 1000
-
-        times = [await press(key) for key in "n" * keys + "p" * keys]
+        times = [await press(pilot, key) for key in "n" * keys + "p" * keys]
         if keys and view.whole and len(graph.nodes) > 2 * NEIGHBOURHOOD_PARTS:
             raise SystemExit("the whole layout was ready before the keys were timed")
         app.exit()
     return seconds, times
+
+
+async def press(pilot: Pilot[None], key: str) -> float:
+    """Milliseconds from a key, sent as the terminal sends it, to its frame painted."""
+    app = pilot.app
+    t0 = time.perf_counter()
+    app._driver.send_message(events.Key(key, key))
+    for _ in range(2):  # the key's messages, then those they post
+        await pilot._wait_for_screen()
+        app.screen._on_timer_update()
+    return (time.perf_counter() - t0) * 1000
+
+
+class Bare(App[None]):
+    """Textual's floor on this machine: a header, one line, the footer; a key rewrites the
+    line. Measured beside ours, it says what any frame costs here at the moment."""
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(id="line")
+        yield Footer()
+
+    def on_key(self, event: events.Key) -> None:
+        self.query_one(Static).update(f"{event.key} {time.perf_counter()}")
+
+
+async def bare_frames(keys: int) -> list[float]:
+    app = Bare()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        return [await press(pilot, key) for key in "n" * keys + "p" * keys]
 
 
 def tui() -> None:
@@ -225,11 +251,18 @@ def tui() -> None:
         finally:
             gc.enable()
         p90[len(graph.nodes)] = statistics.quantiles(times, n=10)[-1]
+    gc.collect()
+    gc.disable()
+    try:
+        bare = statistics.quantiles(asyncio.run(bare_frames(60)), n=10)[-1]
+    finally:
+        gc.enable()
     print(
         f"TUI key → frame p90, ms: {n_small:,} nodes {p90[n_small]:.1f}; {n_big:,} nodes with "
         f"the whole layout still running {verdict(p90[n_big], 16)}; "
-        f"{n_big:,} / {n_small:,}: {p90[n_big] / p90[n_small]:.2f} (the {n_small}-node figure "
-        "says what any frame costs on this machine now)"
+        f"{n_big:,} / {n_small:,}: {p90[n_big] / p90[n_small]:.2f}; a bare Textual app "
+        f"(header, a line, footer) {bare:.1f}, {n_big:,} / bare: {p90[n_big] / bare:.1f} "
+        "(the last two say what any frame costs on this machine now)"
     )
 
 

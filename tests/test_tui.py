@@ -17,6 +17,8 @@ import numpy as np
 import pytest
 from rich.console import Console
 from textual.pilot import Pilot
+from textual.scrollbar import ScrollBar
+from textual.strip import Strip
 from textual.widgets import Input
 
 import graphstep
@@ -24,6 +26,8 @@ from graphstep.tui import GraphstepApp
 from graphstep.tui.dialogs import FindScreen, GotoScreen, HelpScreen, SetInputScreen
 from graphstep.tui.graph_view import GraphView
 from graphstep.tui.heatmap import Plane, number_grid, pixel_grid
+from graphstep.tui.inspector import Inspector
+from graphstep.tui.line_view import LineView
 from graphstep.tui.timeline import TimelineView
 
 CHAIN = """
@@ -583,6 +587,110 @@ async def test_no_color_keeps_the_screen_readable(monkeypatch: pytest.MonkeyPatc
         assert pilot.app.no_color
         await pilot.press("n")
         assert "q = x + y = -2 + 5 = 3" in screen_text(pilot)
+
+
+# -- a step repaints only what changed
+
+
+def painted(pilot: Pilot) -> str:
+    """The screen as last painted, styles included: each widget's lines as they were drawn
+    (Textual keeps them until a refresh marks them dirty)."""
+    width, height = pilot.app.size
+    console = Console(
+        width=width,
+        height=height,
+        file=io.StringIO(),
+        record=True,
+        force_terminal=True,
+        color_system="truecolor",
+    )
+    console.print(pilot.app.screen._compositor.render_update(full=True))
+    return console.export_text(styles=True)
+
+
+POOL_KEYS = [*"nnnnnsnnox", "right_square_bracket", "b", *"nnn", "escape", *"ppppppppp", "C"]
+# steps that scroll, jumps back over lines the timeline has drawn, panning, the overview
+LONG_KEYS = [*"nnnnnnnn", "g", "2", "enter", "g", "5", "0", "enter", *"ppp", "l", "j", "z"]
+
+
+@pytest.mark.parametrize(
+    ("make", "size", "keys"),
+    [
+        pytest.param(lambda: graphstep.load(POOL), (100, 32), POOL_KEYS, id="pool"),
+        pytest.param(lambda: chain_of(30), (80, 24), LONG_KEYS, id="long-chain"),
+    ],
+)
+@drive
+async def test_every_step_paints_the_screen_a_whole_repaint_would(
+    make: Callable[[], graphstep.Graph], size: tuple[int, int], keys: list[str]
+) -> None:
+    async with running(make(), size=size) as pilot:
+        for key in keys:
+            await pilot.press(key)
+            await settle(pilot)
+            shown = painted(pilot)
+            for widget in pilot.app.screen.query("*"):
+                widget.refresh()
+            await pilot.pause()
+            assert painted(pilot) == shown, f"stale lines after {key}"
+            for view in pilot.app.query(LineView):
+                for bar in (view.vertical_scrollbar, view.horizontal_scrollbar):
+                    ours = bar.render_lines(bar.size.region)
+                    bar._styles_cache.clear()  # Textual's own scrollbar, drawn afresh
+                    assert ours == ScrollBar.render_lines(bar, bar.size.region), key
+
+
+@drive
+async def test_a_step_repaints_the_rows_of_the_graph_that_changed() -> None:
+    async with running(graphstep.load(CHAIN)) as pilot:
+        view = pilot.app.query_one(GraphView)
+        drawn: list[int] = []
+        render_line = view.render_line
+
+        def counted(y: int) -> Strip:
+            drawn.append(y)
+            return render_line(y)
+
+        view.render_line = counted  # type: ignore[method-assign]
+        offset = view.scroll_offset
+        await pilot.press("n")  # q is computed: its box and the edges into it change
+        await pilot.pause()
+        assert view.scroll_offset == offset
+        assert view.raster is not None
+        rows = {y + offset.y for y in drawn}
+        q, x = view.raster.boxes["q"], view.raster.boxes["x"]
+        assert set(range(q.y, q.bottom)) <= rows  # q: current now
+        assert not rows & set(range(x.y, x.bottom))  # x: computed before and after
+        assert len(drawn) == 15 < view.size.height == 26  # q, its edges in and out
+
+
+@drive
+async def test_a_click_on_the_graphs_scrollbar_below_its_thumb_scrolls_a_page() -> None:
+    async with running(chain_of(30), size=(80, 24)) as pilot:
+        view = pilot.app.query_one(GraphView)
+        bar = view.vertical_scrollbar
+        assert view.scroll_offset.y == 0 and bar.size.height == 16
+        await pilot.click(bar, offset=(0, 14))
+        await pilot.pause()
+        assert view.scroll_offset.y == 16
+
+
+@drive
+async def test_the_inspector_keeps_a_steps_lines_until_the_values_change() -> None:
+    async with running(graphstep.load(CHAIN)) as pilot:
+        inspector = pilot.app.query_one(Inspector)
+
+        def shown() -> str:
+            return "\n".join(inspector.render_line(y).text for y in range(inspector.size.height))
+
+        await pilot.press("n")
+        first = shown()
+        assert "q = x + y = -2 + 5 = 3" in first
+        await pilot.press("n", "p")  # back at step 1: its lines as kept
+        assert shown() == first
+        assert pilot.app.set_input("x", "3") is None  # new values: step 1 reads them
+        await settle(pilot)
+        assert "q = x + y = 3 + 5 = 8" in shown()
 
 
 # -- heatmaps

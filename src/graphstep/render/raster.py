@@ -19,7 +19,7 @@ import select
 import signal
 import warnings
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum, IntEnum
 from functools import cached_property
@@ -714,25 +714,30 @@ def rasterize_apart(
     regions: Mapping[str, Region],
     folded: bool,
     cancelled: Callable[[], bool],
+    only: Collection[str] | None = None,
 ) -> Laid | None:
-    """`layout` and `rasterize` of the whole drawing in a forked child process, so that the
-    interpreter that draws the screen never waits on them; None when `cancelled()` turned
-    true first (the child is killed). Without fork (Windows), in the calling thread."""
+    """`layout` and `rasterize` of the whole drawing (or of `only` those drawn nodes, as
+    `diagram` takes them) in a forked child process, so that the interpreter that draws
+    the screen never waits on them, nor shares its lock with them; None when `cancelled()`
+    turned true first (the child is killed). Without fork (Windows), in the calling thread."""
 
     def work() -> bytes:
-        drawing = diagram(graph, trace, expanded, regions=regions, folded=folded)
+        drawing = diagram(graph, trace, expanded, regions=regions, folded=folded, only=only)
         laid = layout_of(drawing)
         raster = rasterize(laid, drawing)
         return pickle.dumps((pack(raster), laid.fallback, _pack_layout(laid)))
 
-    data = _in_child(work, cancelled) if hasattr(os, "fork") else work()
+    # the whole drawing yields to the screen's process; a neighbourhood is small and awaited
+    data = _in_child(work, cancelled, only is None) if hasattr(os, "fork") else work()
     if data is None:
         return None
     raster, fallback, packed = pickle.loads(data)
     return Laid(unpack(raster), fallback, packed)
 
 
-def _in_child(work: Callable[[], bytes], cancelled: Callable[[], bool]) -> bytes | None:
+def _in_child(
+    work: Callable[[], bytes], cancelled: Callable[[], bool], yielding: bool = True
+) -> bytes | None:
     """work() in a forked child, its bytes read back through a pipe; a GraphstepError it
     raises is raised here."""
     read, write = os.pipe()
@@ -743,7 +748,8 @@ def _in_child(work: Callable[[], bytes], cancelled: Callable[[], bool]) -> bytes
         os.close(read)
         code = 1
         try:
-            os.nice(10)  # the screen's process comes first
+            if yielding:
+                os.nice(10)  # the screen's process comes first
             try:
                 out = pickle.dumps((True, work()))
             except GraphstepError as error:

@@ -211,7 +211,10 @@ class GraphstepApp(App[None]):
     def layout_ready(self, event: GraphView.LayoutReady) -> None:
         self.query_one("#graph-box").loading = False
         note = self.query_one("#layout-note", Static)
-        note.update(Text(visible(event.note)))
+        text = Text(visible(event.note))
+        # a new neighbourhood's note keeps its height: no need to lay out the whole screen
+        height = len(text.wrap(self.console, note.size.width)) if note.size.width else 0
+        note.update(text, layout=not event.note or height != note.size.height)
         note.display = bool(event.note)
         self.show_step()
 

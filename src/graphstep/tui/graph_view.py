@@ -25,7 +25,6 @@ from textual.geometry import Region as TextualRegion
 from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.worker import get_current_worker
 
@@ -47,11 +46,13 @@ from ..render.raster import (
     shown,
     tint,
 )
-from ..scene import Flow, Scene, regions_at, scene_of
+from ..scene import Delta, Flow, Scene, regions_at, scene_of
 from ..session import NodeState, Session
+from .line_view import LineView
 
 PLAIN = Style()  # Textual's line filters (NO_COLOR) need a style on every segment
 OVERLAY_INK = "#1a1a1a"  # text on an overlay's colours, all of them light
+EDGE_ROLES = frozenset((Role.EDGE, Role.ARROW, Role.EDGE_VALUE, Role.EDGE_GRAD))  # wires' runs
 KEPT_LAYOUTS = 8  # whole layouts kept, by expansion and values
 # what a layout is of: expanded, folded, the values' version, the regions of composites
 Key = tuple[frozenset[str], bool, int, frozenset[tuple[str, Region]]]
@@ -105,7 +106,7 @@ def palette() -> Palette:
     )
 
 
-class GraphView(ScrollView, can_focus=True, inherit_bindings=False):
+class GraphView(LineView, can_focus=True, inherit_bindings=False):
     """The graph, scrolled so the current node is in view; a click selects a node."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -162,6 +163,7 @@ class GraphView(ScrollView, can_focus=True, inherit_bindings=False):
         self._drag: tuple[int, int, bool] | None = None  # where a drag is, and whether it moved
         self._wanted: Key | None = None  # the layout last asked for
         self.overlay: Overlay | None = None  # the doctor's colours behind the boxes, if on
+        self._frame: tuple[int, int] | None = None  # width and indent, while a frame is drawn
 
     def _regions(self, expanded: frozenset[str]) -> dict[str, Region]:
         return regions_at(self.session.timeline, self.session.current, expanded)
@@ -237,19 +239,14 @@ class GraphView(ScrollView, can_focus=True, inherit_bindings=False):
         last = min(len(timeline), position + NEIGHBOURHOOD_STEPS)
         steps = [timeline.node_at(k) for k in range(first, last)]
         seeds = [centre, *(n for n in steps if n is not None)]
-        only = neighbourhood(session.graph, expanded, folded, seeds, NEIGHBOURHOOD_PARTS)
-        near = diagram(
-            session.graph, session.trace, expanded, regions=regions, only=only, folded=folded
-        )
-        laid = layout_of(near)
-        self.app.call_from_thread(
-            self._show_layout,
-            key,
-            near,
-            Laid(rasterize(laid, near), laid.fallback, laid),
-            whole=False,
-            around=centre,
-        )
+        graph, trace = session.graph, session.trace
+        only = neighbourhood(graph, expanded, folded, seeds, NEIGHBOURHOOD_PARTS)
+        # laid out and rasterized apart: this thread would take the interpreter's lock from
+        # the screen for a tenth of a second, and each frame meanwhile would take twice as long
+        laid = rasterize_apart(graph, trace, expanded, regions, folded, lambda: False, only)
+        assert laid is not None  # not cancellable: one neighbourhood at a time (`_centring`)
+        near = diagram(graph, trace, expanded, regions=regions, only=only, folded=folded)
+        self.app.call_from_thread(self._show_layout, key, near, laid, whole=False, around=centre)
 
     @work(thread=True, exclusive=True, group="near")
     def _recentre(self, key: Key, centre: str) -> None:
@@ -288,7 +285,7 @@ class GraphView(ScrollView, can_focus=True, inherit_bindings=False):
         self._detail = laid.raster
         self._overview = None
         self._sync_size()
-        # the new virtual size takes effect at the next layout; scroll once it has
+        # a scrollbar that appears or goes takes its place at the next layout: scroll after it
         self.call_after_refresh(self.scroll_to_node, self.scene.current)
         self.post_message(self.LayoutReady(self.note))
 
@@ -323,15 +320,37 @@ class GraphView(ScrollView, can_focus=True, inherit_bindings=False):
         return self._overview if self.overview_mode else self._detail
 
     def show_step(self, selected: str | None, breakpoints: frozenset[str]) -> None:
-        """A step or a selection: only colours change; the current node is scrolled into view."""
-        self._marked = frozenset(self.drawn_for(selected) if selected else ())
-        self._selected = selected
-        self._breakpoints = breakpoints
-        if self.scene is None or self.scene.timeline is not self.session.timeline:
+        """A step or a selection: only colours change, so only the rows on screen that hold
+        what changed are drawn again; the current node is scrolled into view."""
+        marked = frozenset(self.drawn_for(selected) if selected else ())
+        flipped = (marked ^ self._marked) | (breakpoints ^ self._breakpoints)
+        self._marked, self._selected, self._breakpoints = marked, selected, breakpoints
+        before = self.scene
+        if before is None or before.timeline is not self.session.timeline:
             return  # new values: their layout is on its way
-        self.scene = scene_of(self.session, self.scene.diagram)
-        self.refresh()  # only the rows on screen are drawn again
+        self.scene = scene_of(self.session, before.diagram)
+        self._refresh_rows(self.scene.delta(before), flipped)
         self.scroll_to_node(self.scene.current)
+
+    def _refresh_rows(self, delta: Delta, flipped: frozenset[str]) -> None:
+        """Mark dirty the rows on screen with a run whose look or flow the move changed, or
+        whose box was selected, deselected or got or lost a breakpoint: a step repaints a
+        few rows, not the view (scrolling, when it follows, repaints the rest)."""
+        raster, scene = self.raster, self.scene
+        if raster is None or scene is None:
+            return
+        ids, looks, flows = scene.diagram.ids, delta.looks, delta.flows
+        width, height = self.scrollable_content_region.size
+        sx, sy = self.scroll_offset
+        self.refresh_rows(
+            y
+            for y in range(min(height, raster.height - sy))
+            if any(
+                run.owner in flipped
+                or (run.owner in flows if run.role in EDGE_ROLES else ids.get(run.owner) in looks)
+                for run in raster.runs(sy + y, sx, sx + width)
+            )
+        )
 
     def scroll_to_node(self, node: str | None) -> None:
         """Bring a node's box (or the top left of a composite's frame) into view.
@@ -371,7 +390,7 @@ class GraphView(ScrollView, can_focus=True, inherit_bindings=False):
 
     def _sync_size(self) -> None:
         raster = self.raster
-        self.virtual_size = Size(raster.width, raster.height) if raster else Size(0, 0)
+        self.resize_content(Size(raster.width, raster.height) if raster else Size(0, 0))
         self.refresh()
 
     def watch_overview_mode(self) -> None:
@@ -399,12 +418,16 @@ class GraphView(ScrollView, can_focus=True, inherit_bindings=False):
     def action_pan(self, dx: int, dy: int) -> None:
         self.scroll_relative(dx, dy, animate=False)
 
-    @property
-    def indent(self) -> int:
-        """Columns left blank so that a graph narrower than the view sits in its middle."""
+    def _columns(self) -> tuple[int, int]:
+        """The view's width, and the columns left blank so that a graph narrower than the
+        view sits in its middle."""
         raster = self.raster
         width = self.scrollable_content_region.width
-        return max(0, (width - raster.width) // 2) if raster is not None else 0
+        return width, max(0, (width - raster.width) // 2) if raster is not None else 0
+
+    @property
+    def indent(self) -> int:
+        return self._columns()[1]
 
     def on_mouse_down(self, event: events.MouseDown) -> None:
         self._drag = (event.screen_x, event.screen_y, False)
@@ -438,14 +461,20 @@ class GraphView(ScrollView, can_focus=True, inherit_bindings=False):
                 drawn = d.parts[d.ids[drawn]].source
             self.post_message(self.NodeClicked(drawn))
 
+    def render_lines(self, crop: TextualRegion) -> list[Strip]:
+        self._frame = self._columns()  # the same for every row of a frame: found once
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._frame = None
+
     def render_line(self, y: int) -> Strip:
-        width = self.scrollable_content_region.width
+        width, indent = self._frame or self._columns()
         raster, scene = self.raster, self.scene
         sx, sy = self.scroll_offset
         row = y + sy
         if raster is None or scene is None or row >= raster.height:
             return Strip.blank(width, PLAIN)
-        indent = self.indent
         segments: list[Segment] = [Segment(" " * indent, PLAIN)] if indent else []
         x = sx
         for run in raster.runs(row, sx, sx + width):

@@ -17,7 +17,6 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.geometry import Size
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from ..composite import Windows
@@ -25,7 +24,9 @@ from ..format import index, shape, tensor, visible
 from ..session import Session
 from ..steps import Phase, Step
 from .heatmap import PLAIN, Plane, grid, planes
+from .line_view import LineView
 
+KEPT_STEPS = 64  # steps whose lines the inspector keeps, for stepping back and forth
 TITLE = Style(bold=True)
 LABEL = Style(dim=True)
 
@@ -38,28 +39,46 @@ class Shown:
     planes: list[Plane]
 
 
-class Inspector(ScrollView, can_focus=False):
+@dataclass(frozen=True)
+class Made:
+    """What the inspector shows at one step: its texts and tensors, and their lines wrapped
+    to each width asked for."""
+
+    texts: tuple[Text, Text]
+    tensors: list[Shown]
+    lines: dict[int, list[Strip]]
+
+
+class Inspector(LineView, can_focus=False):
     """What the current step computes, and from what: text, then heatmaps, on the Line API.
 
     The lines are built once per step (and again when the width changes), so
-    a step repaints the inspector without laying out the screen again.
+    a step repaints the inspector without laying out the screen again; those of
+    the last KEPT_STEPS steps are kept, so stepping back builds nothing.
     """
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._texts: tuple[Text, Text] = (Text(), Text())
-        self._tensors: list[Shown] = []
+        self._made: dict[tuple[object, ...], Made] = {}  # by step, the latest last
+        self._shown = Made((Text(), Text()), [], {})
         self._lines: list[Strip] = []
         self._built_for = -1
 
     def show(self, session: Session, selected: str | None) -> None:
         step = session.current
-        chosen = _selected_text(session, selected) if selected and selected != step.node else Text()
-        self._texts = (_step_text(session, step), chosen)
-        self._tensors = _tensors(session, step)
+        pick = selected if selected and selected != step.node else None
+        key = (session.version, session.position, session.inner, pick)
+        made = self._made.pop(key, None)
+        if made is None:
+            chosen = _selected_text(session, pick) if pick else Text()
+            made = Made((_step_text(session, step), chosen), _tensors(session, step), {})
+        self._made[key] = self._shown = made
+        if len(self._made) > KEPT_STEPS:
+            del self._made[next(iter(self._made))]
+        before = self._lines
         self._build()
         self.scroll_to(0, 0, animate=False, immediate=True)
-        self.refresh()
+        self._refresh_changed(before)
 
     def on_resize(self) -> None:
         if self.scrollable_content_region.width != self._built_for:
@@ -76,16 +95,22 @@ class Inspector(ScrollView, can_focus=False):
             lines = self._wrapped(max(1, region.width - self.styles.scrollbar_size_vertical))
         self._lines = lines
         self._built_for = region.width
-        self._resize_content(Size(region.width, len(lines)))
+        self.resize_content(Size(region.width, len(lines)))
 
     def _wrapped(self, width: int) -> list[Strip]:
+        made = self._shown
+        if width not in made.lines:
+            made.lines[width] = self._wrap(made, width)
+        return made.lines[width]
+
+    def _wrap(self, made: Made, width: int) -> list[Strip]:
         console = self.app.console
         options = console.options.update_width(width)
         lines: list[Strip] = []
-        step_text, chosen = self._texts
+        step_text, chosen = made.texts
         for segments in console.render_lines(step_text, options, pad=False):
             lines.append(Strip(segments))
-        for shown in self._tensors:
+        for shown in made.tensors:
             lines.append(Strip.blank(width, PLAIN))
             lines.append(Strip([Segment(shown.title[:width], TITLE)]))
             for plane in shown.planes:
@@ -98,19 +123,15 @@ class Inspector(ScrollView, can_focus=False):
                 lines.append(Strip(segments))
         return lines
 
-    def _resize_content(self, size: Size) -> None:
-        """A new virtual size; a screen layout only when the scrollbar appears or goes.
-
-        Assigning `virtual_size` lays out the whole screen, which would make every
-        step repaint everything; while the scrollbar stays as it is, updating the
-        scrollbar is all a new length needs (what Textual does after a layout).
-        """
-        height = self.scrollable_content_region.height
-        if (size.height > height) != (self.virtual_size.height > height):
-            self.virtual_size = size
-            return
-        self.set_reactive(ScrollView.virtual_size, size)
-        self._scroll_update(size)
+    def _refresh_changed(self, before: list[Strip]) -> None:
+        """Mark dirty only the lines on screen that differ from the step before's: a step
+        that keeps the inspector's shape repaints a few lines, not all of them."""
+        height, sy, lines = self.scrollable_content_region.height, self.scroll_offset.y, self._lines
+        self.refresh_rows(
+            y - sy
+            for y in range(sy, sy + height)
+            if (lines[y] if y < len(lines) else None) != (before[y] if y < len(before) else None)
+        )
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width

@@ -18,11 +18,11 @@ from textual import events
 from textual.binding import Binding, BindingType
 from textual.geometry import Region, Size
 from textual.message import Message
-from textual.reactive import reactive
-from textual.scroll_view import ScrollView
+from textual.reactive import var
 from textual.strip import Strip
 
 from ..steps import Phase, Timeline
+from .line_view import LineView
 
 PHASE_TAG = {Phase.START: "start", Phase.FORWARD: "fwd", Phase.BACKWARD: "bwd"}
 PHASE_STYLE = {
@@ -37,7 +37,7 @@ BREAKPOINT = Style(color="bright_red", bold=True)
 PLAIN = Style()  # Textual's line filters (NO_COLOR) need a style on every segment
 
 
-class TimelineView(ScrollView, can_focus=True, inherit_bindings=False):
+class TimelineView(LineView, can_focus=True, inherit_bindings=False):
     """All steps; the app tells it where the session is, it tells the app where to jump."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -57,7 +57,7 @@ class TimelineView(ScrollView, can_focus=True, inherit_bindings=False):
             super().__init__()
             self.index = index
 
-    cursor: reactive[int] = reactive(0)
+    cursor: var[int] = var(0)  # watch_cursor repaints the two lines concerned
 
     def __init__(
         self, timeline: Timeline, breakpoint_at: Callable[[int], bool], **kwargs: Any
@@ -77,11 +77,17 @@ class TimelineView(ScrollView, can_focus=True, inherit_bindings=False):
 
     def show_position(self, position: int, inner: str = "") -> None:
         """The session moved: mark the new step and keep it in view; `inner` is a window's text."""
+        if (position, inner) != (self._position, self._inner):
+            # the lines between the two positions show their numbers now, or no longer
+            lo, hi = sorted((self._position, position))
+            top, height = self.scroll_offset.y, self.scrollable_content_region.height
+            self.refresh_rows(y - top for y in range(max(lo, top), min(hi + 1, top + height)))
         self._position = position
         self._inner = inner
-        self.cursor = position
-        self.refresh()  # lines up to here show their numbers now: all visible ones may change
-        self._scroll_to_line(position)
+        if self.cursor == position:
+            self._scroll_to_line(position)
+        else:
+            self.cursor = position  # its watcher scrolls
 
     def watch_cursor(self, old: int, new: int) -> None:
         self.refresh_line(old)
