@@ -82,12 +82,14 @@ class Batchnorm(Op):
         a, inv = self._parts(x, var, epsilon, axis)
         ch = partial(_channel_view, ndim=x.ndim, axis=a)
         others = tuple(d for d in range(x.ndim) if d != a)
-        centred = x - ch(mean)
         gx = g * ch(scale * inv)
-        gscale = np.sum(g * centred, axis=others) * inv
         gbias = np.sum(g, axis=others)
-        gmean = -np.sum(gx, axis=others)
-        gvar = np.sum(g * centred, axis=others) * scale * -0.5 * inv**3
+        # Σ g·(x − mean) over every axis but the channels', in one pass (no product array)
+        axes = list(range(x.ndim))
+        gcentred = np.einsum(g, axes, x - ch(mean), axes, [a])
+        gscale = gcentred * inv
+        gmean = -gbias * scale * inv  # Σ gx per channel
+        gvar = gcentred * scale * -0.5 * inv**3
         return gx, gscale, gbias, gmean, gvar
 
     def local(self, i: int, names: Sequence[str], out: str, **attrs: Any) -> str:
