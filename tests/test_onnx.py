@@ -94,7 +94,7 @@ def test_loss_option_takes_an_expression_over_the_outputs(
     assert code == 0, err
     code, _, err = run(["run", path, "--loss", "sum(probs)"], capsys)
     assert code == 2
-    assert "--loss: 'probs' is not a tensor of the model" in err
+    assert "graphstep: error: --loss:1:5: 'probs' is not a tensor of the model" in err
     assert "probabilities" in err
 
 

@@ -710,14 +710,14 @@ class _Import:
             match e:
                 case Name(id=name, loc=loc) if name == OUTPUT:
                     return Name(outputs[0], loc)
-                case Name(id=name):
+                case Name(id=name, loc=loc):
                     if name not in allowed:
-                        raise GraphstepError(
+                        raise GraphstepError.at(
                             f"'{name}' is not a tensor of the model",
-                            file="--loss",
+                            loc,
                             hint=did_you_mean(name, allowed)
                             or f"its outputs: output (the first), {', '.join(outputs)}",
-                        )
+                        ).in_file("--loss")
                     return e
                 case Call(args=args):
                     return Call(e.func, tuple(resolve(a) for a in args), e.attrs, e.loc)
