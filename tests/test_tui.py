@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import io
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -18,16 +18,18 @@ import pytest
 from rich.console import Console
 from textual.pilot import Pilot
 from textual.scrollbar import ScrollBar
-from textual.strip import Strip
+from textual.widget import Widget
 from textual.widgets import Input
 
 import graphstep
+from graphstep.render.raster import Run
 from graphstep.tui import GraphstepApp
 from graphstep.tui.dialogs import FindScreen, GotoScreen, HelpScreen, SetInputScreen
 from graphstep.tui.graph_view import GraphView
 from graphstep.tui.heatmap import Plane, number_grid, pixel_grid
 from graphstep.tui.inspector import Inspector
 from graphstep.tui.line_view import LineView
+from graphstep.tui.painted_rows import PaintedRows, _Piece
 from graphstep.tui.timeline import TimelineView
 
 CHAIN = """
@@ -641,27 +643,61 @@ async def test_every_step_paints_the_screen_a_whole_repaint_would(
 
 
 @drive
-async def test_a_step_repaints_the_rows_of_the_graph_that_changed() -> None:
+async def test_a_step_repaints_the_rows_of_the_graph_that_changed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     async with running(graphstep.load(CHAIN)) as pilot:
         view = pilot.app.query_one(GraphView)
-        drawn: list[int] = []
-        render_line = view.render_line
+        repainted: list[int] = []
+        restyled: list[Run | None] = []
+        refresh_rows, restyle = LineView.refresh_rows, PaintedRows._restyle
 
-        def counted(y: int) -> Strip:
-            drawn.append(y)
-            return render_line(y)
+        def counted(self: LineView, rows: Iterable[int]) -> None:
+            rows = list(rows)
+            if self is view:
+                repainted.extend(rows)
+            refresh_rows(self, rows)
 
-        view.render_line = counted  # type: ignore[method-assign]
+        def styled(self: PaintedRows, piece: _Piece, c: int) -> None:
+            restyled.extend(piece.runs[i] for i in piece.stale)
+            restyle(self, piece, c)
+
+        monkeypatch.setattr(LineView, "refresh_rows", counted)
+        monkeypatch.setattr(PaintedRows, "_restyle", styled)
         offset = view.scroll_offset
         await pilot.press("n")  # q is computed: its box and the edges into it change
         await pilot.pause()
         assert view.scroll_offset == offset
         assert view.raster is not None
-        rows = {y + offset.y for y in drawn}
+        rows = {y + offset.y for y in repainted}
         q, x = view.raster.boxes["q"], view.raster.boxes["x"]
         assert set(range(q.y, q.bottom)) <= rows  # q: current now
         assert not rows & set(range(x.y, x.bottom))  # x: computed before and after
-        assert len(drawn) == 15 < view.size.height == 26  # q, its edges in and out
+        assert len(repainted) == 15 < view.size.height == 26  # q, its edges in and out
+        owners = {run.owner for run in restyled if run is not None}
+        assert "q" in owners and "x" not in owners  # of those rows, only what changed
+        assert len(restyled) < sum(len(view.raster.rows[y + offset.y]) for y in repainted)
+
+
+@pytest.mark.parametrize("no_color", [False, True])
+@drive
+async def test_the_graphs_rows_are_what_textuals_styling_of_each_line_gives(
+    monkeypatch: pytest.MonkeyPatch, no_color: bool
+) -> None:
+    if no_color:
+        monkeypatch.setenv("NO_COLOR", "1")
+    async with running(chain_of(30), size=(80, 24)) as pilot:
+        view = pilot.app.query_one(GraphView)
+        for keys in ([], ["n"] * 9, ["tab"], ["l", "l", "j"], ["p"] * 4, ["b"]):
+            await pilot.press(*keys)
+            await settle(pilot)
+            region = view.size.region
+            ours = view.render_lines(region)
+            view._styles_cache.clear()
+            theirs = Widget.render_lines(view, region)  # each line through Textual's styling
+            assert [line.simplify() for line in ours] == [line.simplify() for line in theirs]
+            assert len({line.cell_length for line in ours}) == 1
+            assert sum(line.text.strip() != "" for line in ours) > 5  # boxes, not blank rows
 
 
 @drive

@@ -15,7 +15,7 @@ are kept, so collapsing what was expanded shows the earlier one at once.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from rich.segment import Segment
 from rich.style import Style
@@ -26,6 +26,7 @@ from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.strip import Strip
+from textual.style import Style as TextualStyle
 from textual.worker import get_current_worker
 
 from ..composite import Region
@@ -49,8 +50,8 @@ from ..render.raster import (
 from ..scene import Delta, Flow, Scene, regions_at, scene_of
 from ..session import NodeState, Session
 from .line_view import LineView
+from .painted_rows import PLAIN, PaintedRows
 
-PLAIN = Style()  # Textual's line filters (NO_COLOR) need a style on every segment
 OVERLAY_INK = "#1a1a1a"  # text on an overlay's colours, all of them light
 EDGE_ROLES = frozenset((Role.EDGE, Role.ARROW, Role.EDGE_VALUE, Role.EDGE_GRAD))  # wires' runs
 KEPT_LAYOUTS = 8  # whole layouts kept, by expansion and values
@@ -164,6 +165,7 @@ class GraphView(LineView, can_focus=True, inherit_bindings=False):
         self._wanted: Key | None = None  # the layout last asked for
         self.overlay: Overlay | None = None  # the doctor's colours behind the boxes, if on
         self._frame: tuple[int, int] | None = None  # width and indent, while a frame is drawn
+        self._rows: PaintedRows | None = None  # the rows of the raster shown, as painted
 
     def _regions(self, expanded: frozenset[str]) -> dict[str, Region]:
         return regions_at(self.session.timeline, self.session.current, expanded)
@@ -329,28 +331,23 @@ class GraphView(LineView, can_focus=True, inherit_bindings=False):
         if before is None or before.timeline is not self.session.timeline:
             return  # new values: their layout is on its way
         self.scene = scene_of(self.session, before.diagram)
-        self._refresh_rows(self.scene.delta(before), flipped)
+        self._repaint(self.scene.delta(before), flipped)
         self.scroll_to_node(self.scene.current)
 
-    def _refresh_rows(self, delta: Delta, flipped: frozenset[str]) -> None:
-        """Mark dirty the rows on screen with a run whose look or flow the move changed, or
-        whose box was selected, deselected or got or lost a breakpoint: a step repaints a
-        few rows, not the view (scrolling, when it follows, repaints the rest)."""
-        raster, scene = self.raster, self.scene
-        if raster is None or scene is None:
+    def _repaint(self, delta: Delta, flipped: frozenset[str]) -> None:
+        """Forget the painted rows with a run whose look or flow the move changed, or whose
+        box was selected, deselected or got or lost a breakpoint, wherever they are; repaint
+        those on screen: a step repaints a few rows, not the view (scrolling, when it
+        follows, repaints the rest from the rows kept)."""
+        rows = self._painted()
+        if rows is None:
+            self.refresh()
             return
-        ids, looks, flows = scene.diagram.ids, delta.looks, delta.flows
-        width, height = self.scrollable_content_region.size
-        sx, sy = self.scroll_offset
-        self.refresh_rows(
-            y
-            for y in range(min(height, raster.height - sy))
-            if any(
-                run.owner in flipped
-                or (run.owner in flows if run.role in EDGE_ROLES else ids.get(run.owner) in looks)
-                for run in raster.runs(sy + y, sx, sx + width)
-            )
-        )
+        keys = [("look", part) for part in delta.looks]
+        keys += [("flow", wire) for wire in delta.flows]
+        keys += [("name", name) for name in flipped]
+        top, height = self.scroll_offset.y, self.scrollable_content_region.height
+        self.refresh_rows(y - top for y in rows.forget(keys) if top <= y < top + height)
 
     def scroll_to_node(self, node: str | None) -> None:
         """Bring a node's box (or the top left of a composite's frame) into view.
@@ -462,11 +459,88 @@ class GraphView(LineView, can_focus=True, inherit_bindings=False):
             self.post_message(self.NodeClicked(drawn))
 
     def render_lines(self, crop: TextualRegion) -> list[Strip]:
-        self._frame = self._columns()  # the same for every row of a frame: found once
-        try:
-            return super().render_lines(crop)
-        finally:
-            self._frame = None
+        """The rows on screen, cropped from the painted rows; what Textual's own styling of a
+        line would give (tests/test_tui.py compares the two), without its cost per line."""
+        rows = self._painted()
+        if rows is None:  # the overview (its ◆ moves with every step), or nothing drawn yet
+            self._frame = self._columns()
+            try:
+                return super().render_lines(crop)
+            finally:
+                self._frame = None
+        width, indent = self._columns()
+        full, height = self.size  # the column under the vertical scrollbar is Textual's too
+        base, background = self.background_colors
+        inner = TextualStyle(background=base + background).rich_style
+        under_bar = [rows.blank(full - width, inner)] if full > width else []
+        sx, sy = self.scroll_offset
+        lines = []
+        for y in crop.line_range:
+            row = y + sy
+            if y >= height:
+                lines.append(Strip([rows.blank(full, inner)], full))
+                continue
+            segments = [rows.blank(indent, PLAIN)] if indent else []
+            if row < rows.raster.height:
+                segments += rows.cells(row, sx, sx + width)
+            cells = Strip(segments).cell_length
+            if cells < width:
+                segments.append(rows.blank(width - cells, PLAIN))
+            line = Strip(segments + under_bar, max(cells, width) + full - width)
+            lines.append(line if cells <= width else line.crop(0, full))  # wide characters
+        if crop.column_span != (0, full):
+            return [line.crop(*crop.column_span) for line in lines]
+        return lines
+
+    def refresh(
+        self,
+        *regions: TextualRegion,
+        repaint: bool = True,
+        layout: bool = False,
+        recompose: bool = False,
+    ) -> Self:
+        """A refresh of the whole view paints its rows afresh (new values, an overlay, a new
+        layout); one of some rows repaints them from the rows kept."""
+        if repaint and not regions:
+            self._rows = None
+        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
+
+    def _painted(self) -> PaintedRows | None:
+        """The painted rows of the raster shown, kept while the raster, the line filters and
+        the background stay; none in the overview."""
+        raster, scene = self.raster, self.scene
+        if self.overview_mode or raster is None or scene is None:
+            return None
+        filters, background = tuple(self.get_line_filters()), self.background_colors[1]
+        rows = self._rows
+        if (
+            rows is None
+            or rows.raster is not raster
+            or rows.filters != filters
+            or rows.background != background
+        ):
+            rows = self._rows = PaintedRows(
+                raster, self._run_style, self._run_keys, filters, background
+            )
+        return rows
+
+    def _run_style(self, run: Run) -> tuple[str, Style]:
+        scene = self.scene
+        assert scene is not None  # rows are painted only while a scene is shown
+        text, style = self._styled(run, scene)
+        if self.overlay is not None:
+            style = self._tinted(run, scene, style, self.overlay)
+        return text, style
+
+    def _run_keys(self, run: Run) -> tuple[tuple[str, str], ...]:
+        """How a change to what a run shows is told (`_repaint`): by its wire's flow, or its
+        part's look; and a box's selection or breakpoint by its node's name."""
+        if run.role in EDGE_ROLES:
+            return (("flow", run.owner),)
+        assert self.scene is not None
+        part = self.scene.diagram.ids.get(run.owner)
+        named = ("name", run.owner)
+        return (named,) if part is None else (named, ("look", part))
 
     def render_line(self, y: int) -> Strip:
         width, indent = self._frame or self._columns()
