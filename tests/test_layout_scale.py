@@ -125,3 +125,33 @@ def test_export_warns_before_a_long_wait_for_dot(
     monkeypatch.setattr(layout_module, "DOT_PARTS", 4000)
     assert cli.main(["export", str(path), "-o", str(tmp_path / "out.svg")]) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_a_neighbourhood_reads_the_whole_graph_once_and_draws_as_before(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    graph = graphstep.load(layered_nodes(600))
+    trace = graphstep.Trace.compute(graph)
+    walks: list[str] = []
+    shown_as = drawing.shown_as
+
+    def counted(*args: object, **kwargs: object) -> dict[str, str]:
+        walks.append("shown_as")
+        return shown_as(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(drawing, "shown_as", counted)
+    drawn = []
+    for seed in ("a3_0", "a10_7", "a20_24"):
+        only = drawing.neighbourhood(graph, frozenset(), False, [seed], 30)
+        assert seed in only and len(only) == 31
+        drawn.append(diagram(graph, trace, only=only))
+    assert walks == ["shown_as"]  # the whole graph's tables, made once for the three
+    drawing._kept_tables.clear()  # made afresh: the same drawings
+    for before, seed in zip(drawn, ("a3_0", "a10_7", "a20_24"), strict=True):
+        again = diagram(
+            graph, trace, only=drawing.neighbourhood(graph, frozenset(), False, [seed], 30)
+        )
+        assert again.parts == before.parts and again.wires == before.wires
+        assert again.ids == before.ids
+    other = graphstep.load(layered_nodes(100))  # another graph: its own tables
+    assert "a20_24" not in diagram(other, only={"a1_0"}).ids

@@ -11,6 +11,7 @@ frames for DOT and SVG; the graph's own names are only ever labels.
 
 from __future__ import annotations
 
+import weakref
 from collections import deque
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -434,21 +435,20 @@ def diagram(
     if trace is None and composites:
         trace = Trace.compute(graph)
     read = trace if numbers else None
-    enclosing = _parents(graph)
-    runs = folds(graph, expanded) if folded else {}
-    shown = shown_as(graph, expanded, runs)
+    tables = _tables(graph, expanded, folded)
+    enclosing, runs = tables.enclosing, tables.runs
     d = Diagram(
         graph,
         expanded,
-        shown_as=shown,
+        shown_as=tables.shown,
         enclosing=enclosing,
         call_parents={call: parent for call, parent in enclosing.items() if call in expanded},
-        shared=shared_leaves(graph, shown),
+        shared=tables.shared,
         folds=runs,
     )
-    for name in graph.order:
-        if d.shown_as.get(name, name) != name or (only is not None and name not in only):
-            continue  # inside a collapsed block call, which is drawn as one node; or not asked
+    for name in graph.order if only is None else tables.in_order(only):
+        if d.shown_as.get(name, name) != name:
+            continue  # inside a collapsed block call, which is drawn as one node
         if name in composites:
             assert trace is not None
             _expand(d, trace, read, name, (regions or {}).get(name))
@@ -463,10 +463,11 @@ def diagram(
         # a fold looks as its last call does: it shows that call's value and gradient
         d.parts[pid] = Part(pid, name, kind, card, runs.get(name, (name,))[-1])
         d.ids[name] = pid
-    for name in graph.order:
+    drawn = (
+        tables.in_order(n for head in only for n in tables.drawn_in.get(head, ())) if only else ()
+    )
+    for name in graph.order if only is None else drawn:
         head = d.shown_as.get(name, name)
-        if only is not None and head not in only:
-            continue
         for position, src in enumerate(graph.nodes[name].inputs):
             tail = d.shown_as.get(src, src)
             if tail != head and (only is None or tail in only):
@@ -482,11 +483,8 @@ def neighbourhood(
     away from them, `limit` more at most: what the terminal UI draws first
     (`diagram(only=…)`), so a big graph shows its current node at once. A shared leaf is
     reached but not gone through: its readers are all over the graph."""
-    shown = shown_as(graph, expanded, folds(graph, expanded) if folded else None)
-    members: dict[str, list[str]] = {}
-    for name, call in shown.items():
-        members.setdefault(call, []).append(name)
-    shared = shared_leaves(graph, shown)
+    tables = _tables(graph, expanded, folded)
+    shown, members, shared = tables.shown, tables.inside, tables.shared
     kept: set[str] = set()
     queue = deque(shown.get(seed, seed) for seed in seeds)
     limit += len(queue)
@@ -501,6 +499,58 @@ def neighbourhood(
             near = [*graph.nodes[name].inputs, *(c for c, _ in graph.consumers[name])]
             queue.extend(n for n in (shown.get(m, m) for m in near) if n not in kept)
     return kept
+
+
+@dataclass(frozen=True)
+class _Tables:
+    """What every drawing of a graph at one expansion and folding reads of the whole graph,
+    made once per graph (its structure never changes): a neighbourhood of a big graph then
+    costs what it draws, not a walk over every node."""
+
+    enclosing: dict[str, str | None]  # _parents
+    runs: dict[str, tuple[str, ...]]  # folds, when folded
+    shown: dict[str, str]  # shown_as
+    shared: frozenset[str]  # shared_leaves
+    inside: dict[str, list[str]]  # a collapsed call → the nodes drawn in its box
+    drawn_in: dict[str, list[str]]  # a drawn node → the graph nodes drawn as it, itself too
+    index: dict[str, int]  # a node's place in graph.order
+
+    def in_order(self, names: Iterable[str]) -> list[str]:
+        """Those of `names` that are graph nodes, in the graph's order."""
+        index = self.index
+        return sorted((n for n in names if n in index), key=index.__getitem__)
+
+
+KEPT_TABLES = 8  # _Tables kept, by graph, expansion and folding
+_kept_tables: dict[tuple[int, frozenset[str], bool], tuple[weakref.ref[Graph], _Tables]] = {}
+
+
+def _tables(graph: Graph, expanded: frozenset[str], folded: bool) -> _Tables:
+    key = (id(graph), expanded, folded)
+    kept = _kept_tables.get(key)
+    if kept is not None and kept[0]() is graph:
+        return kept[1]
+    runs = folds(graph, expanded) if folded else {}
+    shown = shown_as(graph, expanded, runs)
+    inside: dict[str, list[str]] = {}
+    for name, call in shown.items():
+        inside.setdefault(call, []).append(name)
+    drawn_in: dict[str, list[str]] = {}
+    for name in graph.order:
+        drawn_in.setdefault(shown.get(name, name), []).append(name)
+    tables = _Tables(
+        _parents(graph),
+        runs,
+        shown,
+        shared_leaves(graph, shown),
+        inside,
+        drawn_in,
+        {name: i for i, name in enumerate(graph.order)},
+    )
+    _kept_tables[key] = (weakref.ref(graph), tables)
+    while len(_kept_tables) > KEPT_TABLES:
+        _kept_tables.pop(next(iter(_kept_tables)))
+    return tables
 
 
 STUB_USES = 4  # a leaf read by more nodes is drawn beside each of them, not once
