@@ -11,6 +11,7 @@ frames for DOT and SVG; the graph's own names are only ever labels.
 
 from __future__ import annotations
 
+import threading
 import weakref
 from collections import deque
 from collections.abc import Collection, Iterable, Mapping, Sequence
@@ -523,11 +524,13 @@ class _Tables:
 
 KEPT_TABLES = 8  # _Tables kept, by graph, expansion and folding
 _kept_tables: dict[tuple[int, frozenset[str], bool], tuple[weakref.ref[Graph], _Tables]] = {}
+_tables_lock = threading.Lock()
 
 
 def _tables(graph: Graph, expanded: frozenset[str], folded: bool) -> _Tables:
     key = (id(graph), expanded, folded)
-    kept = _kept_tables.get(key)
+    with _tables_lock:  # the TUI draws in worker threads
+        kept = _kept_tables.get(key)
     if kept is not None and kept[0]() is graph:
         return kept[1]
     runs = folds(graph, expanded) if folded else {}
@@ -547,9 +550,10 @@ def _tables(graph: Graph, expanded: frozenset[str], folded: bool) -> _Tables:
         drawn_in,
         {name: i for i, name in enumerate(graph.order)},
     )
-    _kept_tables[key] = (weakref.ref(graph), tables)
-    while len(_kept_tables) > KEPT_TABLES:
-        _kept_tables.pop(next(iter(_kept_tables)))
+    with _tables_lock:
+        _kept_tables[key] = (weakref.ref(graph), tables)
+        while len(_kept_tables) > KEPT_TABLES:
+            _kept_tables.pop(next(iter(_kept_tables)))
     return tables
 
 
