@@ -113,6 +113,39 @@ async def test_a_step_out_of_the_neighbourhood_lays_out_the_one_around_it(
 
 
 @drive
+async def test_the_next_neighbourhood_is_laid_out_before_a_step_leaves_the_one_shown(
+    held: threading.Event, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    graph = graphstep.load(layered_nodes(300))
+    app = graphstep.tui.GraphstepApp(graph)
+    recentred: list[str] = []
+    recentre = GraphView._recentre
+
+    def counted(view: GraphView, key: Any, centre: str) -> Any:
+        recentred.append(centre)
+        return recentre(view, key, centre)
+
+    monkeypatch.setattr(GraphView, "_recentre", counted)
+    async with app.run_test(size=(110, 36)) as pilot:
+        view = await near_shown(pilot)
+        for _ in range(3 * NEIGHBOURHOOD_STEPS):
+            await pilot.press("n")
+            current = app.session.current.node
+            assert current in boxes(view), f"step {app.session.position} is not drawn yet"
+            for _ in range(500):  # what was laid out ahead comes in
+                if not view._centring:
+                    break
+                await pilot.pause(0.02)
+            await pilot.pause()
+        assert not view.whole
+        assert 2 <= len(recentred) <= 4  # one per neighbourhood left, each around the cursor
+        assert recentred[0] == app.session.timeline.node_at(
+            NEIGHBOURHOOD_STEPS - graph_view.LOOK_AHEAD
+        )
+        held.set()
+
+
+@drive
 async def test_slash_lists_every_node_and_enter_jumps_to_its_step() -> None:
     graph = graphstep.load(layered_nodes(300))
     async with running(graph) as pilot:

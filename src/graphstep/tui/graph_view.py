@@ -55,6 +55,7 @@ from .painted_rows import PLAIN, PaintedRows
 OVERLAY_INK = "#1a1a1a"  # text on an overlay's colours, all of them light
 EDGE_ROLES = frozenset((Role.EDGE, Role.ARROW, Role.EDGE_VALUE, Role.EDGE_GRAD))  # wires' runs
 KEPT_LAYOUTS = 8  # whole layouts kept, by expansion and values
+LOOK_AHEAD = 6  # steps: one this near outside the neighbourhood drawn lays out the next
 # what a layout is of: expanded, folded, the values' version, the regions of composites
 Key = tuple[frozenset[str], bool, int, frozenset[tuple[str, Region]]]
 
@@ -151,6 +152,7 @@ class GraphView(LineView, can_focus=True, inherit_bindings=False):
         self._shown: Key | None = None  # the layout drawn
         self._around = ""  # the node a neighbourhood drawn is around
         self._centring = False  # a neighbourhood is being laid out: one at a time
+        self._near_at = 0  # the position whose neighbourhood was asked for last
         self.expanded: frozenset[str] = frozenset()
         self.folded = False
         self.regions: dict[str, Region] = {}  # which windows of each expanded composite are drawn
@@ -176,7 +178,7 @@ class GraphView(LineView, can_focus=True, inherit_bindings=False):
         regions = {n: r for n, r in self.regions.items() if n in expanded}
         regions.update(self._regions(expanded))
         key: Key = (expanded, folded, self.session.version, frozenset(regions.items()))
-        self._wanted = key
+        self._wanted, self._near_at = key, self.session.position
         if key in self._kept:
             self._show_layout(key, *self._kept[key], whole=True)
             return
@@ -333,6 +335,7 @@ class GraphView(LineView, can_focus=True, inherit_bindings=False):
         self.scene = scene_of(self.session, before.diagram)
         self._repaint(self.scene.delta(before), flipped)
         self.scroll_to_node(self.scene.current)
+        self._look_ahead()
 
     def _repaint(self, delta: Delta, flipped: frozenset[str]) -> None:
         """Forget the painted rows with a run whose look or flow the move changed, or whose
@@ -382,8 +385,29 @@ class GraphView(LineView, can_focus=True, inherit_bindings=False):
             or (raster is not None and self.shown_as(node) in raster.boxes)
         ):
             return  # drawn already (in its collapsed call's box), or one is on its way
-        self._centring = True
+        self._centre_on(key, node)
+
+    def _centre_on(self, key: Key, node: str) -> None:
+        self._centring, self._near_at = True, self.session.position
         self._recentre(key, node)
+
+    def _look_ahead(self) -> None:
+        """Before the whole layout is in: when a step LOOK_AHEAD or fewer ahead of the cursor
+        (or behind it) is not in the neighbourhood drawn, lay out the one around the current
+        node now, so that it is in before a step leaves the one shown. Once per neighbourhood
+        and stretch of steps: a step that no neighbourhood draws does not ask again and again."""
+        key, raster, current = self._shown, self.raster, self.session.current.node
+        if self.whole or key is None or self._centring or raster is None or current is None:
+            return
+        timeline, position = self.session.timeline, self.session.position
+        if abs(position - self._near_at) <= LOOK_AHEAD:
+            return
+        near = range(max(0, position - LOOK_AHEAD), min(len(timeline), position + LOOK_AHEAD + 1))
+        for k in near:
+            node = timeline.node_at(k)
+            if node in self.session.graph.nodes and self.shown_as(node) not in raster.boxes:
+                self._centre_on(key, current)
+                return
 
     def _sync_size(self) -> None:
         raster = self.raster
