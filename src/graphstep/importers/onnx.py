@@ -31,7 +31,7 @@ from onnx import TensorProto, helper, numpy_helper
 from onnx.external_data_helper import ExternalDataInfo, uses_external_data
 from onnx.helper import tensor_dtype_to_np_dtype
 
-from ..arrays import check_size
+from ..arrays import check_size, fits
 from ..errors import GraphstepError, Loc, did_you_mean
 from ..expr import Call, Const, Expr, Name, parse_expression
 from ..format import visible
@@ -240,7 +240,7 @@ class _Names:
 # The importer
 
 
-@dataclass
+@dataclass(slots=True)
 class _Tensor:
     """A tensor of the model as the import sees it: a constant (folded) or a node's output."""
 
@@ -264,6 +264,7 @@ class _Import:
     builder: Builder = field(default_factory=Builder)  # the graph, built as the spec is made
     opset: int = 13
     consumed: set[str] = field(default_factory=set)  # every tensor a node reads
+    refs: dict[str, Expr] = field(default_factory=dict)  # a tensor → how an expression reads it
 
     def __post_init__(self) -> None:
         outputs = self.model.graph.output
@@ -429,6 +430,7 @@ class _Import:
             )
         )
         self.tensors[value_info.name] = _Tensor(shape_t, name=name)
+        self.refs[value_info.name] = Name(name, _NOWHERE)
         note = f"input {name} {list(shape_t)} has no value: uniform in [0, 1), seeded by its name"
         if defaulted:
             note += f"; dynamic dimensions {', '.join(sorted(set(defaulted)))} set to 1 (--dim)"
@@ -440,16 +442,16 @@ class _Import:
         the small ones (each a read-only view of the result); the rest one by one."""
         small: dict[np.dtype[np.floating], list[tuple[_Tensor, bytes]]] = {}
         for name, shape, tensor in weights:
-            where = f"initializer '{_visible(name)}'"
-            check_size(shape, where, self.path)
+            if not fits(shape):
+                check_size(shape, f"initializer '{_visible(name)}'", self.path)
             data_type = tensor.data_type
             dtype = RAW_FLOATS.get(data_type)
             raw = tensor.raw_data if dtype is not None else b""
             if raw and dtype is not None:
                 if len(raw) != math.prod(shape) * dtype.itemsize:
                     raise self.fail(
-                        f"{where} holds {len(raw) / dtype.itemsize:,g} numbers for shape "
-                        f"{list(shape)}"
+                        f"initializer '{_visible(name)}' holds {len(raw) / dtype.itemsize:,g} "
+                        f"numbers for shape {list(shape)}"
                     )
                 t = self.tensors[name] = _Tensor(shape, param=True)
                 if len(raw) <= _SMALL_BYTES:
@@ -457,6 +459,7 @@ class _Import:
                 else:
                     t.value = _read_only(np.frombuffer(raw, dtype).astype(np.float64), shape)
                 continue
+            where = f"initializer '{_visible(name)}'"
             try:
                 array = numpy_helper.to_array(tensor)
             except (ValueError, TypeError) as e:
@@ -489,13 +492,14 @@ class _Import:
     # -- reading a node's inputs ----------------------------------------------
 
     def tensor(self, onnx_name: str, node: Any) -> _Tensor:
-        if onnx_name not in self.tensors:
+        t = self.tensors.get(onnx_name)
+        if t is None:
             raise self.fail(
                 f"node '{_label(node)}' ({node.op_type}) reads '{_visible(onnx_name)}', "
                 "which nothing before it produces",
                 hint="the model's nodes must be in topological order (onnx.checker says more)",
             )
-        return self.tensors[onnx_name]
+        return t
 
     def constant(self, node: Any, i: int, what: str) -> np.ndarray:
         """An input that must be known at import: a shape, axes, a bound."""
@@ -517,12 +521,14 @@ class _Import:
         """Input i as an expression: a node's name, a leaf for a constant tensor or a parameter,
         or a number for a scalar constant."""
         onnx_name = node.input[i]
-        t = self.tensors.get(onnx_name) or self.tensor(onnx_name, node)  # else: an error
-        if t.name is not None:
-            return Name(t.name, _NOWHERE)
+        ref = self.refs.get(onnx_name)
+        if ref is not None:
+            return ref
+        t = self.tensor(onnx_name, node)  # else: an error
         assert t.value is not None
         if not t.param and t.value.ndim == 0:
-            return Const(float(t.value), _NOWHERE)
+            ref = self.refs[onnx_name] = Const(float(t.value), _NOWHERE)
+            return ref
         if t.value.size == 0:  # as in a graph file, whose shapes are positive
             raise self.fail(
                 f"node '{_label(node)}' ({node.op_type}) reads '{_visible(onnx_name)}', which "
@@ -531,12 +537,14 @@ class _Import:
             )
         name = self.names.add(onnx_name)
         self.remember(name, onnx_name)
-        value = np.asarray(t.value, dtype=np.float64)
-        self.declare_leaf(
-            LeafSpec(name, LeafKind.PARAM if t.param else LeafKind.INPUT, _NOWHERE, value=value)
-        )
+        if t.param:  # widened to float64 when declared
+            self.declare_leaf(LeafSpec(name, LeafKind.PARAM, _NOWHERE, t.value))
+        else:
+            value = np.asarray(t.value, dtype=np.float64)
+            self.declare_leaf(LeafSpec(name, LeafKind.INPUT, _NOWHERE, value))
         t.name = name
-        return Name(name, _NOWHERE)
+        ref = self.refs[onnx_name] = Name(name, _NOWHERE)
+        return ref
 
     def shape_of(self, node: Any, i: int) -> tuple[int, ...]:
         return self.tensor(node.input[i], node).shape
@@ -545,17 +553,18 @@ class _Import:
 
     def node(self, node: _Node) -> None:
         kind = node.op_type
+        mapper = MAPPED.get(kind)
         if kind in FOLDED or (kind in FOLDABLE and self.constant_inputs(node)):
             self.fold(node)
             return
-        if kind not in MAPPED:
+        if mapper is None:
             raise self.fail(
                 f"node '{_label(node)}' ({kind}) works on the data; graphstep supports it "
                 "only where it computes a shape or a constant",
             )
         attrs = _attributes(node) if node.attribute else {}
         try:
-            outputs = MAPPED[kind](self, node, attrs)
+            outputs = mapper(self, node, attrs)
         except GraphstepError as e:
             raise _named(e, node) from None
         try:
@@ -594,9 +603,12 @@ class _Import:
                 hint="an ONNX graph assigns every tensor once (onnx.checker says more)",
             )
         name = self.names.add(onnx_name)
-        self.remember(name, onnx_name)
-        shape = self.declare_entry(entry_spec(name, expr, _NOWHERE))
+        if name != onnx_name:
+            self.sources[name] = onnx_name
+        entry = self.entries[name] = entry_spec(name, expr, _NOWHERE)
+        shape = self.builder.entry(entry)
         self.tensors[onnx_name] = _Tensor(shape, name=name)
+        self.refs[onnx_name] = Name(name, _NOWHERE)
         self.producers[onnx_name] = kind
 
     def declare_leaf(self, leaf: LeafSpec) -> None:
@@ -611,12 +623,11 @@ class _Import:
     # -- folding ----------------------------------------------------------------
 
     def fold(self, node: Any) -> None:
-        attrs = _attributes(node)
+        attrs = _attributes(node) if node.attribute else {}
         kind = node.op_type
         if kind == "Shape":  # of anything: shapes are static once dims are chosen
             shape = self.shape_of(node, 0)
-            start, end = attrs.get("start", 0), attrs.get("end", len(shape))
-            values = [np.asarray(shape[slice(start, end)], dtype=np.int64)]
+            values = [np.array(shape[attrs.get("start", 0) : attrs.get("end")], dtype=np.int64)]
         elif kind == "Size":
             values = [np.asarray(math.prod(self.shape_of(node, 0)), dtype=np.int64)]
         elif kind == "Constant":
@@ -637,7 +648,7 @@ class _Import:
         for onnx_name, value in zip(node.output, values, strict=False):
             if onnx_name:
                 value = np.asarray(value)
-                self.tensors[onnx_name] = _Tensor(tuple(value.shape), value)
+                self.tensors[onnx_name] = _Tensor(value.shape, value)
 
     # -- the loss -------------------------------------------------------------
 
