@@ -28,12 +28,12 @@ from typing import Any, NamedTuple
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
-from onnx.external_data_helper import ExternalDataInfo, uses_external_data
+from onnx.external_data_helper import ExternalDataInfo
 from onnx.helper import tensor_dtype_to_np_dtype
 
 from ..arrays import check_size, fits
 from ..errors import GraphstepError, Loc, did_you_mean
-from ..expr import Call, Const, Expr, Name, parse_expression
+from ..expr import Call, Const, Expr, Name, parse_expression, walk
 from ..format import visible
 from ..graph import Builder
 from ..limits import (
@@ -97,7 +97,7 @@ def _read_external_data(model: Any, path: Path) -> None:
 
     folder = path.resolve().parent
     for tensor in model.graph.initializer:
-        if not uses_external_data(tensor):
+        if tensor.data_location != TensorProto.EXTERNAL:  # uses_external_data, for each weight
             continue
         where = f"initializer '{_visible(tensor.name)}'"
         try:  # onnx refuses a negative or non-numeric offset or length with a ValueError
@@ -177,7 +177,7 @@ class _Node(NamedTuple):
     domain: str
     input: tuple[str, ...]
     output: tuple[str, ...]
-    attribute: Sequence[Any]  # AttributeProtos
+    attribute: Sequence[Any]  # the AttributeProtos, read when a node has any
     proto: Any
 
     @property
@@ -186,12 +186,7 @@ class _Node(NamedTuple):
 
 
 def _nodes(graph: Any) -> list[_Node]:
-    return [
-        _Node(
-            n.op_type, n.domain, n.input[:], n.output[:], n.attribute[:] if n.attribute else (), n
-        )
-        for n in graph.node
-    ]
+    return [_Node(n.op_type, n.domain, n.input[:], n.output[:], n.attribute, n) for n in graph.node]
 
 
 # ---------------------------------------------------------------------------
@@ -210,8 +205,20 @@ class _Names:
         self.functions = functions()
 
     def add(self, original: str) -> str:
-        if original in self.of:
-            return self.of[original]
+        name = self.of.get(original)
+        if name is not None:
+            return name
+        if (
+            original.isidentifier()
+            and original[0] != "_" != original[-1]
+            and original not in self.taken
+            and original not in self.functions
+            and original.isascii()
+            and not keyword.iskeyword(original)
+        ):  # as most names are: itself
+            self.taken.add(original)
+            self.of[original] = original
+            return original
         plain = original.isascii() and original.isidentifier()  # no run to replace
         base = (original if plain else _NOT_IDENTIFIER.sub("_", original)).strip("_")
         if not base or base[0].isdigit():
@@ -605,7 +612,7 @@ class _Import:
         name = self.names.add(onnx_name)
         if name != onnx_name:
             self.sources[name] = onnx_name
-        entry = self.entries[name] = entry_spec(name, expr, _NOWHERE)
+        entry = self.entries[name] = EntrySpec(name, expr, _NOWHERE, None, walk(expr))
         shape = self.builder.entry(entry)
         self.tensors[onnx_name] = _Tensor(shape, name=name)
         self.refs[onnx_name] = Name(name, _NOWHERE)
@@ -803,14 +810,14 @@ def _call(func: str, *args: Expr, **attrs: Any) -> Call:
 
 def _unary(func: str) -> Mapper:
     def mapper(imp: _Import, node: Any, attrs: dict[str, Any]) -> list[Expr]:
-        return [_call(func, imp.arg(node, 0))]
+        return [Call(func, (imp.arg(node, 0),), (), _NOWHERE)]
 
     return mapper
 
 
 def _binary(func: str) -> Mapper:
     def mapper(imp: _Import, node: Any, attrs: dict[str, Any]) -> list[Expr]:
-        return [_call(func, imp.arg(node, 0), imp.arg(node, 1))]
+        return [Call(func, (imp.arg(node, 0), imp.arg(node, 1)), (), _NOWHERE)]
 
     return mapper
 
@@ -1044,8 +1051,8 @@ def _reshape_to(imp: _Import, node: Any, shape: Sequence[int]) -> list[Expr]:
 
 def _reshape(imp: _Import, node: Any, attrs: dict[str, Any]) -> list[Expr]:
     x = imp.shape_of(node, 0)
-    wanted = [int(n) for n in np.ravel(imp.constant(node, 1, "shape")).tolist()]
-    if not attrs.get("allowzero"):
+    wanted = imp.constant(node, 1, "shape").ravel().tolist()
+    if 0 in wanted and not attrs.get("allowzero"):
         wanted = [x[i] if n == 0 and i < len(x) else n for i, n in enumerate(wanted)]
     if -1 in wanted and wanted.count(-1) == 1:
         known = math.prod(n for n in wanted if n != -1)
