@@ -489,7 +489,7 @@ class _Import:
             start = 0
             for t, raw in parts:
                 end = start + len(raw) // dtype.itemsize
-                t.value = _read_only(values[start:end], t.shape)
+                t.value = values[start:end].reshape(t.shape)  # read-only, as `values` is
                 start = end
 
     def remember(self, name: str, original: str) -> None:
