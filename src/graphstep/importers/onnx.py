@@ -42,6 +42,7 @@ from ..limits import (
     MAX_NUMBERS_OPTION,
     MAX_SCOPE_DEPTH,
     max_numbers,
+    max_tensor_numbers,
 )
 from ..spec import EntrySpec, GraphSpec, Init, LeafKind, LeafSpec, entry_spec, functions
 from . import ModelOptions
@@ -448,8 +449,9 @@ class _Import:
         checked against its shape and widened to float64 in one numpy call per type for all
         the small ones (each a read-only view of the result); the rest one by one."""
         small: dict[np.dtype[np.floating], list[tuple[_Tensor, bytes]]] = {}
+        limit = max_tensor_numbers()
         for name, shape, tensor in weights:
-            if not fits(shape):
+            if not fits(shape, limit):
                 check_size(shape, f"initializer '{_visible(name)}'", self.path)
             data_type = tensor.data_type
             dtype = RAW_FLOATS.get(data_type)
