@@ -1053,7 +1053,7 @@ def _reshape_to(imp: _Import, node: Any, shape: Sequence[int]) -> list[Expr]:
 
 def _reshape(imp: _Import, node: Any, attrs: dict[str, Any]) -> list[Expr]:
     x = imp.shape_of(node, 0)
-    wanted = imp.constant(node, 1, "shape").ravel().tolist()
+    wanted = [int(n) for n in imp.constant(node, 1, "shape").ravel().tolist()]
     if 0 in wanted and not attrs.get("allowzero"):
         wanted = [x[i] if n == 0 and i < len(x) else n for i, n in enumerate(wanted)]
     if -1 in wanted and wanted.count(-1) == 1:
