@@ -206,20 +206,8 @@ class _Names:
         self.functions = functions()
 
     def add(self, original: str) -> str:
-        name = self.of.get(original)
-        if name is not None:
-            return name
-        if (
-            original.isidentifier()
-            and original[0] != "_" != original[-1]
-            and original not in self.taken
-            and original not in self.functions
-            and original.isascii()
-            and not keyword.iskeyword(original)
-        ):  # as most names are: itself
-            self.taken.add(original)
-            self.of[original] = original
-            return original
+        if original in self.of:
+            return self.of[original]
         plain = original.isascii() and original.isidentifier()  # no run to replace
         base = (original if plain else _NOT_IDENTIFIER.sub("_", original)).strip("_")
         if not base or base[0].isdigit():
