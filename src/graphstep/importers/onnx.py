@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import AttributeProto, TensorProto, numpy_helper
 from onnx.external_data_helper import ExternalDataInfo
 from onnx.helper import tensor_dtype_to_np_dtype
 
@@ -757,14 +757,47 @@ RAW_FLOATS: dict[int, np.dtype[np.floating]] = {
 }  # little-endian
 
 
+_ONE_VALUE = {  # an attribute's type → the field that holds its value
+    AttributeProto.FLOAT: "f",
+    AttributeProto.INT: "i",
+    AttributeProto.STRING: "s",
+    AttributeProto.TENSOR: "t",
+    AttributeProto.SPARSE_TENSOR: "sparse_tensor",
+    AttributeProto.GRAPH: "g",
+    AttributeProto.TYPE_PROTO: "tp",
+}
+_LIST_VALUE = {
+    AttributeProto.FLOATS: "floats",
+    AttributeProto.INTS: "ints",
+    AttributeProto.STRINGS: "strings",
+    AttributeProto.TENSORS: "tensors",
+    AttributeProto.SPARSE_TENSORS: "sparse_tensors",
+    AttributeProto.GRAPHS: "graphs",
+    AttributeProto.TYPE_PROTOS: "type_protos",
+}
+
+
 def _attributes(node: _Node) -> dict[str, Any]:
+    """A node's attributes, each read from the one field its type names (what
+    onnx.helper.get_attribute_value returns, without its chain of tests); text as str."""
     out: dict[str, Any] = {}
     for a in node.attribute:
-        value = helper.get_attribute_value(a)
-        if isinstance(value, bytes):
-            value = value.decode("utf-8", "replace")
-        elif isinstance(value, list):
-            value = [v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in value]
+        if a.ref_attr_name:  # inside an ONNX function only: a value given by its caller
+            raise GraphstepError(
+                f"node '{_label(node)}' ({node.op_type}): its attribute '{_visible(a.name)}' "
+                f"stands for '{_visible(a.ref_attr_name)}' of an enclosing function",
+                hint="graphstep reads a model's main graph, whose attributes have values",
+            )
+        kind = a.type
+        value: Any = None  # UNDEFINED, as onnx reads it
+        if kind in _ONE_VALUE:
+            value = getattr(a, _ONE_VALUE[kind])
+            if kind == AttributeProto.STRING:
+                value = value.decode("utf-8", "replace")
+        elif kind in _LIST_VALUE:
+            value = list(getattr(a, _LIST_VALUE[kind]))
+            if kind == AttributeProto.STRINGS:
+                value = [v.decode("utf-8", "replace") for v in value]
         out[a.name] = value
     return out
 
