@@ -213,6 +213,36 @@ def test_unsupported_operators_are_listed_with_counts(
     assert "unsupported ONNX operators: Erf ×2 (first: 'first_erf'), HardSwish ×1" in line
 
 
+def test_an_attribute_standing_for_a_functions_attribute_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    node = helper.make_node("LeakyRelu", ["x"], ["y"])
+    alpha = node.attribute.add()
+    alpha.name, alpha.ref_attr_name, alpha.type = "alpha", "slope", onnx.AttributeProto.FLOAT
+    path = save(tmp_path / "r.onnx", [node], [tensor("x", 2)], [tensor("y", 2)])
+    line = error_line(["run", path], capsys)
+    assert "(LeakyRelu): its attribute 'alpha' stands for 'slope' of an enclosing function" in line
+
+
+def test_attributes_are_read_as_onnx_reads_them() -> None:
+    from graphstep.importers.onnx import _attributes, _nodes
+
+    weights = numpy_helper.from_array(np.arange(3, dtype=np.float32), "t")
+    body = helper.make_graph([], "body", [], [])
+    node = helper.make_node(
+        "Any", ["x"], ["y"], f=0.5, i=-3, s="same_upper", t=weights, g=body,
+        floats=[1.5, -2.0], ints=[1, 0, -1], strings=["a", "é"], tensors=[weights], graphs=[body],
+    )  # fmt: skip
+    empty = node.attribute.add()
+    empty.name = "undefined"
+    graph = helper.make_graph([node], "g", [], [])
+    got = _attributes(_nodes(graph)[0])
+    want = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    want["s"], want["strings"] = "same_upper", ["a", "é"]
+    assert got == want
+    assert got["ints"] == [1, 0, -1] and got["f"] == 0.5 and got["undefined"] is None
+
+
 def external(name: str, *dims: int) -> onnx.TensorProto:
     t = TensorProto()
     t.name, t.data_type = name, TensorProto.FLOAT

@@ -21,8 +21,16 @@ from .limits import MAX_NUMBERS_OPTION, max_tensor_numbers
 ARRAY_SUFFIXES = (".npy", ".pb")
 
 
+def fits(shape: tuple[int, ...], limit: int) -> bool:
+    """Whether check_size lets a shape pass (`limit`: max_tensor_numbers()), for a caller that
+    checks many and whose `what` costs to make."""
+    return len(shape) <= 6 and (not shape or min(shape) >= 0) and prod(shape) <= limit
+
+
 def check_size(shape: tuple[int, ...], what: str, file: str | None = None) -> None:
     """Refuse, before allocating, a tensor over the per-tensor limit."""
+    if fits(shape, max_tensor_numbers()):
+        return
     if shape and min(shape) < 0:
         raise GraphstepError(f"{what} has a negative dimension {list(shape)}", file=file)
     if len(shape) > 6:

@@ -332,11 +332,12 @@ class Builder:
         self.enclosing: dict[str, tuple[str, ...]] = {}
         self.calls: dict[str, tuple[str, tuple[str, ...]]] = {}  # a block call → block, args
         self.block_orders: dict[str, list[EntrySpec]] = {}
+        self.signatures: dict[tuple[Any, ...], tuple[Mapping[str, Any], tuple[int, ...]]] = {}
         self.top = _Scope({}, self.shapes)  # an importer's entries read what is added before
 
     def leaf(self, leaf: LeafSpec) -> tuple[int, ...]:
         shape = leaf_shape(leaf)
-        node = Node(leaf.name, leaf.kind.value, (), {}, shape, leaf.loc, leaf.name)
+        node = Node(leaf.name, str(leaf.kind), (), {}, shape, leaf.loc, leaf.name)
         if len(self.leaf_nodes) + len(self.nodes) >= MAX_NODES:
             raise GraphstepError.at(f"more than {MAX_NODES:,} nodes", node.loc)
         if leaf.name in self.leaf_nodes:
@@ -347,7 +348,18 @@ class Builder:
         return shape
 
     def entry(self, entry: EntrySpec) -> tuple[int, ...]:
-        """Lower and add one top-level entry that reads only names added before it."""
+        """Lower and add one top-level entry that reads only names added before it. An op over
+        names added before, as most of an importer's entries are, is one node, made at once."""
+        expr = entry.expr
+        if type(expr) is Call and len(entry.parts) == len(expr.args) + 1 and expr.func in OPS:
+            ins = tuple([a.id for a in expr.args if type(a) is Name])
+            shapes = tuple(map(self.shapes.get, ins))
+            if len(ins) == len(expr.args) and None not in shapes:
+                full, shape = self.typed(expr, shapes)  # type: ignore[arg-type]
+                self.add(Node(entry.name, expr.func, ins, full, shape, expr.loc, entry.name))
+                self.shapes[entry.name] = shape
+                self.lowered += 1
+                return shape
         for node in self.lower(entry, self.top, None):
             self.add(node)
         return self.shapes[entry.name]
@@ -359,9 +371,7 @@ class Builder:
             return self.shapes[expr.id]
         if isinstance(expr, Const):
             return ()
-        op = OPS[expr.func]
-        full = self.attrs(op, expr, len(expr.args))
-        return self.shape(op, [self.shape_of(a) for a in expr.args], full, expr.loc)
+        return self.typed(expr, tuple(self.shape_of(a) for a in expr.args))[1]
 
     def add(self, node: Node) -> str:
         if len(self.leaf_nodes) + len(self.nodes) >= MAX_NODES:
@@ -531,9 +541,7 @@ class Builder:
                         block = self.blocks[expr.func]
                         done.append(self.inline(block, expr, ins, name, scope, made, inner))
                         continue
-                    op = OPS[expr.func]
-                    full = self.attrs(op, expr, len(ins))
-                    shape = self.shape(op, list(map(shapes.__getitem__, ins)), full, expr.loc)
+                    full, shape = self.typed(expr, tuple(map(shapes.__getitem__, ins)))
                     node = Node(
                         name, expr.func, ins, full, shape, expr.loc, entry_name, not top, group
                     )
@@ -594,6 +602,21 @@ class Builder:
             names = _dependency_order(list(block.entries), set(by_name))
             order = self.block_orders[block.name] = [by_name[n] for n in names]
         return order
+
+    def typed(
+        self, call: Call, ins: tuple[tuple[int, ...], ...]
+    ) -> tuple[Mapping[str, Any], tuple[int, ...]]:
+        """The op's keywords (its defaults with the call's) and its output's shape for `call` over
+        inputs of shapes `ins`. An op's rules are pure, and a model repeats a few signatures, so
+        each is worked out once; the keywords by their repr, which tells 1 from 1.0 and [1] from
+        (1,). The nodes of one signature share its keywords, which nothing changes."""
+        key = (call.func, repr(call.attrs) if call.attrs else (), ins)
+        known = self.signatures.get(key)
+        if known is None:
+            op = OPS[call.func]
+            full = self.attrs(op, call, len(ins))
+            known = self.signatures[key] = (full, self.shape(op, list(ins), full, call.loc))
+        return known
 
     def attrs(self, op: Op, call: Call, n_inputs: int) -> dict[str, Any]:
         """The op's keywords with the call's, checked: its inputs' count, its keywords' names."""

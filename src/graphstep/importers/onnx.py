@@ -27,13 +27,13 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper
-from onnx.external_data_helper import ExternalDataInfo, uses_external_data
+from onnx import AttributeProto, TensorProto, numpy_helper
+from onnx.external_data_helper import ExternalDataInfo
 from onnx.helper import tensor_dtype_to_np_dtype
 
-from ..arrays import check_size
+from ..arrays import check_size, fits
 from ..errors import GraphstepError, Loc, did_you_mean
-from ..expr import Call, Const, Expr, Name, parse_expression
+from ..expr import Call, Const, Expr, Name, parse_expression, walk
 from ..format import visible
 from ..graph import Builder
 from ..limits import (
@@ -42,6 +42,7 @@ from ..limits import (
     MAX_NUMBERS_OPTION,
     MAX_SCOPE_DEPTH,
     max_numbers,
+    max_tensor_numbers,
 )
 from ..spec import EntrySpec, GraphSpec, Init, LeafKind, LeafSpec, entry_spec, functions
 from . import ModelOptions
@@ -97,7 +98,7 @@ def _read_external_data(model: Any, path: Path) -> None:
 
     folder = path.resolve().parent
     for tensor in model.graph.initializer:
-        if not uses_external_data(tensor):
+        if tensor.data_location != TensorProto.EXTERNAL:  # uses_external_data, for each weight
             continue
         where = f"initializer '{_visible(tensor.name)}'"
         try:  # onnx refuses a negative or non-numeric offset or length with a ValueError
@@ -177,7 +178,7 @@ class _Node(NamedTuple):
     domain: str
     input: tuple[str, ...]
     output: tuple[str, ...]
-    attribute: Sequence[Any]  # AttributeProtos
+    attribute: Sequence[Any]  # the AttributeProtos, read when a node has any
     proto: Any
 
     @property
@@ -186,12 +187,7 @@ class _Node(NamedTuple):
 
 
 def _nodes(graph: Any) -> list[_Node]:
-    return [
-        _Node(
-            n.op_type, n.domain, n.input[:], n.output[:], n.attribute[:] if n.attribute else (), n
-        )
-        for n in graph.node
-    ]
+    return [_Node(n.op_type, n.domain, n.input[:], n.output[:], n.attribute, n) for n in graph.node]
 
 
 # ---------------------------------------------------------------------------
@@ -240,7 +236,7 @@ class _Names:
 # The importer
 
 
-@dataclass
+@dataclass(slots=True)
 class _Tensor:
     """A tensor of the model as the import sees it: a constant (folded) or a node's output."""
 
@@ -264,6 +260,7 @@ class _Import:
     builder: Builder = field(default_factory=Builder)  # the graph, built as the spec is made
     opset: int = 13
     consumed: set[str] = field(default_factory=set)  # every tensor a node reads
+    refs: dict[str, Expr] = field(default_factory=dict)  # a tensor → how an expression reads it
 
     def __post_init__(self) -> None:
         outputs = self.model.graph.output
@@ -429,6 +426,7 @@ class _Import:
             )
         )
         self.tensors[value_info.name] = _Tensor(shape_t, name=name)
+        self.refs[value_info.name] = Name(name, _NOWHERE)
         note = f"input {name} {list(shape_t)} has no value: uniform in [0, 1), seeded by its name"
         if defaulted:
             note += f"; dynamic dimensions {', '.join(sorted(set(defaulted)))} set to 1 (--dim)"
@@ -439,17 +437,18 @@ class _Import:
         checked against its shape and widened to float64 in one numpy call per type for all
         the small ones (each a read-only view of the result); the rest one by one."""
         small: dict[np.dtype[np.floating], list[tuple[_Tensor, bytes]]] = {}
+        limit = max_tensor_numbers()
         for name, shape, tensor in weights:
-            where = f"initializer '{_visible(name)}'"
-            check_size(shape, where, self.path)
+            if not fits(shape, limit):
+                check_size(shape, f"initializer '{_visible(name)}'", self.path)
             data_type = tensor.data_type
             dtype = RAW_FLOATS.get(data_type)
             raw = tensor.raw_data if dtype is not None else b""
             if raw and dtype is not None:
                 if len(raw) != math.prod(shape) * dtype.itemsize:
                     raise self.fail(
-                        f"{where} holds {len(raw) / dtype.itemsize:,g} numbers for shape "
-                        f"{list(shape)}"
+                        f"initializer '{_visible(name)}' holds {len(raw) / dtype.itemsize:,g} "
+                        f"numbers for shape {list(shape)}"
                     )
                 t = self.tensors[name] = _Tensor(shape, param=True)
                 if len(raw) <= _SMALL_BYTES:
@@ -457,6 +456,7 @@ class _Import:
                 else:
                     t.value = _read_only(np.frombuffer(raw, dtype).astype(np.float64), shape)
                 continue
+            where = f"initializer '{_visible(name)}'"
             try:
                 array = numpy_helper.to_array(tensor)
             except (ValueError, TypeError) as e:
@@ -479,7 +479,7 @@ class _Import:
             start = 0
             for t, raw in parts:
                 end = start + len(raw) // dtype.itemsize
-                t.value = _read_only(values[start:end], t.shape)
+                t.value = values[start:end].reshape(t.shape)  # read-only, as `values` is
                 start = end
 
     def remember(self, name: str, original: str) -> None:
@@ -489,13 +489,14 @@ class _Import:
     # -- reading a node's inputs ----------------------------------------------
 
     def tensor(self, onnx_name: str, node: Any) -> _Tensor:
-        if onnx_name not in self.tensors:
+        t = self.tensors.get(onnx_name)
+        if t is None:
             raise self.fail(
                 f"node '{_label(node)}' ({node.op_type}) reads '{_visible(onnx_name)}', "
                 "which nothing before it produces",
                 hint="the model's nodes must be in topological order (onnx.checker says more)",
             )
-        return self.tensors[onnx_name]
+        return t
 
     def constant(self, node: Any, i: int, what: str) -> np.ndarray:
         """An input that must be known at import: a shape, axes, a bound."""
@@ -517,12 +518,14 @@ class _Import:
         """Input i as an expression: a node's name, a leaf for a constant tensor or a parameter,
         or a number for a scalar constant."""
         onnx_name = node.input[i]
-        t = self.tensors.get(onnx_name) or self.tensor(onnx_name, node)  # else: an error
-        if t.name is not None:
-            return Name(t.name, _NOWHERE)
+        ref = self.refs.get(onnx_name)
+        if ref is not None:
+            return ref
+        t = self.tensor(onnx_name, node)  # else: an error
         assert t.value is not None
         if not t.param and t.value.ndim == 0:
-            return Const(float(t.value), _NOWHERE)
+            ref = self.refs[onnx_name] = Const(float(t.value), _NOWHERE)
+            return ref
         if t.value.size == 0:  # as in a graph file, whose shapes are positive
             raise self.fail(
                 f"node '{_label(node)}' ({node.op_type}) reads '{_visible(onnx_name)}', which "
@@ -531,12 +534,14 @@ class _Import:
             )
         name = self.names.add(onnx_name)
         self.remember(name, onnx_name)
-        value = np.asarray(t.value, dtype=np.float64)
-        self.declare_leaf(
-            LeafSpec(name, LeafKind.PARAM if t.param else LeafKind.INPUT, _NOWHERE, value=value)
-        )
+        if t.param:  # widened to float64 when declared
+            self.declare_leaf(LeafSpec(name, LeafKind.PARAM, _NOWHERE, t.value))
+        else:
+            value = np.asarray(t.value, dtype=np.float64)
+            self.declare_leaf(LeafSpec(name, LeafKind.INPUT, _NOWHERE, value))
         t.name = name
-        return Name(name, _NOWHERE)
+        ref = self.refs[onnx_name] = Name(name, _NOWHERE)
+        return ref
 
     def shape_of(self, node: Any, i: int) -> tuple[int, ...]:
         return self.tensor(node.input[i], node).shape
@@ -545,17 +550,18 @@ class _Import:
 
     def node(self, node: _Node) -> None:
         kind = node.op_type
+        mapper = MAPPED.get(kind)
         if kind in FOLDED or (kind in FOLDABLE and self.constant_inputs(node)):
             self.fold(node)
             return
-        if kind not in MAPPED:
+        if mapper is None:
             raise self.fail(
                 f"node '{_label(node)}' ({kind}) works on the data; graphstep supports it "
                 "only where it computes a shape or a constant",
             )
         attrs = _attributes(node) if node.attribute else {}
         try:
-            outputs = MAPPED[kind](self, node, attrs)
+            outputs = mapper(self, node, attrs)
         except GraphstepError as e:
             raise _named(e, node) from None
         try:
@@ -594,9 +600,12 @@ class _Import:
                 hint="an ONNX graph assigns every tensor once (onnx.checker says more)",
             )
         name = self.names.add(onnx_name)
-        self.remember(name, onnx_name)
-        shape = self.declare_entry(entry_spec(name, expr, _NOWHERE))
+        if name != onnx_name:
+            self.sources[name] = onnx_name
+        entry = self.entries[name] = EntrySpec(name, expr, _NOWHERE, None, walk(expr))
+        shape = self.builder.entry(entry)
         self.tensors[onnx_name] = _Tensor(shape, name=name)
+        self.refs[onnx_name] = Name(name, _NOWHERE)
         self.producers[onnx_name] = kind
 
     def declare_leaf(self, leaf: LeafSpec) -> None:
@@ -611,12 +620,11 @@ class _Import:
     # -- folding ----------------------------------------------------------------
 
     def fold(self, node: Any) -> None:
-        attrs = _attributes(node)
+        attrs = _attributes(node) if node.attribute else {}
         kind = node.op_type
         if kind == "Shape":  # of anything: shapes are static once dims are chosen
             shape = self.shape_of(node, 0)
-            start, end = attrs.get("start", 0), attrs.get("end", len(shape))
-            values = [np.asarray(shape[slice(start, end)], dtype=np.int64)]
+            values = [np.array(shape[attrs.get("start", 0) : attrs.get("end")], dtype=np.int64)]
         elif kind == "Size":
             values = [np.asarray(math.prod(self.shape_of(node, 0)), dtype=np.int64)]
         elif kind == "Constant":
@@ -637,7 +645,7 @@ class _Import:
         for onnx_name, value in zip(node.output, values, strict=False):
             if onnx_name:
                 value = np.asarray(value)
-                self.tensors[onnx_name] = _Tensor(tuple(value.shape), value)
+                self.tensors[onnx_name] = _Tensor(value.shape, value)
 
     # -- the loss -------------------------------------------------------------
 
@@ -749,14 +757,47 @@ RAW_FLOATS: dict[int, np.dtype[np.floating]] = {
 }  # little-endian
 
 
+_ONE_VALUE = {  # an attribute's type → the field that holds its value
+    AttributeProto.FLOAT: "f",
+    AttributeProto.INT: "i",
+    AttributeProto.STRING: "s",
+    AttributeProto.TENSOR: "t",
+    AttributeProto.SPARSE_TENSOR: "sparse_tensor",
+    AttributeProto.GRAPH: "g",
+    AttributeProto.TYPE_PROTO: "tp",
+}
+_LIST_VALUE = {
+    AttributeProto.FLOATS: "floats",
+    AttributeProto.INTS: "ints",
+    AttributeProto.STRINGS: "strings",
+    AttributeProto.TENSORS: "tensors",
+    AttributeProto.SPARSE_TENSORS: "sparse_tensors",
+    AttributeProto.GRAPHS: "graphs",
+    AttributeProto.TYPE_PROTOS: "type_protos",
+}
+
+
 def _attributes(node: _Node) -> dict[str, Any]:
+    """A node's attributes, each read from the one field its type names (what
+    onnx.helper.get_attribute_value returns, without its chain of tests); text as str."""
     out: dict[str, Any] = {}
     for a in node.attribute:
-        value = helper.get_attribute_value(a)
-        if isinstance(value, bytes):
-            value = value.decode("utf-8", "replace")
-        elif isinstance(value, list):
-            value = [v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in value]
+        if a.ref_attr_name:  # inside an ONNX function only: a value given by its caller
+            raise GraphstepError(
+                f"node '{_label(node)}' ({node.op_type}): its attribute '{_visible(a.name)}' "
+                f"stands for '{_visible(a.ref_attr_name)}' of an enclosing function",
+                hint="graphstep reads a model's main graph, whose attributes have values",
+            )
+        kind = a.type
+        value: Any = None  # UNDEFINED, as onnx reads it
+        if kind in _ONE_VALUE:
+            value = getattr(a, _ONE_VALUE[kind])
+            if kind == AttributeProto.STRING:
+                value = value.decode("utf-8", "replace")
+        elif kind in _LIST_VALUE:
+            value = list(getattr(a, _LIST_VALUE[kind]))
+            if kind == AttributeProto.STRINGS:
+                value = [v.decode("utf-8", "replace") for v in value]
         out[a.name] = value
     return out
 
@@ -792,14 +833,14 @@ def _call(func: str, *args: Expr, **attrs: Any) -> Call:
 
 def _unary(func: str) -> Mapper:
     def mapper(imp: _Import, node: Any, attrs: dict[str, Any]) -> list[Expr]:
-        return [_call(func, imp.arg(node, 0))]
+        return [Call(func, (imp.arg(node, 0),), (), _NOWHERE)]
 
     return mapper
 
 
 def _binary(func: str) -> Mapper:
     def mapper(imp: _Import, node: Any, attrs: dict[str, Any]) -> list[Expr]:
-        return [_call(func, imp.arg(node, 0), imp.arg(node, 1))]
+        return [Call(func, (imp.arg(node, 0), imp.arg(node, 1)), (), _NOWHERE)]
 
     return mapper
 
@@ -1033,8 +1074,8 @@ def _reshape_to(imp: _Import, node: Any, shape: Sequence[int]) -> list[Expr]:
 
 def _reshape(imp: _Import, node: Any, attrs: dict[str, Any]) -> list[Expr]:
     x = imp.shape_of(node, 0)
-    wanted = [int(n) for n in np.ravel(imp.constant(node, 1, "shape")).tolist()]
-    if not attrs.get("allowzero"):
+    wanted = [int(n) for n in imp.constant(node, 1, "shape").ravel().tolist()]
+    if 0 in wanted and not attrs.get("allowzero"):
         wanted = [x[i] if n == 0 and i < len(x) else n for i, n in enumerate(wanted)]
     if -1 in wanted and wanted.count(-1) == 1:
         known = math.prod(n for n in wanted if n != -1)
