@@ -35,6 +35,7 @@ MAX_PATH_NODES = 64  # nodes of a path a doctor finding lists; longer ones skip 
 # size and the option named, before anything is allocated.
 MAX_NUMBERS_OPTION = "--max-numbers"
 MAX_MODEL_BYTES = 2**31  # an ONNX protobuf (protobuf's own limit); external data files aside
+MAX_ATTRIBUTE_VALUES = 1 << 20  # entries of one ONNX attribute's list (kernel_shape, value_floats)
 
 
 @cache

@@ -37,6 +37,7 @@ from ..expr import Call, Const, Expr, Name, parse_expression, walk
 from ..format import visible
 from ..graph import Builder
 from ..limits import (
+    MAX_ATTRIBUTE_VALUES,
     MAX_MODEL_BYTES,
     MAX_NODES,
     MAX_NUMBERS_OPTION,
@@ -97,6 +98,7 @@ def _read_external_data(model: Any, path: Path) -> None:
     folder (no absolute path, no `..`, no link out of it), and its bytes must be there."""
 
     folder = path.resolve().parent
+    _check_weights(sum(math.prod(t.dims) for t in model.graph.initializer), str(path))
     for tensor in model.graph.initializer:
         if tensor.data_location != TensorProto.EXTERNAL:  # uses_external_data, for each weight
             continue
@@ -151,6 +153,18 @@ def _read_external_data(model: Any, path: Path) -> None:
         tensor.raw_data = raw
         del tensor.external_data[:]
         tensor.data_location = TensorProto.DEFAULT
+
+
+def _check_weights(total: int, path: str) -> None:
+    """Refuse weights over the budget of numbers, by their declared shapes: before any is read
+    from an external file or widened to float64."""
+    if total > max_numbers():
+        raise GraphstepError(
+            f"the model's weights hold {total:,} numbers ({8 * total / 1e9:.3g} GB in "
+            f"float64); the limit is {max_numbers():,}",
+            file=path,
+            hint=f"{MAX_NUMBERS_OPTION} N raises it",
+        )
 
 
 class _Weight(NamedTuple):
@@ -261,6 +275,7 @@ class _Import:
     opset: int = 13
     consumed: set[str] = field(default_factory=set)  # every tensor a node reads
     refs: dict[str, Expr] = field(default_factory=dict)  # a tensor → how an expression reads it
+    folded_total: int = 0  # numbers in the constants folded so far
 
     def __post_init__(self) -> None:
         outputs = self.model.graph.output
@@ -373,14 +388,17 @@ class _Import:
             )
 
     def check_total(self, weights: Sequence[_Weight]) -> None:
-        """Refuse, before any weight is widened to float64, weights over the budget."""
-        total = sum(math.prod(w.shape) for w in weights)
-        if total > max_numbers():
-            raise self.fail(
-                f"the model's weights hold {total:,} numbers ({8 * total / 1e9:.3g} GB in "
-                f"float64); the limit is {max_numbers():,}",
-                hint=f"{MAX_NUMBERS_OPTION} N raises it",
-            )
+        """Refuse, before any weight is widened to float64, weights over the budget; and a
+        name given to two of them."""
+        _check_weights(sum(math.prod(w.shape) for w in weights), self.path)
+        seen: set[str] = set()
+        for w in weights:
+            if w.name in seen:
+                raise self.fail(
+                    f"initializer '{_visible(w.name)}' is defined twice",
+                    hint="an ONNX graph names every tensor once (onnx.checker says more)",
+                )
+            seen.add(w.name)
 
     def dim_names(self, graph: Any) -> set[str]:
         return {
@@ -559,11 +577,13 @@ class _Import:
                 f"node '{_label(node)}' ({kind}) works on the data; graphstep supports it "
                 "only where it computes a shape or a constant",
             )
-        attrs = _attributes(node) if node.attribute else {}
         try:
+            attrs = _attributes(node) if node.attribute else {}
             outputs = mapper(self, node, attrs)
         except GraphstepError as e:
             raise _named(e, node) from None
+        except MALFORMED as e:
+            raise self.fail(_malformed(node, e), hint=CHECKER_HINT) from None
         try:
             for onnx_name, expr in zip(node.output, outputs, strict=False):
                 if onnx_name:
@@ -620,32 +640,53 @@ class _Import:
     # -- folding ----------------------------------------------------------------
 
     def fold(self, node: Any) -> None:
+        kind = node.op_type
+        try:
+            values = self.folded(node)
+        except GraphstepError as e:
+            raise _named(e, node) from None
+        except MALFORMED as e:
+            raise self.fail(_malformed(node, e), hint=CHECKER_HINT) from None
+        for onnx_name, value in zip(node.output, values, strict=False):
+            if onnx_name:
+                value = np.asarray(value)
+                if value.dtype.kind not in "biuf":  # strings, complex numbers, objects
+                    made = "complex" if value.dtype.kind == "c" else "text"
+                    raise self.fail(
+                        f"node '{_label(node)}' ({kind}) makes {made} values; graphstep folds "
+                        "real numbers only"
+                    )
+                self.fold_numbers(value.shape, f"node '{_label(node)}' ({kind})")
+                self.tensors[onnx_name] = _Tensor(value.shape, value)
+
+    def folded(self, node: Any) -> list[np.ndarray]:
+        """The values of a node's outputs, computed at import (shapes, constants)."""
         attrs = _attributes(node) if node.attribute else {}
         kind = node.op_type
         if kind == "Shape":  # of anything: shapes are static once dims are chosen
             shape = self.shape_of(node, 0)
-            values = [np.array(shape[attrs.get("start", 0) : attrs.get("end")], dtype=np.int64)]
-        elif kind == "Size":
-            values = [np.asarray(math.prod(self.shape_of(node, 0)), dtype=np.int64)]
-        elif kind == "Constant":
-            values = [_constant_value(self, node, attrs)]
-        else:
-            inputs = [
-                self.constant(node, i, "input") if name else None
-                for i, name in enumerate(node.input)
-            ]
-            try:
-                values = FOLDABLE[kind](self, attrs, inputs)
-            except GraphstepError as e:
-                raise _named(e, node) from None
-            except (ValueError, IndexError, TypeError) as e:
-                raise self.fail(
-                    f"node '{_label(node)}' ({kind}) cannot be folded: {_visible(str(e))[:200]}"
-                ) from None
-        for onnx_name, value in zip(node.output, values, strict=False):
-            if onnx_name:
-                value = np.asarray(value)
-                self.tensors[onnx_name] = _Tensor(value.shape, value)
+            return [np.array(shape[attrs.get("start", 0) : attrs.get("end")], dtype=np.int64)]
+        if kind == "Size":
+            return [np.asarray(math.prod(self.shape_of(node, 0)), dtype=np.int64)]
+        if kind == "Constant":
+            return [_constant_value(self, node, attrs)]
+        inputs = [
+            self.constant(node, i, "input") if name else None for i, name in enumerate(node.input)
+        ]
+        with np.errstate(all="ignore"):  # 0/0 and the like fold to nan or inf, as computed
+            return FOLDABLE[kind](self, attrs, inputs)
+
+    def fold_numbers(self, shape: Sequence[int], what: str) -> None:
+        """Count a folded constant against the budget of numbers, refusing it first if it would
+        go over: a small file cannot ask for gigabytes of constants one tensor at a time."""
+        size = math.prod(shape)
+        if self.folded_total + size > max_numbers():
+            raise self.fail(
+                f"{what}: the model's folded constants would hold "
+                f"{self.folded_total + size:,} numbers; the limit is {max_numbers():,}",
+                hint=f"{MAX_NUMBERS_OPTION} N raises it",
+            )
+        self.folded_total += size
 
     # -- the loss -------------------------------------------------------------
 
@@ -720,8 +761,12 @@ class _Import:
                     return Name(outputs[0], loc)
                 case Name(id=name, loc=loc):
                     if name not in allowed:
+                        known = name in self.leaves
                         raise GraphstepError.at(
-                            f"'{name}' is not a tensor of the model",
+                            f"'{name}' is an input or a weight of the model; a loss is made "
+                            "of its outputs and the tensors its nodes compute"
+                            if known
+                            else f"'{name}' is not a tensor of the model",
                             loc,
                             hint=did_you_mean(name, allowed)
                             or f"its outputs: output (the first), {', '.join(outputs)}",
@@ -732,6 +777,22 @@ class _Import:
             return e
 
         return resolve(expr)
+
+
+# What a node whose attributes or inputs are not what its operator needs raises on the way:
+# a missing attribute, a list too short, a rank of 0, infinite bounds, bytes that do not fit
+MALFORMED = (KeyError, IndexError, ValueError, TypeError, ArithmeticError)
+CHECKER_HINT = "onnx.checker.check_model(model, full_check=True) says what the operator needs"
+
+
+def _malformed(node: _Node, e: Exception) -> str:
+    what = (
+        f"it has no attribute or input {_visible(str(e))[:80]}, which the operator needs"
+        if isinstance(e, KeyError)
+        else f"its attributes or inputs do not fit the operator ({type(e).__name__}: "
+        f"{_visible(str(e))[:160]})"
+    )
+    return f"node '{_label(node)}' ({node.op_type}): {what}"
 
 
 def _named(e: GraphstepError, node: _Node) -> GraphstepError:
@@ -794,12 +855,37 @@ def _attributes(node: _Node) -> dict[str, Any]:
             value = getattr(a, _ONE_VALUE[kind])
             if kind == AttributeProto.STRING:
                 value = value.decode("utf-8", "replace")
+            elif kind == AttributeProto.TENSOR:
+                _attribute_tensor(node, a.name, value)
         elif kind in _LIST_VALUE:
-            value = list(getattr(a, _LIST_VALUE[kind]))
+            values = getattr(a, _LIST_VALUE[kind])
+            if len(values) > MAX_ATTRIBUTE_VALUES:  # measured before a list is made of them
+                raise GraphstepError(
+                    f"node '{_label(node)}' ({node.op_type}): its attribute "
+                    f"'{_visible(a.name)}' lists {len(values):,} values; at most "
+                    f"{MAX_ATTRIBUTE_VALUES:,}",
+                    hint="a large constant belongs in an initializer or a tensor value",
+                )
+            if kind == AttributeProto.TENSORS:
+                for t in values:
+                    _attribute_tensor(node, a.name, t)
+            value = list(values)
             if kind == AttributeProto.STRINGS:
                 value = [v.decode("utf-8", "replace") for v in value]
         out[a.name] = value
     return out
+
+
+def _attribute_tensor(node: _Node, name: str, tensor: Any) -> None:
+    """A tensor an attribute holds (a Constant's value, ConstantOfShape's fill): measured, and
+    its data in the model itself; only initializers are read from external files."""
+    where = f"node '{_label(node)}' ({node.op_type}): its attribute '{_visible(name)}'"
+    if tensor.data_location == TensorProto.EXTERNAL:
+        raise GraphstepError(
+            f"{where} keeps its tensor in an external file",
+            hint="graphstep reads external data for initializers only, from the model's folder",
+        )
+    check_size(tuple(tensor.dims), where)
 
 
 def _constant_value(imp: _Import, node: Any, attrs: dict[str, Any]) -> np.ndarray:
@@ -1247,9 +1333,12 @@ Folder = Callable[[_Import, dict[str, Any], list[Any]], list[np.ndarray]]
 
 
 def _sized(imp: _Import, shape: Sequence[int], what: str) -> tuple[int, ...]:
-    """A shape a node asks for, measured before anything of that size is made."""
+    """A shape a node asks for, measured before anything of that size is made: against the
+    per-tensor limit, and with the constants folded so far against the budget."""
     dims = tuple(int(n) for n in shape)
     check_size(dims, what, imp.path)
+    if imp.folded_total + math.prod(dims) > max_numbers():
+        imp.fold_numbers(dims, what)  # the error
     return dims
 
 
@@ -1321,17 +1410,16 @@ def _fold_cast(imp: _Import, attrs: dict[str, Any], ins: list[Any]) -> list[np.n
 
 
 def _fold_gather(imp: _Import, attrs: dict[str, Any], ins: list[Any]) -> list[np.ndarray]:
-    return [
-        np.take(
-            np.asarray(ins[0]), np.asarray(ins[1], dtype=np.int64), axis=int(attrs.get("axis", 0))
-        )
-    ]
+    data, indices = np.asarray(ins[0]), np.asarray(ins[1], dtype=np.int64)
+    axis = int(attrs.get("axis", 0)) % max(1, data.ndim)
+    _sized(imp, (*data.shape[:axis], *indices.shape, *data.shape[axis + 1 :]), "Gather")
+    return [np.take(data, indices, axis=axis)]
 
 
 def _fold_concat(imp: _Import, attrs: dict[str, Any], ins: list[Any]) -> list[np.ndarray]:
-    return [
-        np.concatenate([np.atleast_1d(v) for v in ins if v is not None], axis=int(attrs["axis"]))
-    ]
+    parts = [np.atleast_1d(v) for v in ins if v is not None]
+    _sized(imp, (sum(p.size for p in parts),), "Concat")
+    return [np.concatenate(parts, axis=int(attrs["axis"]))]
 
 
 def _fold_binary(fn: Callable[[Any, Any], Any]) -> Folder:
