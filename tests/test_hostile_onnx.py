@@ -226,3 +226,16 @@ def test_folding_0_by_0_warns_nothing_and_folds_nan(tmp_path: Path) -> None:
         warnings.simplefilter("error")  # a numpy RuntimeWarning would be an extra stderr line
         graph = graphstep.load(path)
     assert np.isnan(graph.trace().value("y")).all()
+
+
+def test_a_loss_that_is_not_a_scalar_is_placed_on_the_option(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    nodes = [helper.make_node("Relu", ["x"], ["y"])]
+    path = save(tmp_path / "m.onnx", nodes, [tensor("x", 2)], [tensor("y", 2)])
+    code, _, err = run(["run", path, "--loss", "output * 2"], capsys)
+    assert code == 2
+    assert err == (
+        "graphstep: error: --loss:1:1: the loss has shape [2]; backprop starts from a scalar "
+        "(hint: reduce it, e.g. sum(output * 2) or mean(output * 2))\n"
+    )

@@ -701,9 +701,18 @@ class _Import:
         if self.options.loss is not None:
             expr = self.user_loss(self.options.loss, names)
             try:
-                self.declare_entry(entry_spec(loss_name, expr, Loc(1, 1), self.options.loss))
+                shape = self.declare_entry(
+                    entry_spec(loss_name, expr, Loc(1, 1), self.options.loss)
+                )
             except GraphstepError as e:
                 raise e.in_file("--loss") from None
+            if shape != ():
+                text = self.options.loss
+                raise GraphstepError.at(
+                    f"the loss has shape {list(shape)}; backprop starts from a scalar",
+                    Loc(1, 1),
+                    hint=f"reduce it, e.g. sum({text}) or mean({text})",
+                ).in_file("--loss")
             self.notes.append(f"loss: {self.options.loss}")
             return loss_name
         first_onnx = outputs[0]
