@@ -366,3 +366,87 @@ def test_a_node_whose_shapes_do_not_fit_is_named_in_one_line(
     path = save(tmp_path / "m.onnx", nodes, [tensor("x", 1, 3)], [tensor("y", 1, 2)], [w])
     line = error_line(["run", path], capsys)
     assert line.startswith(f"graphstep: error: {path}: node 'fc' (MatMul): matmul: a is [1, 3]")
+
+
+# ---------------------------------------------------------------------------
+# hostile arrays: empty ones, and .pb data that does not match its dims
+
+
+def test_an_empty_stored_leaf_is_refused_where_its_header_is_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    np.savez(tmp_path / "w.npz", E=np.zeros((0,)), F=np.zeros((2, 0)))
+    graph_file = tmp_path / "g.yaml"
+    graph_file.write_text("inputs:\n  x: {file: w.npz, key: E}\ngraph:\n  f: mean(x)\noutput: f\n")
+    line = error_line(["check", str(graph_file)], capsys)
+    assert line == (
+        f"graphstep: error: {graph_file}:2:13: 'E' in w.npz is empty (shape [0]) "
+        "(hint: a tensor needs at least one number)"
+    )
+    graph_file.write_text("inputs:\n  x: {file: w.npz, key: F}\ngraph:\n  f: mean(x)\noutput: f\n")
+    assert "'F' in w.npz is empty (shape [2, 0])" in error_line(
+        ["summary", str(graph_file)], capsys
+    )
+
+
+def test_set_refuses_an_empty_array_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = classifier(tmp_path)
+    np.save(tmp_path / "e.npy", np.zeros((0, 3)))
+    pb = tmp_path / "e.pb"
+    pb.write_bytes(numpy_helper.from_array(np.zeros((0, 3), np.float32)).SerializeToString())
+    for name in ("e.npy", "e.pb"):
+        line = error_line(["run", path, "--set", f"input_1={tmp_path / name}"], capsys)
+        assert "is empty (shape [0, 3])" in line
+
+
+def test_set_pb_data_is_compared_with_its_dims_before_it_is_expanded(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = classifier(tmp_path)
+    packed = TensorProto(data_type=TensorProto.INT64, dims=[1, 3])
+    packed.int64_data.extend([0] * 3_000_000)  # 3 MB packed, 24 MB once expanded
+    short = numpy_helper.from_array(np.ones((1, 3), np.float32))
+    short.raw_data = short.raw_data[:5]
+    cases = {
+        "packed.pb": (packed, "holds 3,000,000 numbers of data; its dims [1, 3] need 3"),
+        "short.pb": (short, "holds 5 bytes of data; its dims [1, 3] need 12"),
+    }
+    for name, (proto, words) in cases.items():
+        (tmp_path / name).write_bytes(proto.SerializeToString())
+        line = error_line(["run", path, "--set", f"input_1={tmp_path / name}"], capsys)
+        assert words in line, line
+    import graphstep.arrays as arrays
+
+    def unconverted(tensor: object) -> None:
+        raise AssertionError("to_array reached")
+
+    monkeypatch.setattr(numpy_helper, "to_array", unconverted)
+    with pytest.raises(graphstep.GraphstepError, match="3,000,000 numbers"):
+        arrays.read_array(str(tmp_path / "packed.pb"))
+
+
+def test_set_pb_file_is_measured_before_it_is_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import graphstep.arrays as arrays
+
+    big = tmp_path / "big.pb"
+    with big.open("wb") as f:  # sparse: 1 GB on paper, nothing on disk
+        f.truncate(1 << 30)
+    read: list[int] = []
+    real_open = Path.open
+
+    def spy(self: Path, *args: object, **kwargs: object) -> object:
+        handle = real_open(self, *args, **kwargs)  # type: ignore[call-overload]
+        if self == big:
+            real_read = handle.read
+            handle.read = lambda n=-1: read.append(n) or real_read(n)  # type: ignore[method-assign]
+        return handle
+
+    monkeypatch.setattr(Path, "open", spy)
+    monkeypatch.setattr(arrays, "max_tensor_numbers", lambda: 1000)
+    with pytest.raises(graphstep.GraphstepError, match="holds more than 1,016,000 bytes"):
+        arrays.read_array(str(big))
+    assert read == [1_016_001]
