@@ -450,3 +450,82 @@ def test_set_pb_file_is_measured_before_it_is_read(
     with pytest.raises(graphstep.GraphstepError, match="holds more than 1,016,000 bytes"):
         arrays.read_array(str(big))
     assert read == [1_016_001]
+
+
+# ---------------------------------------------------------------------------
+# convert: both targets checked before either is written; infinities written as numbers
+
+
+def test_convert_checks_both_targets_before_writing_either(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = classifier(tmp_path)
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "out.yaml").mkdir()
+    (tmp_path / "d" / "out.npz").write_text("OLD")
+    line = error_line(["convert", path, "-o", str(tmp_path / "d" / "out.yaml")], capsys)
+    assert line == (
+        f"graphstep: error: '{tmp_path / 'd' / 'out.yaml'}' is not a regular file "
+        "(hint: give the name of a file to write)"
+    )
+    assert (tmp_path / "d" / "out.npz").read_text() == "OLD"
+    (tmp_path / "f").mkdir()
+    os.mkfifo(tmp_path / "f" / "out.npz")
+    line = error_line(["convert", path, "-o", str(tmp_path / "f" / "out.yaml")], capsys)
+    assert f"'{tmp_path / 'f' / 'out.npz'}' is not a regular file" in line
+    assert sorted(p.name for p in (tmp_path / "f").iterdir()) == ["out.npz"]
+    assert not (tmp_path / "f" / "out.npz").is_file()
+    assert sorted(p.name for p in (tmp_path / "d").iterdir()) == ["out.npz", "out.yaml"]
+
+
+def test_convert_follows_a_link_and_writes_files_as_open_would(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = classifier(tmp_path)
+    (tmp_path / "elsewhere").mkdir()
+    victim = tmp_path / "elsewhere" / "model.yaml"
+    victim.write_text("old\n")
+    (tmp_path / "out").mkdir()
+    link = tmp_path / "out" / "model.yaml"
+    link.symlink_to(victim)
+    old_mask = os.umask(0o022)
+    try:
+        code, _, err = run(["convert", path, "-o", str(link)], capsys)
+    finally:
+        os.umask(old_mask)
+    assert code == 0, err
+    assert link.is_symlink() and "file: model.npz" in victim.read_text()
+    archive = tmp_path / "out" / "model.npz"
+    assert oct(archive.stat().st_mode & 0o777) == oct(victim.stat().st_mode & 0o777) == "0o644"
+    assert graphstep.load(link).trace().loss == graphstep.load(path).trace().loss
+
+
+def test_convert_writes_infinities_that_read_back_and_refuses_nan(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    w = numpy_helper.from_array(np.eye(3, dtype=np.float32) / 4, "w")
+    nodes = [
+        helper.make_node("Gemm", ["x", "w"], ["g"], alpha=float("inf")),
+        helper.make_node("Clip", ["x"], ["c"], min=float("-inf"), max=0.5),
+        helper.make_node("Sub", ["g", "c"], ["y"]),
+    ]
+    x = numpy_helper.from_array(np.array([[1.0, 0.5, -2.0]], np.float32), "x")
+    model = save(tmp_path / "inf.onnx", nodes, [], [tensor("y", 1, 3)], [w, x], opset=6)
+    out = tmp_path / "inf.yaml"
+    code, _, err = run(["convert", model, "-o", str(out)], capsys)
+    assert code == 0, err
+    text = out.read_text()
+    assert "1e999)" in text and "low=-1e999" in text
+    converted, imported = graphstep.load(out).trace(), graphstep.load(model).trace()
+    np.testing.assert_array_equal(converted.value("y"), imported.value("y"))
+    np.testing.assert_array_equal(converted.value("y"), [[np.inf, np.inf, -np.inf]])
+    nodes[0] = helper.make_node("Gemm", ["x", "w"], ["g"], alpha=float("nan"))
+    model = save(tmp_path / "nan.onnx", nodes, [], [tensor("y", 1, 3)], [w, x], opset=6)
+    line = error_line(["convert", model, "-o", str(tmp_path / "nan.yaml")], capsys)
+    assert "entry 'g': a NaN constant cannot be written in a graph file" in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "inf.npz",
+        "inf.onnx",
+        "inf.yaml",
+        "nan.onnx",
+    ]
