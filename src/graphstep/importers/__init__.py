@@ -44,25 +44,25 @@ def model_options(loss: Any, dims: Any) -> ModelOptions:
     """The options of `graphstep.load` for an ONNX model, each checked."""
     if loss is not None and not isinstance(loss, str):
         raise GraphstepError(
-            f"loss is an expression over the model's outputs (text), not {kind(loss)}",
+            f"loss is an expression over the model's outputs (text), not {a_type(loss)}",
             hint="e.g. loss='sum(output)'",
         )
     dims = {} if dims is None else dims
     if not isinstance(dims, Mapping):
         raise GraphstepError(
-            f"dims maps dimension names to sizes, not {kind(dims)}",
+            f"dims maps dimension names to sizes, not {a_type(dims)}",
             hint="e.g. dims={'batch': 8}",
         )
     for name in dims:
         if not isinstance(name, str):
             raise GraphstepError(
-                f"dims names a dimension by its text, not {kind(name)}",
+                f"dims names a dimension by its text, not {a_type(name)}",
                 hint="e.g. dims={'batch': 8}",
             )
     return ModelOptions(loss, tuple((name, dimension(name, n)) for name, n in dims.items()))
 
 
-def kind(value: Any) -> str:
+def a_type(value: Any) -> str:
     """`a list`, `an int`: what was given instead, for a message."""
     name = type(value).__name__
     return f"{'an' if name[:1] in 'aeiou' else 'a'} {name}"
