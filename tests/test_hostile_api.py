@@ -145,3 +145,47 @@ def test_back_is_the_inverse_of_step_at_every_position() -> None:
         if (s.position, s.inner) == here:
             break
     assert len(seen) > 10
+
+
+def dynamic_model(tmp_path: Path) -> str:
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 3])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    w = numpy_helper.from_array(np.ones((3, 2), np.float32), "w")
+    graph = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"])], "g", [x], [y], [w])
+    path = tmp_path / "dyn.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        ({"dims": {"batch": "8"}}, "dimension 'batch' must be a whole number from 1 to"),
+        ({"dims": {"batch": 0}}, "not 0"),
+        ({"dims": {"batch": -2}}, "not -2"),
+        ({"dims": {"batch": 1.5}}, "not 1.5"),
+        ({"dims": {"batch": True}}, "not True"),
+        ({"dims": {"batch": 2**63}}, "not a larger number"),
+        ({"dims": {"batch": 10**5000}}, "not a larger number"),
+        ({"dims": {1: 2}}, "dims names a dimension by its text, not an int"),
+        ({"dims": [("batch", 2)]}, "dims maps dimension names to sizes, not a list"),
+        ({"dims": "batch=2"}, "dims maps dimension names to sizes, not a str"),
+        ({"loss": 123}, "loss is an expression over the model's outputs (text), not an int"),
+        ({"loss": ["sum(y)"]}, "not a list"),
+    ],
+)
+def test_load_checks_an_onnx_models_dims_and_loss(
+    tmp_path: Path, options: dict[str, Any], words: str
+) -> None:
+    with pytest.raises(graphstep.GraphstepError) as caught:
+        graphstep.load(dynamic_model(tmp_path), **options)
+    assert words in str(caught.value)
+
+
+def test_load_takes_good_dims(tmp_path: Path) -> None:
+    graph = graphstep.load(dynamic_model(tmp_path), dims={"batch": 4}, loss="sum(output)")
+    assert graph.trace().value("x").shape == (4, 3)

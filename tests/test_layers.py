@@ -21,9 +21,9 @@ PACKAGE = Path(graphstep.__file__).parent
 # Lowest first. A module may import its own layer's modules and any below it; a package
 # (ops/, render/, tui/) is one unit whose modules import each other freely.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "limits", "format", "arrays", "colormap", "norms"),  # used by every layer;
+    ("errors", "limits", "format", "arrays", "colormap", "norms", "files"),  # every layer's;
     # arrays reads .npy/.npz/.pb; colormap colours tensors for the TUI and the pictures alike;
-    # norms: L2 norms safe past 1e154
+    # norms: L2 norms safe past 1e154; files: written whole or not at all (export, convert)
     ("ops",),  # spec asks the registry which names are functions
     ("expr", "spec", "importers", "convert"),  # importers sit beside spec: they make GraphSpecs
     ("graph",),

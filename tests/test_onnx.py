@@ -396,3 +396,166 @@ def test_a_node_whose_shapes_do_not_fit_is_named_in_one_line(
     path = save(tmp_path / "m.onnx", nodes, [tensor("x", 1, 3)], [tensor("y", 1, 2)], [w])
     line = error_line(["run", path], capsys)
     assert line.startswith(f"graphstep: error: {path}: node 'fc' (MatMul): matmul: a is [1, 3]")
+
+
+# ---------------------------------------------------------------------------
+# hostile arrays: empty ones, and .pb data that does not match its dims
+
+
+def test_an_empty_stored_leaf_is_refused_where_its_header_is_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    np.savez(tmp_path / "w.npz", E=np.zeros((0,)), F=np.zeros((2, 0)))
+    graph_file = tmp_path / "g.yaml"
+    graph_file.write_text("inputs:\n  x: {file: w.npz, key: E}\ngraph:\n  f: mean(x)\noutput: f\n")
+    line = error_line(["check", str(graph_file)], capsys)
+    assert line == (
+        f"graphstep: error: {graph_file}:2:13: 'E' in w.npz is empty (shape [0]) "
+        "(hint: a tensor needs at least one number)"
+    )
+    graph_file.write_text("inputs:\n  x: {file: w.npz, key: F}\ngraph:\n  f: mean(x)\noutput: f\n")
+    assert "'F' in w.npz is empty (shape [2, 0])" in error_line(
+        ["summary", str(graph_file)], capsys
+    )
+
+
+def test_set_refuses_an_empty_array_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = classifier(tmp_path)
+    np.save(tmp_path / "e.npy", np.zeros((0, 3)))
+    pb = tmp_path / "e.pb"
+    pb.write_bytes(numpy_helper.from_array(np.zeros((0, 3), np.float32)).SerializeToString())
+    for name in ("e.npy", "e.pb"):
+        line = error_line(["run", path, "--set", f"input_1={tmp_path / name}"], capsys)
+        assert "is empty (shape [0, 3])" in line
+
+
+def test_set_pb_data_is_compared_with_its_dims_before_it_is_expanded(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = classifier(tmp_path)
+    packed = TensorProto(data_type=TensorProto.INT64, dims=[1, 3])
+    packed.int64_data.extend([0] * 3_000_000)  # 3 MB packed, 24 MB once expanded
+    short = numpy_helper.from_array(np.ones((1, 3), np.float32))
+    short.raw_data = short.raw_data[:5]
+    cases = {
+        "packed.pb": (packed, "holds 3,000,000 numbers of data; its dims [1, 3] need 3"),
+        "short.pb": (short, "holds 5 bytes of data; its dims [1, 3] need 12"),
+    }
+    for name, (proto, words) in cases.items():
+        (tmp_path / name).write_bytes(proto.SerializeToString())
+        line = error_line(["run", path, "--set", f"input_1={tmp_path / name}"], capsys)
+        assert words in line, line
+    import graphstep.arrays as arrays
+
+    def unconverted(tensor: object) -> None:
+        raise AssertionError("to_array reached")
+
+    monkeypatch.setattr(numpy_helper, "to_array", unconverted)
+    with pytest.raises(graphstep.GraphstepError, match="3,000,000 numbers"):
+        arrays.read_array(str(tmp_path / "packed.pb"))
+
+
+def test_set_pb_file_is_measured_before_it_is_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import graphstep.arrays as arrays
+
+    big = tmp_path / "big.pb"
+    with big.open("wb") as f:  # sparse: 1 GB on paper, nothing on disk
+        f.truncate(1 << 30)
+    read: list[int] = []
+    real_open = Path.open
+
+    def spy(self: Path, *args: object, **kwargs: object) -> object:
+        handle = real_open(self, *args, **kwargs)  # type: ignore[call-overload]
+        if self == big:
+            real_read = handle.read
+            handle.read = lambda n=-1: read.append(n) or real_read(n)  # type: ignore[method-assign]
+        return handle
+
+    monkeypatch.setattr(Path, "open", spy)
+    monkeypatch.setattr(arrays, "max_tensor_numbers", lambda: 1000)
+    with pytest.raises(graphstep.GraphstepError, match="holds more than 1,016,000 bytes"):
+        arrays.read_array(str(big))
+    assert read == [1_016_001]
+
+
+# ---------------------------------------------------------------------------
+# convert: both targets checked before either is written; infinities written as numbers
+
+
+def test_convert_checks_both_targets_before_writing_either(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = classifier(tmp_path)
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "out.yaml").mkdir()
+    (tmp_path / "d" / "out.npz").write_text("OLD")
+    line = error_line(["convert", path, "-o", str(tmp_path / "d" / "out.yaml")], capsys)
+    assert line == (
+        f"graphstep: error: '{tmp_path / 'd' / 'out.yaml'}' is not a regular file "
+        "(hint: give the name of a file to write)"
+    )
+    assert (tmp_path / "d" / "out.npz").read_text() == "OLD"
+    (tmp_path / "f").mkdir()
+    os.mkfifo(tmp_path / "f" / "out.npz")
+    line = error_line(["convert", path, "-o", str(tmp_path / "f" / "out.yaml")], capsys)
+    assert f"'{tmp_path / 'f' / 'out.npz'}' is not a regular file" in line
+    assert sorted(p.name for p in (tmp_path / "f").iterdir()) == ["out.npz"]
+    assert not (tmp_path / "f" / "out.npz").is_file()
+    assert sorted(p.name for p in (tmp_path / "d").iterdir()) == ["out.npz", "out.yaml"]
+
+
+def test_convert_follows_a_link_and_writes_files_as_open_would(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = classifier(tmp_path)
+    (tmp_path / "elsewhere").mkdir()
+    victim = tmp_path / "elsewhere" / "model.yaml"
+    victim.write_text("old\n")
+    (tmp_path / "out").mkdir()
+    link = tmp_path / "out" / "model.yaml"
+    link.symlink_to(victim)
+    old_mask = os.umask(0o022)
+    try:
+        code, _, err = run(["convert", path, "-o", str(link)], capsys)
+    finally:
+        os.umask(old_mask)
+    assert code == 0, err
+    assert link.is_symlink() and "file: model.npz" in victim.read_text()
+    archive = tmp_path / "out" / "model.npz"
+    assert oct(archive.stat().st_mode & 0o777) == oct(victim.stat().st_mode & 0o777) == "0o644"
+    assert graphstep.load(link).trace().loss == graphstep.load(path).trace().loss
+
+
+def test_convert_writes_infinities_that_read_back_and_refuses_nan(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    w = numpy_helper.from_array(np.eye(3, dtype=np.float32) / 4, "w")
+    nodes = [
+        helper.make_node("Gemm", ["x", "w"], ["g"], alpha=float("inf")),
+        helper.make_node("Clip", ["x"], ["c"], min=float("-inf"), max=0.5),
+        helper.make_node("Sub", ["g", "c"], ["y"]),
+    ]
+    x = numpy_helper.from_array(np.array([[1.0, 0.5, -2.0]], np.float32), "x")
+    model = save(tmp_path / "inf.onnx", nodes, [], [tensor("y", 1, 3)], [w, x], opset=6)
+    out = tmp_path / "inf.yaml"
+    code, _, err = run(["convert", model, "-o", str(out)], capsys)
+    assert code == 0, err
+    text = out.read_text()
+    assert "1e999)" in text and "low=-1e999" in text
+    converted, imported = graphstep.load(out).trace(), graphstep.load(model).trace()
+    np.testing.assert_array_equal(converted.value("y"), imported.value("y"))
+    np.testing.assert_array_equal(converted.value("y"), [[np.inf, np.inf, -np.inf]])
+    nodes[0] = helper.make_node("Gemm", ["x", "w"], ["g"], alpha=float("nan"))
+    model = save(tmp_path / "nan.onnx", nodes, [], [tensor("y", 1, 3)], [w, x], opset=6)
+    line = error_line(["convert", model, "-o", str(tmp_path / "nan.yaml")], capsys)
+    assert "entry 'g': a NaN constant cannot be written in a graph file" in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "inf.npz",
+        "inf.onnx",
+        "inf.yaml",
+        "nan.onnx",
+    ]

@@ -454,3 +454,51 @@ async def test_the_tui_draws_a_module_as_one_box_until_x_expands_it() -> None:
         boxes = set(view.graph_layout.boxes)
         assert {"layer1_conv1", "layer1_bn1", "layer1_conv1_weight", "layer1_downsample"} <= boxes
         assert "layer1_downsample_0" not in boxes  # the nested Sequential stays collapsed
+
+
+HOSTILE_FACTORIES = """
+import torch
+from torch import nn
+
+
+def empty_input():
+    return nn.Identity(), (torch.empty(0),)
+
+
+def empty_batch():
+    return nn.Linear(3, 2), (torch.ones(0, 3),)
+
+
+def loss_not_callable():
+    return nn.Linear(3, 2), (torch.ones(1, 3),), 42
+"""
+
+
+@pytest.mark.parametrize(
+    ("factory", "words"),
+    [
+        ("empty_input", ":empty_input: example input 0 is empty (shape [0]) "),
+        ("empty_batch", ":empty_batch: example input 0 is empty (shape [0, 3]) "),
+        (
+            "loss_not_callable",
+            ": the third thing loss_not_callable() returned is an int, not a function of the "
+            "model's output or an expression over its outputs",
+        ),
+    ],
+)
+def test_a_factory_giving_an_empty_input_or_a_loss_that_is_no_loss_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], factory: str, words: str
+) -> None:
+    models = tmp_path / "hostile.py"
+    models.write_text(HOSTILE_FACTORIES)
+    out = tmp_path / "out.yaml"
+    assert cli.main(["torch", f"{models}:{factory}", "--save", str(out)]) == cli.BAD_INPUT
+    out_text, err = capsys.readouterr()
+    assert out_text == "" and err.count("\n") == 1, err
+    assert err.startswith("graphstep: error: ") and words in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hostile.py"]
+
+
+def test_from_torch_refuses_a_loss_that_is_no_loss() -> None:
+    with pytest.raises(GraphstepError, match=r"the loss is a list, not a function of the model"):
+        graphstep.from_torch(nn.Linear(3, 2), (torch.ones(1, 3),), loss=["sum(output)"])

@@ -14,7 +14,7 @@ from typing import Any
 
 from .errors import GraphstepError, did_you_mean
 from .graph import Graph, Node, build
-from .importers import ModelOptions, is_onnx
+from .importers import is_onnx, model_options
 from .session import Session
 from .spec import expression_spec, read_spec
 from .trace import Anomaly, Trace
@@ -49,8 +49,7 @@ def load(
     if (isinstance(source, Path) or "\n" not in source) and is_onnx(str(source)):
         from .importers.onnx import load_onnx
 
-        options = ModelOptions(loss, tuple((dims or {}).items()))
-        return load_onnx(str(source), options).graph()
+        return load_onnx(str(source), model_options(loss, dims)).graph()
     if loss is not None or dims:
         raise GraphstepError("loss and dims are for ONNX models; a graph file names its output")
     return build(read_spec(str(source)))

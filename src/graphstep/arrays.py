@@ -16,7 +16,7 @@ from typing import IO
 import numpy as np
 
 from .errors import GraphstepError
-from .limits import MAX_NUMBERS_OPTION, max_tensor_numbers
+from .limits import MAX_FILE_BYTES, MAX_NUMBERS_OPTION, NUMBER_BYTES, max_tensor_numbers
 
 ARRAY_SUFFIXES = (".npy", ".pb")
 
@@ -46,6 +46,17 @@ def check_size(shape: tuple[int, ...], what: str, file: str | None = None) -> No
         )
 
 
+def _check_array(shape: tuple[int, ...], what: str, file: str) -> None:
+    """Refuse, from its header, an array over the limits or with no numbers at all."""
+    check_size(shape, what, file)
+    if 0 in shape:
+        raise GraphstepError(
+            f"{what} is empty (shape {list(shape)})",
+            file=file,
+            hint="a tensor needs at least one number",
+        )
+
+
 def _npy_header(f: IO[bytes], what: str, file: str) -> tuple[tuple[int, ...], np.dtype]:
     try:
         version = np.lib.format.read_magic(f)
@@ -61,7 +72,7 @@ def _npy_header(f: IO[bytes], what: str, file: str) -> tuple[tuple[int, ...], np
             file=file,
             hint="save a float or integer array; objects are never unpickled",
         )
-    check_size(tuple(shape), what, file)
+    _check_array(tuple(shape), what, file)
     return tuple(shape), dtype
 
 
@@ -102,10 +113,10 @@ def _not_a_fifo(p: Path, shown: str, file: str | None = None) -> None:
 
 def _read_tensor_proto(p: Path) -> np.ndarray:
     from onnx import TensorProto, numpy_helper
-    from onnx.helper import tensor_dtype_to_np_dtype
+    from onnx.helper import tensor_dtype_to_field, tensor_dtype_to_np_dtype
 
     path = str(p)
-    data = p.read_bytes()  # bounded by the file's size, which the caller chose
+    data = _read_bounded(p, NUMBER_BYTES * max_tensor_numbers() + MAX_FILE_BYTES)
     tensor = TensorProto()
     try:
         tensor.ParseFromString(data)
@@ -113,17 +124,44 @@ def _read_tensor_proto(p: Path) -> np.ndarray:
         raise GraphstepError(
             "not an ONNX TensorProto (truncated or malformed)", file=path
         ) from None
-    check_size(tuple(tensor.dims), f"the tensor in '{path}'", path)
+    what = f"the tensor in '{path}'"
+    shape = tuple(tensor.dims)
+    _check_array(shape, what, path)
     try:
-        kind: str = np.dtype(tensor_dtype_to_np_dtype(tensor.data_type)).kind
+        dtype = np.dtype(tensor_dtype_to_np_dtype(tensor.data_type))
     except (KeyError, TypeError, ValueError):
-        kind = "?"
-    if kind not in "biuf" or tensor.data_location == TensorProto.EXTERNAL:
-        raise GraphstepError(f"the tensor in '{path}' does not hold numbers inline", file=path)
+        dtype = np.dtype(object)
+    if dtype.kind not in "biuf" or tensor.data_location == TensorProto.EXTERNAL:
+        raise GraphstepError(f"{what} does not hold numbers inline", file=path)
+    # what the data holds, measured before it is expanded (packed data can grow 8 times)
+    if tensor.HasField("raw_data"):
+        held, needed = len(tensor.raw_data), prod(shape) * dtype.itemsize
+        unit = "bytes"
+    else:
+        held, needed = len(getattr(tensor, tensor_dtype_to_field(tensor.data_type))), prod(shape)
+        unit = "numbers"
+    if held != needed:
+        raise GraphstepError(
+            f"{what} holds {held:,} {unit} of data; its dims {list(shape)} need {needed:,}",
+            file=path,
+        )
     try:
         return np.asarray(numpy_helper.to_array(tensor), dtype=np.float64)
     except (ValueError, TypeError) as e:
-        raise GraphstepError(f"the tensor in '{path}' cannot be read: {e}", file=path) from None
+        raise GraphstepError(f"{what} cannot be read: {e}", file=path) from None
+
+
+def _read_bounded(p: Path, most: int) -> bytes:
+    """A file's bytes, refused unread when it holds more than `most`."""
+    with p.open("rb") as f:
+        data = f.read(most + 1)
+    if len(data) > most:
+        raise GraphstepError(
+            f"'{p}' holds more than {most:,} bytes, more than a tensor within the limits needs",
+            file=str(p),
+            hint=f"{MAX_NUMBERS_OPTION} N raises the limit",
+        )
+    return data
 
 
 def npz_member_shape(path: str, key: str, file: str) -> tuple[int, ...]:

@@ -31,7 +31,7 @@ from .arrays import ARRAY_SUFFIXES, read_array
 from .errors import GraphstepError, did_you_mean, excerpt
 from .gradcheck import check_gradients
 from .graph import Graph, build
-from .importers import ModelOptions, is_onnx
+from .importers import ModelOptions, dimension, is_onnx
 from .importers.groups import ImportedModel
 from .limits import MAX_EXPORT_BYTES, MAX_TRAIN_STEPS, set_max_numbers
 from .spec import EXPRESSION_FILE, GraphSpec, leaf_shape, read_spec, read_value, source_kind
@@ -841,7 +841,12 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
 
 def parse_dim(text: str) -> tuple[str, int]:
     name, value = parse_assignment(text)
-    return name, _positive_int(value)
+    digits = value.strip()
+    size = int(digits) if digits.isdecimal() and len(digits) < 30 else value
+    try:
+        return name, dimension(name, size)
+    except GraphstepError as e:
+        raise argparse.ArgumentTypeError(e.message) from None
 
 
 def model_options(args: argparse.Namespace) -> ModelOptions:

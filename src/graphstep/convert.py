@@ -2,15 +2,15 @@
 
 The YAML holds the entries as expressions; leaves with values go into an .npz
 archive beside it and are named there by the stored-leaf form
-`{file: NAME.npz, key: LEAF}`. Both files are written atomically: an error
-leaves neither half-written.
+`{file: NAME.npz, key: LEAF}`. Both files are written together, as export
+writes (files.write_all): both targets checked, then both staged, then both
+moved into place; a refusal writes neither.
 """
 
 from __future__ import annotations
 
 import io
-import os
-import tempfile
+import math
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ import yaml
 
 from .errors import GraphstepError
 from .expr import Call, Const, Expr, Name
+from .files import write_all
 from .format import visible
 from .spec import GraphSpec, Init, LeafKind, LeafSpec
 
@@ -29,7 +30,7 @@ def expression(expr: Expr) -> str:
         case Name(id=name):
             return name
         case Const(value=v):
-            return repr(float(v))
+            return number(float(v))
         case Call(func=func, args=args, attrs=attrs):
             inner = [expression(a) for a in args] + [f"{k}={_attribute(v)}" for k, v in attrs]
             return f"{func}({', '.join(inner)})"
@@ -42,8 +43,24 @@ def _attribute(value: Any) -> str:
     if isinstance(value, str):
         return repr(value)
     if isinstance(value, float):
-        return repr(value)
+        return number(value)
     return str(value)
+
+
+INFINITY = "1e999"  # a literal the expression parser reads as float('inf')
+
+
+def number(x: float) -> str:
+    """A number as graph-file text that reads back to the same float: repr, or ±1e999 for an
+    infinity (`inf` would read as a name); NaN has no such literal and is refused."""
+    if math.isnan(x):
+        raise GraphstepError(
+            "a NaN constant cannot be written in a graph file",
+            hint="a graph file's numbers are finite or ±infinity",
+        )
+    if math.isinf(x):
+        return INFINITY if x > 0 else f"-{INFINITY}"
+    return repr(x)
 
 
 def _stored(value: Any) -> np.ndarray:
@@ -75,7 +92,7 @@ def write_graph_file(spec: GraphSpec, out: str) -> str:
         )
     document: dict[str, Any] = {"name": spec.name, "description": spec.description}
     document.update({k: v for k, v in sections.items() if v})
-    document["graph"] = {name: expression(e.expr) for name, e in spec.entries.items()}
+    document["graph"] = {name: _entry(name, e.expr, spec.file) for name, e in spec.entries.items()}
     document["output"] = spec.output
     header = "".join(
         f"# {name}: {visible(original)}\n"
@@ -85,10 +102,16 @@ def write_graph_file(spec: GraphSpec, out: str) -> str:
     text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
     buffer = io.BytesIO()
     np.savez(buffer, allow_pickle=False, **arrays)
-    _write_atomically(archive, buffer.getvalue())
     names = "# names in the model this file was converted from:\n" if header else ""
-    _write_atomically(target, (names + header + text).encode("utf-8"))
+    write_all([(archive, buffer.getvalue()), (target, (names + header + text).encode("utf-8"))])
     return str(archive)
+
+
+def _entry(name: str, expr: Expr, file: str | None) -> str:
+    try:
+        return expression(expr)
+    except GraphstepError as e:
+        raise GraphstepError(f"entry '{name}': {e.message}", file=file, hint=e.hint) from None
 
 
 def _leaf(leaf: LeafSpec, archive: str, arrays: dict[str, np.ndarray]) -> Any:
@@ -104,18 +127,3 @@ def _leaf(leaf: LeafSpec, archive: str, arrays: dict[str, np.ndarray]) -> Any:
         )
         return {"file": archive, "key": leaf.name}
     return {"shape": list(leaf.shape), "init": str(leaf.init), **dict(leaf.options)}
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    folder = path.parent if str(path.parent) else Path(".")
-    try:
-        fd, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as e:
-        raise GraphstepError(f"cannot write {path}: {e.strerror}") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

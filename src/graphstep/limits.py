@@ -18,6 +18,7 @@ MAX_TENSOR_ELEMENTS = 1 << 24  # 16.7 million float64 numbers, 128 MiB
 MAX_TOTAL_ELEMENTS = 1 << 26  # every value and gradient of one graph together
 MAX_TEMPORARY_ELEMENTS = 1 << 25  # the largest scratch array of one op, or the numbers it reads
 MAX_TRAIN_STEPS = 100_000  # gradient-descent steps of one `train`
+MAX_DIMENSION = 2**63 - 1  # an ONNX model's dynamic dimension (--dim): int64's largest
 MAX_BLOCK_DEPTH = 16  # blocks calling blocks calling blocks…
 MAX_SCOPE_DEPTH = 16  # levels of an ONNX node name's scopes that become groups; deeper, flat
 MAX_EXPORT_BYTES = 500_000_000  # export --all-steps writes no more, unless --force
@@ -34,6 +35,7 @@ MAX_PATH_NODES = 64  # nodes of a path a doctor finding lists; longer ones skip 
 # command line's --max-numbers replaces it. A file that asks for more is refused, with its
 # size and the option named, before anything is allocated.
 MAX_NUMBERS_OPTION = "--max-numbers"
+NUMBER_BYTES = 16  # the widest number a tensor file can store (complex128), in bytes
 MAX_MODEL_BYTES = 2**31  # an ONNX protobuf (protobuf's own limit); external data files aside
 MAX_ATTRIBUTE_VALUES = 1 << 20  # entries of one ONNX attribute's list (kernel_shape, value_floats)
 

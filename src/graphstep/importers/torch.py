@@ -33,7 +33,7 @@ from ..expr import Const, Expr, Name
 from ..graph import Graph
 from ..limits import MAX_NODES
 from ..spec import LeafKind, LeafSpec
-from . import ModelOptions
+from . import ModelOptions, a_type
 from .groups import ImportedModel, ModuleGroup
 from .onnx import _call, _Import, _Names, _pair, _Tensor, _visible
 
@@ -87,6 +87,7 @@ def export(
         raise GraphstepError(
             f"the model is a {type(model).__name__}, not a torch.nn.Module", file=where
         )
+    _check_loss(loss, "the loss", where)
     inputs = _example_inputs(torch, example_inputs, where)
     copied = copy.deepcopy(model).double()
     options = ModelOptions(loss=loss if isinstance(loss, str) else None)
@@ -132,8 +133,25 @@ def _example_inputs(torch: Any, given: Any, where: str) -> tuple[Any, ...]:
                 hint="example_inputs is a tuple of tensors, as model(*example_inputs) takes",
             )
         check_size(tuple(x.shape), f"example input {k}", where)
+        if 0 in x.shape:
+            raise GraphstepError(
+                f"example input {k} is empty (shape {list(x.shape)})",
+                file=where,
+                hint="a tensor needs at least one number",
+            )
         out.append(x.detach().double() if x.is_floating_point() else x.detach())
     return tuple(out)
+
+
+def _check_loss(loss: object, what: str, where: str) -> None:
+    """Refuse a loss that is neither a function of the output, an expression, nor None."""
+    if loss is not None and not callable(loss) and not isinstance(loss, str):
+        raise GraphstepError(
+            f"{what} is {a_type(loss)}, not a function of the model's output or an expression "
+            "over its outputs",
+            file=where,
+            hint="e.g. lambda out: F.cross_entropy(out, y), or 'sum(output)'",
+        )
 
 
 def _WithLoss(torch: Any, model: Any, loss: Callable[[Any], Any]) -> Any:
@@ -940,7 +958,10 @@ def load_factory(target: str) -> tuple[Any, Any, Loss]:
             file=path_text,
             hint="return (model, example_inputs) or (model, example_inputs, loss)",
         )
-    return made[0], made[1], made[2] if len(made) == 3 else None
+    if len(made) == 2:
+        return made[0], made[1], None
+    _check_loss(made[2], f"the third thing {factory}() returned", path_text)
+    return made
 
 
 def _user_error(e: Exception, path: Path, shown: str) -> GraphstepError:

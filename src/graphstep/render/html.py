@@ -22,11 +22,12 @@ from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..files import write_atomic
 from ..overlay import Mode
 from ..scene import Scene
 from .dot import escape
 from .legend import legend_picture
-from .svg import Changes, Pictures, Piece, output_path, stops, write_atomic
+from .svg import Changes, Pictures, Piece, output_path, stops
 
 if TYPE_CHECKING:
     from ..graph import Graph

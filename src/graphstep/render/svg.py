@@ -18,8 +18,7 @@ import shutil
 import tempfile
 import textwrap
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
@@ -29,6 +28,7 @@ from ..colormap import OUTLINE
 from ..composite import Region
 from ..drawing import Diagram, Kind, Picture, diagram
 from ..errors import GraphstepError, excerpt
+from ..files import TEMPORARY, umask, write_atomic, writing
 from ..format import data_size
 from ..overlay import Mode, Overlay, colour_by, overlay_mode
 from ..scene import Flow, Look, Scene, inner_stops, regions_at
@@ -654,7 +654,7 @@ def export_all_steps(
             for scene, name in zip(scenes, names, strict=True):
                 (stage / name).write_text(pics.svg(scene, True, lines), encoding="utf-8")
             if fresh:
-                os.chmod(stage, 0o777 & ~_umask())
+                os.chmod(stage, 0o777 & ~umask())
                 os.replace(stage, directory)  # the whole directory at once
             else:
                 for name in names:
@@ -668,7 +668,6 @@ def export_all_steps(
 
 
 NUMBERED = re.compile(r"\d{3,}(?:_\d{2,})?\.svg")
-TEMPORARY = ".graphstep-"  # short: a temporary beside a 250-byte name stays within the limit
 
 
 def output_path(path: object) -> Path:
@@ -676,44 +675,3 @@ def output_path(path: object) -> Path:
     if not isinstance(path, str | os.PathLike) or not str(path):
         raise GraphstepError(f"a file name is text or a Path, not {path!r}")
     return Path(path)
-
-
-@contextmanager
-def writing(path: Path) -> Iterator[None]:
-    """A file system error as a GraphstepError that names the path."""
-    try:
-        yield
-    except (OSError, ValueError) as e:  # ValueError: a NUL in a name given from Python
-        reason = e.strerror if isinstance(e, OSError) and e.strerror else e
-        raise GraphstepError(f"cannot write '{path}': {reason}") from None
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write a file whole or not at all: a temporary file beside it, then os.replace.
-
-    Only a regular file is replaced. A symbolic link is followed (its target is
-    replaced, the link stays); a device such as /dev/null, a fifo or a directory
-    is refused, since renaming a file over it would destroy it.
-    """
-    with writing(path):
-        if path.is_symlink():
-            path = path.resolve()
-        if path.exists() and not path.is_file():
-            raise GraphstepError(
-                f"'{path}' is not a regular file", hint="give the name of a file to write"
-            )
-        fd, tmp = tempfile.mkstemp(prefix=TEMPORARY, suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.chmod(tmp, 0o666 & ~_umask())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
