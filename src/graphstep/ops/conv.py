@@ -14,7 +14,7 @@ windows that overlap.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from math import prod
 from typing import Any, ClassVar
@@ -134,12 +134,52 @@ class Grid:
                 where = (..., slice(r, r + rows, self.sh), slice(c, c + columns, self.sw))
                 yield where, xp[where]
 
-    def fold(self, cols: np.ndarray, padded: Shape) -> np.ndarray:
-        """The adjoint of unfold: windows (..., ho, wo, kh, kw) added back into the padded input."""
+    def fold(self, part: Callable[[int, int], np.ndarray], padded: Shape) -> np.ndarray:
+        """The adjoint of unfold: what the windows send back at each kernel offset (i, j),
+        `part(i, j)` shaped (..., ho, wo), added into a zero padded input of shape `padded`.
+
+        With a stride, the offsets that land on the same phase (row mod sh, column mod sw)
+        are added into one contiguous array, copied into place once: adding straight into
+        every sh-th row and sw-th column costs half as much again."""
         out = np.zeros(padded)
-        for k, (where, _) in enumerate(self.offsets(out)):
-            out[where] += cols[..., k // self.kw, k % self.kw]
+        for (a, b), offsets in self.phases().items():
+            view = out[..., a :: self.sh, b :: self.sw]
+            alone = len(offsets) == 1 or (self.sh, self.sw) == (1, 1)
+            into = view if alone else np.zeros(view.shape)
+            for i, j in offsets:
+                r, c = i * self.dh // self.sh, j * self.dw // self.sw
+                into[..., r : r + self.ho, c : c + self.wo] += part(i, j)
+            if into is not view:
+                view[...] = into
         return out
+
+    def route(self, offset: np.ndarray, g: np.ndarray, padded: Shape) -> np.ndarray:
+        """Each window's gradient g (..., ho, wo) sent to the one pixel it picked, its kernel
+        offset's number `offset` (row-major; kh·kw picks none), summed where windows share a
+        pixel: a padded input of shape `padded`, in one pass over the windows."""
+        height, width = padded[-2:]
+        lead = prod(g.shape[:-2])
+        starts = (
+            np.arange(lead)[:, None, None] * height + np.arange(self.ho)[:, None] * self.sh
+        ) * width + np.arange(self.wo) * self.sw
+        shifts = [i * self.dh * width + j * self.dw for i in range(self.kh) for j in range(self.kw)]
+        index = starts.reshape(g.shape) + np.array([*shifts, 0])[offset]
+        size = prod(padded)
+        missed = offset == self.kh * self.kw
+        if missed.any():
+            index[missed] = size
+        sums = np.bincount(index.ravel(), weights=g.ravel(), minlength=size + 1)
+        return sums[:size].reshape(padded)
+
+    def phases(self) -> dict[tuple[int, int], list[tuple[int, int]]]:
+        """The kernel offsets (i, j) by the phase of the padded input they read: (i·dh mod sh,
+        j·dw mod sw)."""
+        phases: dict[tuple[int, int], list[tuple[int, int]]] = {}
+        for i in range(self.kh):
+            for j in range(self.kw):
+                phase = (i * self.dh % self.sh, j * self.dw % self.sw)
+                phases.setdefault(phase, []).append((i, j))
+        return phases
 
 
 def _count(room: int, stride: int, ceil: bool, start_limit: int) -> int:
@@ -224,13 +264,14 @@ def scratch(shape: tuple[int, ...], slot: str) -> np.ndarray:
     a conv's backward pass twice as slow as its arithmetic; the caller overwrites
     all of it before reading. One per thread, so traces in two threads never share.
     """
-    if prod(shape) > SCRATCH_LIMIT:
+    size = prod(shape)
+    if size > SCRATCH_LIMIT:
         return np.empty(shape)
     kept: dict[str, np.ndarray] = _scratch.__dict__.setdefault("arrays", {})
     array = kept.get(slot)
-    if array is None or array.shape != shape:
-        array = kept[slot] = np.empty(shape)
-    return array
+    if array is None or array.size < size:  # the largest yet serves every smaller shape
+        array = kept[slot] = np.empty(size)
+    return array[:size].reshape(shape)
 
 
 def _im2col(grid: Grid, xp: np.ndarray) -> np.ndarray:
@@ -359,13 +400,54 @@ class Conv2d(_Sliding):
         # long window axis inside than with the few filters outside
         gw = np.swapaxes(cols @ np.swapaxes(gmat, -1, -2), -1, -2)
         gw = (gw if gw.ndim == 3 else gw.sum(axis=0)).reshape(w.shape)
-        wg = np.swapaxes(w.reshape(groups, f // groups, -1), -1, -2)  # (G, C/G·kh·kw, F/G)
-        gcols = np.matmul(wg, gmat, out=cols)  # the windows are read: their space is free
-        gcols = gcols.reshape(*x.shape[:-2], grid.kh, grid.kw, grid.ho, grid.wo)
-        gx = grid.unpad(grid.fold(np.moveaxis(gcols, (-4, -3), (-2, -1)), xp.shape))
+        pad = self._back_pad(grid, x.shape[-3], f)
+        if pad is not None:
+            gx = self._correlation_back(g, w, pad, groups, attrs.get("dilation", 1))
+        else:
+            wg = np.swapaxes(w.reshape(groups, f // groups, -1), -1, -2)  # (G, C/G·kh·kw, F/G)
+            gcols = np.matmul(wg, gmat, out=cols)  # the windows are read: their space is free
+            gcols = gcols.reshape(*x.shape[:-2], grid.kh, grid.kw, grid.ho, grid.wo)
+            gx = grid.unpad(grid.fold(lambda i, j: gcols[..., i, j, :, :], xp.shape))
         if b is None:
             return gx, gw
         return gx, gw, g.reshape(-1, *g.shape[-3:]).sum(axis=(0, 2, 3))
+
+    def scratch(self, *shapes: Shape, **attrs: Any) -> int:
+        x, w = shapes[:2]
+        own = super().scratch(*shapes, **attrs)
+        grid = self._grid(x, w, **attrs)
+        pad = self._back_pad(grid, x[-3], w[0])
+        if pad is None:
+            return own
+        g = (*x[:-3], w[0], grid.ho, grid.wo)
+        groups, dilation = attrs.get("groups", 1), attrs.get("dilation", 1)
+        filters = (x[-3], w[0] // groups, *w[-2:])
+        back = self._grid(g, filters, pad=pad, dilation=dilation, groups=groups)
+        return max(own, back.scratch(g[-2:], g[:-2]))
+
+    @staticmethod
+    def _back_pad(grid: Grid, channels: int, filters: int) -> list[int] | None:
+        """The padding of g (top, left, bottom, right) that makes x's gradient the correlation
+        of g with the flipped filters, so that every input pixel sees each window that read
+        it; None where folding every window's gradient back is the better way: with a stride,
+        with padding past the kernel's reach, or where g's F channels are many more to copy
+        than x's C (each of the kh·kw fold adds costs about three copies)."""
+        rows, columns = grid.dh * (grid.kh - 1), grid.dw * (grid.kw - 1)
+        pad = [rows - grid.top, columns - grid.left, rows - grid.bottom, columns - grid.right]
+        if (grid.sh, grid.sw) != (1, 1) or min(pad) < 0 or filters > 2 * channels:
+            return None
+        return pad
+
+    def _correlation_back(
+        self, g: np.ndarray, w: np.ndarray, pad: list[int], groups: int, dilation: Any
+    ) -> np.ndarray:
+        """∂L/∂x of a stride-1 conv: g padded by `pad`, correlated with the filters flipped and
+        read channel for filter (in each group). One im2col and one product, straight into
+        x's shape: no fold."""
+        f, c, kh, kw = w.shape
+        flipped = w.reshape(groups, f // groups, c, kh, kw).swapaxes(1, 2)[..., ::-1, ::-1]
+        filters = flipped.reshape(groups * c, f // groups, kh, kw)
+        return self.forward(g, filters, pad=pad, dilation=dilation, groups=groups)
 
     def local(self, i: int, names: Sequence[str], out: str, **attrs: Any) -> str:
         return (f"{names[1]} (window)", f"{names[0]} (window)", "1")[i]
@@ -427,7 +509,7 @@ class Local2d(_Sliding):
         xp = grid.pad(x)
         gw = np.einsum("...fhw,...chwij->fhwcij", g, grid.unfold(xp), optimize=True)
         gcols = np.einsum("...fhw,fhwcij->...chwij", g, w, optimize=True)
-        gx = grid.unpad(grid.fold(gcols, xp.shape))
+        gx = grid.unpad(grid.fold(lambda i, j: gcols[..., i, j], xp.shape))
         if b is None:
             return gx, gw
         return gx, gw, g.reshape(-1, *g.shape[-3:]).sum(axis=0)
