@@ -264,14 +264,13 @@ def scratch(shape: tuple[int, ...], slot: str) -> np.ndarray:
     a conv's backward pass twice as slow as its arithmetic; the caller overwrites
     all of it before reading. One per thread, so traces in two threads never share.
     """
-    size = prod(shape)
-    if size > SCRATCH_LIMIT:
+    if prod(shape) > SCRATCH_LIMIT:
         return np.empty(shape)
     kept: dict[str, np.ndarray] = _scratch.__dict__.setdefault("arrays", {})
     array = kept.get(slot)
-    if array is None or array.size < size:  # the largest yet serves every smaller shape
-        array = kept[slot] = np.empty(size)
-    return array[:size].reshape(shape)
+    if array is None or array.shape != shape:
+        array = kept[slot] = np.empty(shape)
+    return array
 
 
 def _im2col(grid: Grid, xp: np.ndarray) -> np.ndarray:
