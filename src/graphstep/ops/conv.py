@@ -104,13 +104,23 @@ class Grid:
             slice(left, left + self.dw * (self.kw - 1) + 1, self.dw),
         )
 
-    def pad(self, x: np.ndarray, fill: float = 0.0) -> np.ndarray:
-        """x with the grid's padding around its last two dimensions, filled with `fill`."""
+    def pad(self, x: np.ndarray, fill: float = 0.0, slot: str | None = None) -> np.ndarray:
+        """x with the grid's padding around its last two dimensions, filled with `fill`; with
+        a `slot`, in that scratch space (read it before the next call with the slot)."""
         rows = (self.top, self.bottom + self.extra[0])
         cols = (self.left, self.right + self.extra[1])
         if not any(rows + cols):
             return x
-        return np.pad(x, [(0, 0)] * (x.ndim - 2) + [rows, cols], constant_values=fill)
+        if slot is None:
+            return np.pad(x, [(0, 0)] * (x.ndim - 2) + [rows, cols], constant_values=fill)
+        h, w = x.shape[-2:]
+        out = scratch((*x.shape[:-2], h + sum(rows), w + sum(cols)), slot)
+        out[..., : rows[0], :] = fill
+        out[..., rows[0] + h :, :] = fill
+        out[..., rows[0] : rows[0] + h, : cols[0]] = fill
+        out[..., rows[0] : rows[0] + h, cols[0] + w :] = fill
+        out[..., rows[0] : rows[0] + h, cols[0] : cols[0] + w] = x
+        return out
 
     def unpad(self, xp: np.ndarray) -> np.ndarray:
         h = xp.shape[-2] - self.bottom - self.extra[0]
@@ -158,12 +168,12 @@ class Grid:
         offset's number `offset` (row-major; kh·kw picks none), summed where windows share a
         pixel: a padded input of shape `padded`, in one pass over the windows."""
         height, width = padded[-2:]
-        lead = prod(g.shape[:-2])
-        starts = (
-            np.arange(lead)[:, None, None] * height + np.arange(self.ho)[:, None] * self.sh
-        ) * width + np.arange(self.wo) * self.sw
         shifts = [i * self.dh * width + j * self.dw for i in range(self.kh) for j in range(self.kw)]
-        index = starts.reshape(g.shape) + np.array([*shifts, 0])[offset]
+        index = np.array([*shifts, 0])[offset]  # then plus where each window starts:
+        windows = index.reshape(-1, self.ho, self.wo)
+        windows += (np.arange(windows.shape[0]) * (height * width))[:, None, None]
+        windows += (np.arange(self.ho) * (self.sh * width))[:, None]
+        windows += np.arange(self.wo) * self.sw
         size = prod(padded)
         missed = offset == self.kh * self.kw
         if missed.any():
@@ -283,6 +293,15 @@ def _im2col(grid: Grid, xp: np.ndarray) -> np.ndarray:
     return out.reshape(*xp.shape[:-3], -1, grid.ho * grid.wo)  # (..., C·kh·kw, windows)
 
 
+def _correlate(grid: Grid, xp: np.ndarray, w: np.ndarray, groups: int) -> np.ndarray:
+    """The padded input xp (..., C, H, W) correlated with the filters w (F, C/G, kh, kw) over
+    the grid's windows: one im2col and one matrix product per group, (..., F, ho, wo)."""
+    cols = _im2col(grid, xp)  # (..., C·kh·kw, windows)
+    cols = cols.reshape(*cols.shape[:-2], groups, -1, cols.shape[-1])
+    out = np.matmul(w.reshape(groups, w.shape[0] // groups, -1), cols)
+    return out.reshape(*xp.shape[:-3], -1, grid.ho, grid.wo)
+
+
 class _Sliding(Op):
     """conv2d and local2d: x (C, H, W) or (N, C, H, W), w ending in (C, kh, kw), b optional.
 
@@ -371,11 +390,7 @@ class Conv2d(_Sliding):
         self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, **attrs: Any
     ) -> np.ndarray:
         grid = self._grid(x.shape, w.shape, **attrs)
-        groups = int(attrs.get("groups", 1))
-        cols = _im2col(grid, grid.pad(x))  # (..., C·kh·kw, windows)
-        cols = cols.reshape(*cols.shape[:-2], groups, -1, cols.shape[-1])
-        out = np.matmul(w.reshape(groups, w.shape[0] // groups, -1), cols)
-        out = out.reshape(*x.shape[:-3], -1, grid.ho, grid.wo)
+        out = _correlate(grid, grid.pad(x), w, int(attrs.get("groups", 1)))
         return out if b is None else out + b[:, None, None]
 
     def backward(
@@ -446,7 +461,8 @@ class Conv2d(_Sliding):
         f, c, kh, kw = w.shape
         flipped = w.reshape(groups, f // groups, c, kh, kw).swapaxes(1, 2)[..., ::-1, ::-1]
         filters = flipped.reshape(groups * c, f // groups, kh, kw)
-        return self.forward(g, filters, pad=pad, dilation=dilation, groups=groups)
+        grid = self._grid(g.shape, filters.shape, pad=pad, dilation=dilation, groups=groups)
+        return _correlate(grid, grid.pad(g), filters, groups)
 
     def local(self, i: int, names: Sequence[str], out: str, **attrs: Any) -> str:
         return (f"{names[1]} (window)", f"{names[0]} (window)", "1")[i]

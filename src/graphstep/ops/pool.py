@@ -116,7 +116,7 @@ class Maxpool(_Pool):
         self, g: np.ndarray, out: np.ndarray, x: np.ndarray, **attrs: Any
     ) -> Sequence[Array | None]:
         grid = self._grid(x.shape, **attrs)
-        xp = grid.pad(x, self.fill)
+        xp = grid.pad(x, self.fill, slot="padded")
         none = grid.kh * grid.kw  # the offset of a window without a maximum (NaN: no pixel is)
         # each window's first maximum in row-major window order, as its offset's number: the
         # smallest number among the offsets that hold the maximum (small-integer arithmetic,
