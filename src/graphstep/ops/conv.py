@@ -414,7 +414,7 @@ class Conv2d(_Sliding):
         # long window axis inside than with the few filters outside
         gw = np.swapaxes(cols @ np.swapaxes(gmat, -1, -2), -1, -2)
         gw = (gw if gw.ndim == 3 else gw.sum(axis=0)).reshape(w.shape)
-        pad = self._back_pad(grid, x.shape[-3], f)
+        pad = self._back_pad(grid, x.shape, f)
         if pad is not None:
             gx = self._correlation_back(g, w, pad, groups, attrs.get("dilation", 1))
         else:
@@ -430,7 +430,7 @@ class Conv2d(_Sliding):
         x, w = shapes[:2]
         own = super().scratch(*shapes, **attrs)
         grid = self._grid(x, w, **attrs)
-        pad = self._back_pad(grid, x[-3], w[0])
+        pad = self._back_pad(grid, x, w[0])
         if pad is None:
             return own
         g = (*x[:-3], w[0], grid.ho, grid.wo)
@@ -440,15 +440,17 @@ class Conv2d(_Sliding):
         return max(own, back.scratch(g[-2:], g[:-2]))
 
     @staticmethod
-    def _back_pad(grid: Grid, channels: int, filters: int) -> list[int] | None:
+    def _back_pad(grid: Grid, x: Shape, filters: int) -> list[int] | None:
         """The padding of g (top, left, bottom, right) that makes x's gradient the correlation
         of g with the flipped filters, so that every input pixel sees each window that read
-        it; None where folding every window's gradient back is the better way: with a stride,
-        with padding past the kernel's reach, or where g's F channels are many more to copy
-        than x's C (each of the kh·kw fold adds costs about three copies)."""
+        it; None where folding every window's gradient back is the way: with a stride, with
+        padding past the kernel's reach, or where the copy of g's windows (F channels, one
+        window per pixel of x) would be larger than that of x's (C channels, ho·wo windows),
+        so that the correlation never needs more memory than the fold."""
         rows, columns = grid.dh * (grid.kh - 1), grid.dw * (grid.kw - 1)
         pad = [rows - grid.top, columns - grid.left, rows - grid.bottom, columns - grid.right]
-        if (grid.sh, grid.sw) != (1, 1) or min(pad) < 0 or filters > 2 * channels:
+        larger = filters * x[-2] * x[-1] > x[-3] * grid.ho * grid.wo
+        if (grid.sh, grid.sw) != (1, 1) or min(pad) < 0 or larger:
             return None
         return pad
 
