@@ -8,7 +8,8 @@ Window coordinates are those of the *padded* input: with pad p, row 0 of a
 window is row −p of the image. Forward reads every window at once through a
 strided view (no copy per pixel); backward adds the windows' gradients back
 with one vectorized add per kernel offset (kh·kw of them), which also handles
-windows that overlap.
+windows that overlap, or, for a stride-1 conv, correlates the gradient with the
+flipped filters, which sends every window's share home in one product.
 """
 
 from __future__ import annotations
