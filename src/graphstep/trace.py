@@ -73,15 +73,16 @@ class Trace:
         values: list[Array | None],
         grads: list[Array | None],
         contributions: dict[tuple[int, int], Array],
-        checked: frozenset[int] = frozenset(),
+        unchecked: tuple[int, ...] | None = None,
     ) -> None:
-        """`checked`: tensor nodes whose value and gradient are known to be finite."""
+        """`unchecked`: the tensor nodes whose values and gradients may not be finite (None:
+        every tensor node); the others were found finite as they were made."""
         self.graph = graph
         self._values = values
         self._grads = grads
         self._contributions = contributions
         self._index = graph.plan.index
-        self.anomaly = self._find_anomaly(checked)
+        self.anomaly = self._find_anomaly(graph.plan.tensors if unchecked is None else unchecked)
 
     @classmethod
     def compute(cls, graph: Graph, overrides: Mapping[str, Any] | None = None) -> Trace:
@@ -114,9 +115,8 @@ class Trace:
                     graph.file
                 ) from None
             grads, contributions, finite_grads = cls._backward(graph, values, tensors)
-        ops = frozenset(step.index for step in plan.ops) & tensors
-        checked = ops if finite and finite_grads else frozenset()
-        return cls(graph, values, grads, contributions, checked)
+        leaves = tuple(i for i in plan.tensors if graph.nodes[plan.names[i]].is_leaf)
+        return cls(graph, values, grads, contributions, leaves if finite and finite_grads else None)
 
     @staticmethod
     def _backward(
@@ -152,11 +152,10 @@ class Trace:
                     grads[j] = part if prev is None else prev + part
         return grads, contributions, finite
 
-    def _find_anomaly(self, checked: frozenset[int]) -> Anomaly | None:
+    def _find_anomaly(self, tensors: tuple[int, ...]) -> Anomaly | None:
         plan = self.graph.plan
-        rest = tuple(i for i in plan.tensors if i not in checked)
-        if _all_finite(self._values, plan.scalars, rest) and _all_finite(
-            self._grads, plan.scalars, rest
+        if _all_finite(self._values, plan.scalars, tensors) and _all_finite(
+            self._grads, plan.scalars, tensors
         ):
             return None
         names = self.graph.plan.names
