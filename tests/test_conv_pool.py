@@ -51,6 +51,21 @@ def test_overlapping_maxpool_adds_up_at_a_shared_maximum() -> None:
     np.testing.assert_array_equal(gx, [[0, 0, 0], [0, 10, 0], [0, 0, 0]])
 
 
+def test_maxpool_sends_nothing_from_a_nan_window_and_an_infinite_gradient_only_to_its_maximum() -> (
+    None
+):
+    x = np.array([[1.0, math.nan, 5.0, 4.0], [0.0, 2.0, 5.0, 1.0]])
+    out = run("maxpool", x, size=2)
+    assert math.isnan(out[0, 0]) and out[0, 1] == 5
+    (gx,) = grads("maxpool", np.array([[7.0, math.inf]]), x, size=2)
+    np.testing.assert_array_equal(gx, [[0, 0, math.inf, 0], [0, 0, 0, 0]])
+
+
+def test_side_by_side_avgpool_spreads_each_window_and_skips_the_dropped_edge() -> None:
+    (gx,) = grads("avgpool", np.array([[4.0, 8.0]]), np.zeros((3, 5)), size=2)
+    np.testing.assert_array_equal(gx, [[1, 1, 2, 2, 0], [1, 1, 2, 2, 0], [0, 0, 0, 0, 0]])
+
+
 def test_overlapping_avgpool_counts_each_pixel_once_per_window() -> None:
     (gx,) = grads("avgpool", np.ones((2, 2)), np.zeros((3, 3)), size=2, stride=1)
     np.testing.assert_array_equal(gx, [[0.25, 0.5, 0.25], [0.5, 1, 0.5], [0.25, 0.5, 0.25]])

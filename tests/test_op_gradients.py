@@ -113,11 +113,18 @@ CASES = [
     Case("conv2d", ((2, 4, 5, 5), (6, 2, 3, 3), (6,)), {"groups": 2}),
     Case("conv2d", ((1, 7, 6), (2, 1, 2, 2)), {"dilation": [2, 1], "stride": [1, 2]}),
     Case("conv2d", ((2, 5, 4), (3, 2, 3, 2), (3,)), {"pad": [1, 0, 2, 1]}),
+    # x's gradient as the correlation of g with the flipped filters (stride 1, F·H·W ≤ C·Ho·Wo)
+    Case("conv2d", ((2, 4, 5, 5), (4, 2, 3, 3), (4,)), {"groups": 2, "pad": 1}),
+    Case("conv2d", ((1, 3, 7, 6), (2, 3, 3, 2)), {"dilation": [2, 1], "pad": [2, 1]}),
+    Case("conv2d", ((2, 3, 5, 4), (3, 3, 3, 2), (3,)), {"pad": [1, 0, 2, 1]}),
     Case("maxpool", ((2, 5, 5),), {"size": 3, "stride": 2, "pad": 1}),
     Case("maxpool", ((1, 2, 6, 5),), {"size": [3, 2], "stride": 2, "ceil": 1}),
     Case("avgpool", ((2, 5, 5),), {"size": 3, "stride": 2, "pad": [1, 1, 0, 0]}),
     Case("avgpool", ((2, 5, 5),), {"size": 2, "stride": 2, "pad": 1, "count_pad": 1}),
     Case("avgpool", ((1, 6, 5),), {"size": 3, "stride": 2, "ceil": 1}),
+    Case("avgpool", ((2, 5, 5),), {"size": 2, "ceil": 1}),  # side by side, a partial last one
+    Case("avgpool", ((1, 3, 4, 4),), {"size": 4}),  # one window: global average pooling
+    Case("maxpool", ((1, 2, 7, 7),), {"size": 3, "stride": 1, "dilation": 2, "pad": 1}),
     Case("batchnorm", ((2, 3, 2, 2), (3,), (3,), (3,), (3,)), {"epsilon": 0.01}, positive=True),
     Case("leaky_relu", ((3, 4),), {"alpha": 0.2}),
     Case("sqrt", ((2, 3),), positive=True),

@@ -73,13 +73,16 @@ class Trace:
         values: list[Array | None],
         grads: list[Array | None],
         contributions: dict[tuple[int, int], Array],
+        unchecked: tuple[int, ...] | None = None,
     ) -> None:
+        """`unchecked`: the tensor nodes whose values and gradients may not be finite (None:
+        every tensor node); the others were found finite as they were made."""
         self.graph = graph
         self._values = values
         self._grads = grads
         self._contributions = contributions
         self._index = graph.plan.index
-        self.anomaly = self._find_anomaly()
+        self.anomaly = self._find_anomaly(graph.plan.tensors if unchecked is None else unchecked)
 
     @classmethod
     def compute(cls, graph: Graph, overrides: Mapping[str, Any] | None = None) -> Trace:
@@ -91,40 +94,49 @@ class Trace:
                 values[i] = graph.leaf_array(name)
         for name, value in (overrides or {}).items():
             values[plan.index[name]] = leaf_override(graph, name, value)
+        # an op's tensor is checked for non-finite numbers as it is made, while it is in cache:
+        # a scan of every tensor afterwards reads them all from memory once more
+        tensors = frozenset(plan.tensors)
+        finite = True
         with np.errstate(all="ignore"):
             try:
                 for step in plan.ops:
                     ins = step.inputs
                     if len(ins) == 2:
-                        values[step.index] = step.op.forward(
-                            values[ins[0]], values[ins[1]], **step.attrs
-                        )
+                        v = step.op.forward(values[ins[0]], values[ins[1]], **step.attrs)
                     else:
-                        values[step.index] = step.op.forward(
-                            *[values[j] for j in ins], **step.attrs
-                        )
+                        v = step.op.forward(*[values[j] for j in ins], **step.attrs)
+                    values[step.index] = v
+                    if finite and step.index in tensors:
+                        finite = bool(np.isfinite(v).all())
             except OpError as e:
                 node = graph.nodes[plan.names[step.index]]
                 raise GraphstepError.at(f"{step.op.name}: {e}", node.loc, hint=e.hint).in_file(
                     graph.file
                 ) from None
-            grads, contributions = cls._backward(graph, values)
-        return cls(graph, values, grads, contributions)
+            grads, contributions, finite_grads = cls._backward(graph, values, tensors)
+        leaves = tuple(i for i in plan.tensors if graph.nodes[plan.names[i]].is_leaf)
+        return cls(graph, values, grads, contributions, leaves if finite and finite_grads else None)
 
     @staticmethod
     def _backward(
-        graph: Graph, values: list[Array | None]
-    ) -> tuple[list[Array | None], dict[tuple[int, int], Array]]:
+        graph: Graph, values: list[Array | None], tensors: frozenset[int]
+    ) -> tuple[list[Array | None], dict[tuple[int, int], Array], bool]:
+        """Gradients, contributions, and whether every op's tensor gradient is finite (each
+        checked when it is complete: when its op reads it)."""
         plan = graph.plan
         grads: list[Array | None] = [None] * len(values)
         out = plan.index[graph.output]
         grads[out] = np.ones_like(values[out])
         contributions: dict[tuple[int, int], Array] = {}
+        finite = True
         for step in reversed(plan.ops):
             i = step.index
             g = grads[i]
             if g is None:
                 continue
+            if finite and i in tensors:
+                finite = bool(np.isfinite(g).all())
             ins = step.inputs
             if len(ins) == 2:
                 parts = step.op.backward(g, values[i], values[ins[0]], values[ins[1]], **step.attrs)
@@ -138,12 +150,12 @@ class Trace:
                 if step.receives[k]:
                     prev = grads[j]
                     grads[j] = part if prev is None else prev + part
-        return grads, contributions
+        return grads, contributions, finite
 
-    def _find_anomaly(self) -> Anomaly | None:
+    def _find_anomaly(self, tensors: tuple[int, ...]) -> Anomaly | None:
         plan = self.graph.plan
-        if _all_finite(self._values, plan.scalars, plan.tensors) and _all_finite(
-            self._grads, plan.scalars, plan.tensors
+        if _all_finite(self._values, plan.scalars, tensors) and _all_finite(
+            self._grads, plan.scalars, tensors
         ):
             return None
         names = self.graph.plan.names

@@ -8,13 +8,14 @@ Window coordinates are those of the *padded* input: with pad p, row 0 of a
 window is row −p of the image. Forward reads every window at once through a
 strided view (no copy per pixel); backward adds the windows' gradients back
 with one vectorized add per kernel offset (kh·kw of them), which also handles
-windows that overlap.
+windows that overlap, or, for a stride-1 conv, correlates the gradient with the
+flipped filters, which sends every window's share home in one product.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from math import prod
 from typing import Any, ClassVar
@@ -104,13 +105,23 @@ class Grid:
             slice(left, left + self.dw * (self.kw - 1) + 1, self.dw),
         )
 
-    def pad(self, x: np.ndarray, fill: float = 0.0) -> np.ndarray:
-        """x with the grid's padding around its last two dimensions, filled with `fill`."""
+    def pad(self, x: np.ndarray, fill: float = 0.0, slot: str | None = None) -> np.ndarray:
+        """x with the grid's padding around its last two dimensions, filled with `fill`; with
+        a `slot`, in that scratch space (read it before the next call with the slot)."""
         rows = (self.top, self.bottom + self.extra[0])
         cols = (self.left, self.right + self.extra[1])
         if not any(rows + cols):
             return x
-        return np.pad(x, [(0, 0)] * (x.ndim - 2) + [rows, cols], constant_values=fill)
+        if slot is None:
+            return np.pad(x, [(0, 0)] * (x.ndim - 2) + [rows, cols], constant_values=fill)
+        h, w = x.shape[-2:]
+        out = scratch((*x.shape[:-2], h + sum(rows), w + sum(cols)), slot)
+        out[..., : rows[0], :] = fill
+        out[..., rows[0] + h :, :] = fill
+        out[..., rows[0] : rows[0] + h, : cols[0]] = fill
+        out[..., rows[0] : rows[0] + h, cols[0] + w :] = fill
+        out[..., rows[0] : rows[0] + h, cols[0] : cols[0] + w] = x
+        return out
 
     def unpad(self, xp: np.ndarray) -> np.ndarray:
         h = xp.shape[-2] - self.bottom - self.extra[0]
@@ -134,12 +145,52 @@ class Grid:
                 where = (..., slice(r, r + rows, self.sh), slice(c, c + columns, self.sw))
                 yield where, xp[where]
 
-    def fold(self, cols: np.ndarray, padded: Shape) -> np.ndarray:
-        """The adjoint of unfold: windows (..., ho, wo, kh, kw) added back into the padded input."""
+    def fold(self, part: Callable[[int, int], np.ndarray], padded: Shape) -> np.ndarray:
+        """The adjoint of unfold: what the windows send back at each kernel offset (i, j),
+        `part(i, j)` shaped (..., ho, wo), added into a zero padded input of shape `padded`.
+
+        With a stride, the offsets that land on the same phase (row mod sh, column mod sw)
+        are added into one contiguous array, copied into place once: adding straight into
+        every sh-th row and sw-th column costs half as much again."""
         out = np.zeros(padded)
-        for k, (where, _) in enumerate(self.offsets(out)):
-            out[where] += cols[..., k // self.kw, k % self.kw]
+        for (a, b), offsets in self.phases().items():
+            view = out[..., a :: self.sh, b :: self.sw]
+            alone = len(offsets) == 1 or (self.sh, self.sw) == (1, 1)
+            into = view if alone else np.zeros(view.shape)
+            for i, j in offsets:
+                r, c = i * self.dh // self.sh, j * self.dw // self.sw
+                into[..., r : r + self.ho, c : c + self.wo] += part(i, j)
+            if into is not view:
+                view[...] = into
         return out
+
+    def route(self, offset: np.ndarray, g: np.ndarray, padded: Shape) -> np.ndarray:
+        """Each window's gradient g (..., ho, wo) sent to the one pixel it picked, its kernel
+        offset's number `offset` (row-major; kh·kw picks none), summed where windows share a
+        pixel: a padded input of shape `padded`, in one pass over the windows."""
+        height, width = padded[-2:]
+        shifts = [i * self.dh * width + j * self.dw for i in range(self.kh) for j in range(self.kw)]
+        index = np.array([*shifts, 0])[offset]  # then plus where each window starts:
+        windows = index.reshape(-1, self.ho, self.wo)
+        windows += (np.arange(windows.shape[0]) * (height * width))[:, None, None]
+        windows += (np.arange(self.ho) * (self.sh * width))[:, None]
+        windows += np.arange(self.wo) * self.sw
+        size = prod(padded)
+        missed = offset == self.kh * self.kw
+        if missed.any():
+            index[missed] = size
+        sums = np.bincount(index.ravel(), weights=g.ravel(), minlength=size + 1)
+        return sums[:size].reshape(padded)
+
+    def phases(self) -> dict[tuple[int, int], list[tuple[int, int]]]:
+        """The kernel offsets (i, j) by the phase of the padded input they read: (i·dh mod sh,
+        j·dw mod sw)."""
+        phases: dict[tuple[int, int], list[tuple[int, int]]] = {}
+        for i in range(self.kh):
+            for j in range(self.kw):
+                phase = (i * self.dh % self.sh, j * self.dw % self.sw)
+                phases.setdefault(phase, []).append((i, j))
+        return phases
 
 
 def _count(room: int, stride: int, ceil: bool, start_limit: int) -> int:
@@ -243,6 +294,15 @@ def _im2col(grid: Grid, xp: np.ndarray) -> np.ndarray:
     return out.reshape(*xp.shape[:-3], -1, grid.ho * grid.wo)  # (..., C·kh·kw, windows)
 
 
+def _correlate(grid: Grid, xp: np.ndarray, w: np.ndarray, groups: int) -> np.ndarray:
+    """The padded input xp (..., C, H, W) correlated with the filters w (F, C/G, kh, kw) over
+    the grid's windows: one im2col and one matrix product per group, (..., F, ho, wo)."""
+    cols = _im2col(grid, xp)  # (..., C·kh·kw, windows)
+    cols = cols.reshape(*cols.shape[:-2], groups, -1, cols.shape[-1])
+    out = np.matmul(w.reshape(groups, w.shape[0] // groups, -1), cols)
+    return out.reshape(*xp.shape[:-3], -1, grid.ho, grid.wo)
+
+
 class _Sliding(Op):
     """conv2d and local2d: x (C, H, W) or (N, C, H, W), w ending in (C, kh, kw), b optional.
 
@@ -331,11 +391,7 @@ class Conv2d(_Sliding):
         self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, **attrs: Any
     ) -> np.ndarray:
         grid = self._grid(x.shape, w.shape, **attrs)
-        groups = int(attrs.get("groups", 1))
-        cols = _im2col(grid, grid.pad(x))  # (..., C·kh·kw, windows)
-        cols = cols.reshape(*cols.shape[:-2], groups, -1, cols.shape[-1])
-        out = np.matmul(w.reshape(groups, w.shape[0] // groups, -1), cols)
-        out = out.reshape(*x.shape[:-3], -1, grid.ho, grid.wo)
+        out = _correlate(grid, grid.pad(x), w, int(attrs.get("groups", 1)))
         return out if b is None else out + b[:, None, None]
 
     def backward(
@@ -359,13 +415,57 @@ class Conv2d(_Sliding):
         # long window axis inside than with the few filters outside
         gw = np.swapaxes(cols @ np.swapaxes(gmat, -1, -2), -1, -2)
         gw = (gw if gw.ndim == 3 else gw.sum(axis=0)).reshape(w.shape)
-        wg = np.swapaxes(w.reshape(groups, f // groups, -1), -1, -2)  # (G, C/G·kh·kw, F/G)
-        gcols = np.matmul(wg, gmat, out=cols)  # the windows are read: their space is free
-        gcols = gcols.reshape(*x.shape[:-2], grid.kh, grid.kw, grid.ho, grid.wo)
-        gx = grid.unpad(grid.fold(np.moveaxis(gcols, (-4, -3), (-2, -1)), xp.shape))
+        pad = self._back_pad(grid, x.shape, f)
+        if pad is not None:
+            gx = self._correlation_back(g, w, pad, groups, attrs.get("dilation", 1))
+        else:
+            wg = np.swapaxes(w.reshape(groups, f // groups, -1), -1, -2)  # (G, C/G·kh·kw, F/G)
+            gcols = np.matmul(wg, gmat, out=cols)  # the windows are read: their space is free
+            gcols = gcols.reshape(*x.shape[:-2], grid.kh, grid.kw, grid.ho, grid.wo)
+            gx = grid.unpad(grid.fold(lambda i, j: gcols[..., i, j, :, :], xp.shape))
         if b is None:
             return gx, gw
         return gx, gw, g.reshape(-1, *g.shape[-3:]).sum(axis=(0, 2, 3))
+
+    def scratch(self, *shapes: Shape, **attrs: Any) -> int:
+        x, w = shapes[:2]
+        own = super().scratch(*shapes, **attrs)
+        grid = self._grid(x, w, **attrs)
+        pad = self._back_pad(grid, x, w[0])
+        if pad is None:
+            return own
+        g = (*x[:-3], w[0], grid.ho, grid.wo)
+        groups, dilation = attrs.get("groups", 1), attrs.get("dilation", 1)
+        filters = (x[-3], w[0] // groups, *w[-2:])
+        back = self._grid(g, filters, pad=pad, dilation=dilation, groups=groups)
+        return max(own, back.scratch(g[-2:], g[:-2]))
+
+    @staticmethod
+    def _back_pad(grid: Grid, x: Shape, filters: int) -> list[int] | None:
+        """The padding of g (top, left, bottom, right) that makes x's gradient the correlation
+        of g with the flipped filters, so that every input pixel sees each window that read
+        it; None where folding every window's gradient back is the way: with a stride, with
+        padding past the kernel's reach, or where the copy of g's windows (F channels, one
+        window per pixel of x) would be larger than that of x's (C channels, ho·wo windows),
+        so that the correlation never needs more memory than the fold."""
+        rows, columns = grid.dh * (grid.kh - 1), grid.dw * (grid.kw - 1)
+        pad = [rows - grid.top, columns - grid.left, rows - grid.bottom, columns - grid.right]
+        larger = filters * x[-2] * x[-1] > x[-3] * grid.ho * grid.wo
+        if (grid.sh, grid.sw) != (1, 1) or min(pad) < 0 or larger:
+            return None
+        return pad
+
+    def _correlation_back(
+        self, g: np.ndarray, w: np.ndarray, pad: list[int], groups: int, dilation: Any
+    ) -> np.ndarray:
+        """∂L/∂x of a stride-1 conv: g padded by `pad`, correlated with the filters flipped and
+        read channel for filter (in each group). One im2col and one product, straight into
+        x's shape: no fold."""
+        f, c, kh, kw = w.shape
+        flipped = w.reshape(groups, f // groups, c, kh, kw).swapaxes(1, 2)[..., ::-1, ::-1]
+        filters = flipped.reshape(groups * c, f // groups, kh, kw)
+        grid = self._grid(g.shape, filters.shape, pad=pad, dilation=dilation, groups=groups)
+        return _correlate(grid, grid.pad(g), filters, groups)
 
     def local(self, i: int, names: Sequence[str], out: str, **attrs: Any) -> str:
         return (f"{names[1]} (window)", f"{names[0]} (window)", "1")[i]
@@ -427,7 +527,7 @@ class Local2d(_Sliding):
         xp = grid.pad(x)
         gw = np.einsum("...fhw,...chwij->fhwcij", g, grid.unfold(xp), optimize=True)
         gcols = np.einsum("...fhw,fhwcij->...chwij", g, w, optimize=True)
-        gx = grid.unpad(grid.fold(gcols, xp.shape))
+        gx = grid.unpad(grid.fold(lambda i, j: gcols[..., i, j], xp.shape))
         if b is None:
             return gx, gw
         return gx, gw, g.reshape(-1, *g.shape[-3:]).sum(axis=0)

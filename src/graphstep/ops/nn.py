@@ -13,6 +13,8 @@ from .activations import _Elementwise
 from .registry import Array, Op, OpError, Shape, broadcast_shape, register, unbroadcast
 from .tensor import Softmax, _axes, _is_int
 
+BLOCK = 1 << 15  # numbers in a temporary that stays in cache (256 KiB)
+
 
 def _channel_view(v: np.ndarray, ndim: int, axis: int) -> np.ndarray:
     """A per-channel vector (C,) shaped to broadcast along `axis` of an ndim tensor."""
@@ -84,9 +86,16 @@ class Batchnorm(Op):
         others = tuple(d for d in range(x.ndim) if d != a)
         gx = g * ch(scale * inv)
         gbias = np.sum(g, axis=others)
-        # Σ g·(x − mean) over every axis but the channels', in one pass (no product array)
+        # Σ g·(x − mean) over every axis but the channels', in one pass (no product array) over
+        # a block of channels at a time: x − mean stays in cache, no tensor-sized temporary
         axes = list(range(x.ndim))
-        gcentred = np.einsum(g, axes, x - ch(mean), axes, [a])
+        channels = x.shape[a]
+        step = max(1, BLOCK // max(1, x.size // max(1, channels)))
+        gcentred = np.empty(channels)
+        for c in range(0, channels, step):
+            block = (slice(None),) * a + (slice(c, c + step),)
+            centred = x[block] - ch(mean[c : c + step])
+            gcentred[c : c + step] = np.einsum(g[block], axes, centred, axes, [a])
         gscale = gcentred * inv
         gmean = -gbias * scale * inv  # Σ gx per channel
         gvar = gcentred * scale * -0.5 * inv**3

@@ -116,14 +116,18 @@ class Maxpool(_Pool):
         self, g: np.ndarray, out: np.ndarray, x: np.ndarray, **attrs: Any
     ) -> Sequence[Array | None]:
         grid = self._grid(x.shape, **attrs)
-        xp = grid.pad(x, self.fill)
-        gx = np.zeros(xp.shape)
-        taken = np.zeros(out.shape, dtype=bool)  # windows whose first maximum has been found
-        for where, view in grid.offsets(xp):  # in row-major window order
-            first = (view == out) & ~taken
-            taken |= first
-            gx[where] += np.where(first, g, 0.0)
-        return (grid.unpad(gx),)
+        xp = grid.pad(x, self.fill, slot="padded")
+        none = grid.kh * grid.kw  # the offset of a window without a maximum (NaN: no pixel is)
+        # each window's first maximum in row-major window order, as its offset's number: the
+        # smallest number among the offsets that hold the maximum (small-integer arithmetic,
+        # many times faster than a masked copy)
+        first = np.full(out.shape, none, dtype=np.min_scalar_type(none))
+        held = np.empty_like(first)
+        for k, (_, view) in enumerate(grid.offsets(xp)):
+            np.multiply(view == out, held.dtype.type(none - k), out=held)
+            np.subtract(none, held, out=held)
+            np.minimum(first, held, out=first)
+        return (grid.unpad(grid.route(first, g, xp.shape)),)
 
     def local(self, i: int, names: Sequence[str], out: str, **attrs: Any) -> str:
         return f"1({names[0]} is its window's first maximum)"
@@ -172,9 +176,16 @@ class Avgpool(_Pool):
         share = np.asarray(g) / self.divisor(np.shape(x), **attrs)
         h, w = np.shape(x)[-2:]
         rows, cols = grid.padded
-        gx = np.zeros((*np.shape(x)[:-2], h + rows, w + cols))
-        for where, _ in grid.offsets(gx):
-            gx[where] += share
+        padded = (*np.shape(x)[:-2], h + rows, w + cols)
+        if (grid.sh, grid.sw, grid.dh, grid.dw) != (grid.kh, grid.kw, 1, 1):
+            return (grid.unpad(grid.fold(lambda i, j: share, padded)),)
+        # windows side by side (global pooling too): each pixel is in one window at most
+        gx = np.zeros(padded)
+        tiles = (*share.shape[:-2], grid.ho, grid.kh, grid.wo, grid.kw)
+        spread = np.broadcast_to(share[..., :, None, :, None], tiles)
+        gx[..., : grid.ho * grid.kh, : grid.wo * grid.kw] = spread.reshape(
+            *share.shape[:-2], grid.ho * grid.kh, grid.wo * grid.kw
+        )
         return (grid.unpad(gx),)
 
     def local(self, i: int, names: Sequence[str], out: str, **attrs: Any) -> str:
