@@ -378,3 +378,23 @@ def test_shape_rules_allocate_nothing_on_huge_shapes(
         tracemalloc.stop()
     assert shape == expected
     assert peak < 100_000
+
+
+@pytest.mark.parametrize(
+    ("op", "x", "attrs"),
+    [
+        ("relu", [-1.0, 0.0, 2.0, 3.0], {}),
+        ("clip", [-2.0, 0.5, 3.0, -0.5], {"low": -1.0, "high": 1.0}),
+    ],
+)
+def test_an_infinite_gradient_stays_out_of_the_cells_a_gate_closes(
+    op: str, x: list[float], attrs: dict[str, float]
+) -> None:
+    """As PyTorch's threshold_backward: 0 where the gate is shut, whatever reaches it (inf · 0
+    would be a NaN the gradient doctor would then blame on the wrong node)."""
+    xs = np.array(x)
+    g = np.array([np.inf, np.nan, np.inf, -np.inf])
+    (ours,) = OPS[op].backward(g, OPS[op].forward(xs, **attrs), xs, **attrs)
+    shut = OPS[op].forward(xs, **attrs) != xs if op == "clip" else xs <= 0
+    assert (ours[shut] == 0).all()
+    np.testing.assert_array_equal(ours[~shut], g[~shut])

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .registry import Op, Shape, register
+from .registry import Op, Shape, gate, register
 
 
 class _Elementwise(Op):
@@ -33,7 +33,7 @@ class Relu(_Elementwise):
         return np.maximum(x, 0.0)
 
     def backward(self, g: np.ndarray, out: np.ndarray, x: np.ndarray) -> tuple[np.ndarray]:
-        return (g * (x > 0),)
+        return (gate(g, x > 0),)
 
     def local(self, i: int, names: Sequence[str], out: str) -> str:
         return f"1({names[0]} > 0)"

@@ -10,7 +10,16 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .activations import _Elementwise
-from .registry import Array, Op, OpError, Shape, broadcast_shape, register, unbroadcast
+from .registry import (
+    Array,
+    Op,
+    OpError,
+    Shape,
+    broadcast_shape,
+    gate,
+    register,
+    unbroadcast,
+)
 from .tensor import Softmax, _axes, _is_int
 
 BLOCK = 1 << 15  # numbers in a temporary that stays in cache (256 KiB)
@@ -172,7 +181,7 @@ class Clip(_Elementwise):
         self, g: np.ndarray, out: np.ndarray, x: np.ndarray, low: Any = None, high: Any = None
     ) -> Sequence[Array | None]:
         lo, hi = self._bounds(low, high)
-        return (g * ((x >= lo) & (x <= hi)),)
+        return (gate(g, (x >= lo) & (x <= hi)),)
 
     def local(
         self, i: int, names: Sequence[str], out: str, low: Any = None, high: Any = None

@@ -116,6 +116,18 @@ def register(cls: type[Op]) -> type[Op]:
     return cls
 
 
+def gate(g: np.ndarray, passes: np.ndarray) -> np.ndarray:
+    """g where `passes`, 0 elsewhere: relu's and clip's backward. An infinite or NaN gradient
+    stays out of the cells it does not reach, as PyTorch's threshold_backward keeps it
+    (`g * passes` makes inf · 0 a NaN); the product is the fast path, taken when its sum
+    says every number in it is finite."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        out = g * passes
+        if np.isfinite(np.add.reduce(out, axis=None)):
+            return out
+    return np.where(passes, g, 0.0)
+
+
 def unbroadcast(g: np.ndarray, like: np.ndarray) -> np.ndarray:
     """Sum `g` over the dimensions that numpy broadcasting added to `like`."""
     shape = like.shape if hasattr(like, "shape") else np.shape(like)
