@@ -471,6 +471,12 @@ def empty_batch():
 
 def loss_not_callable():
     return nn.Linear(3, 2), (torch.ones(1, 3),), 42
+
+
+def exits():
+    import sys
+
+    sys.exit(7)
 """
 
 
@@ -484,6 +490,7 @@ def loss_not_callable():
             ": the third thing loss_not_callable() returned is an int, not a function of the "
             "model's output or an expression over its outputs",
         ),
+        ("exits", ": running it called sys.exit(7) (hint: the file is imported"),
     ],
 )
 def test_a_factory_giving_an_empty_input_or_a_loss_that_is_no_loss_is_refused(

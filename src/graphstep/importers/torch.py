@@ -950,6 +950,13 @@ def load_factory(target: str) -> tuple[Any, Any, Loss]:
         raise
     except Exception as e:  # the user's code: its error, where it happened in their file
         raise _user_error(e, path, path_text) from None
+    except SystemExit as e:  # sys.exit() in the user's code ends its run, not graphstep
+        raise GraphstepError(
+            f"running it called sys.exit({_visible(repr(e.code))[:80]})",
+            file=path_text,
+            hint="the file is imported and FACTORY called: keep a script's exit under "
+            "if __name__ == '__main__':",
+        ) from None
     finally:
         sys.path.remove(str(path.resolve().parent))
     if not isinstance(made, tuple) or len(made) not in (2, 3):
