@@ -49,8 +49,8 @@ from ..render.raster import (
 )
 from ..scene import Delta, Flow, Scene, regions_at, scene_of
 from ..session import NodeState, Session
-from .line_view import LineView
-from .painted_rows import PLAIN, PaintedRows
+from .line_view import PLAIN, LineView
+from .painted_rows import PaintedRows
 
 OVERLAY_INK = "#1a1a1a"  # text on an overlay's colours, all of them light
 EDGE_ROLES = frozenset((Role.EDGE, Role.ARROW, Role.EDGE_VALUE, Role.EDGE_GRAD))  # wires' runs

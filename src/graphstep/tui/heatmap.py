@@ -18,6 +18,7 @@ from textual.strip import Strip
 
 from ..colormap import OUTLINE, RGB, Map, colouring, scaled
 from ..format import number
+from .line_view import PLAIN
 
 Window = tuple[slice, slice]
 
@@ -25,7 +26,6 @@ MAX_NUMBER_ROWS = 10
 MAX_CELL_CHARS = 7
 MAX_PIXEL_ROWS = 12  # terminal rows: 24 pixels
 SHADES = " ·░▒▓█"
-PLAIN = Style()
 OUTLINED = Style(
     bold=True, reverse=True
 )  # Textual's line filters (NO_COLOR) need a style on every segment

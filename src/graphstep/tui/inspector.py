@@ -23,8 +23,8 @@ from ..composite import Windows
 from ..format import index, shape, tensor, visible
 from ..session import Session
 from ..steps import Phase, Step
-from .heatmap import PLAIN, Plane, grid, planes
-from .line_view import LineView
+from .heatmap import Plane, grid, planes
+from .line_view import PLAIN, LineView
 
 KEPT_STEPS = 64  # steps whose lines the inspector keeps, for stepping back and forth
 TITLE = Style(bold=True)

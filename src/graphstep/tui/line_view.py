@@ -18,10 +18,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from rich.segment import Segment
+from rich.style import Style
 from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
 from textual.scrollbar import ScrollBar, ScrollBarRender
 from textual.strip import Strip
+
+PLAIN = Style()  # Textual's line filters (NO_COLOR) need a style on every segment
 
 
 class StripScrollBar(ScrollBar):

@@ -21,8 +21,8 @@ from textual.strip import Strip
 from ..format import visible
 from ..graph import Graph
 from ..steps import Timeline
+from .line_view import PLAIN
 
-PLAIN = Style()
 CURSOR = Style(reverse=True, bold=True)
 MUTED = Style(dim=True)
 

@@ -24,9 +24,9 @@ from textual.color import Color
 from textual.filter import LineFilter
 
 from ..render.raster import Raster, Run
+from .line_view import PLAIN
 
 CHUNK = 256  # columns of a row painted together
-PLAIN = Style()  # Textual's line filters (NO_COLOR) need a style on every segment
 Styler = Callable[[Run], tuple[str, Style]]  # what a run shows now, and in which style
 Keys = Callable[[Run], Iterable[Hashable]]  # what a change to the run is announced as
 

@@ -22,7 +22,7 @@ from textual.reactive import var
 from textual.strip import Strip
 
 from ..steps import Phase, Timeline
-from .line_view import LineView
+from .line_view import PLAIN, LineView
 
 PHASE_TAG = {Phase.START: "start", Phase.FORWARD: "fwd", Phase.BACKWARD: "bwd"}
 PHASE_STYLE = {
@@ -33,8 +33,6 @@ PHASE_STYLE = {
 CURRENT = Style(reverse=True, bold=True)
 CURSOR = Style(underline=True)
 BREAKPOINT = Style(color="bright_red", bold=True)
-
-PLAIN = Style()  # Textual's line filters (NO_COLOR) need a style on every segment
 
 
 class TimelineView(LineView, can_focus=True, inherit_bindings=False):
