@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from rich.console import Console
+from textual._compositor import Compositor
+from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.scrollbar import ScrollBar
 from textual.widget import Widget
@@ -28,6 +30,7 @@ from graphstep.tui.dialogs import FindScreen, GotoScreen, HelpScreen, SetInputSc
 from graphstep.tui.graph_view import GraphView
 from graphstep.tui.heatmap import Plane, number_grid, pixel_grid
 from graphstep.tui.inspector import Inspector
+from graphstep.tui.key_bar import KeyBar
 from graphstep.tui.line_view import LineView
 from graphstep.tui.painted_rows import PaintedRows, _Piece
 from graphstep.tui.timeline import TimelineView
@@ -536,6 +539,54 @@ async def test_clicking_a_timeline_step_jumps_there() -> None:
         timeline = pilot.app.query_one(TimelineView)
         await pilot.click(TimelineView, offset=(10, 4 - timeline.scroll_offset.y))
         assert session(pilot).position == 4
+
+
+@drive
+async def test_the_key_bar_shows_the_focused_keys_and_a_click_presses_one() -> None:
+    async with running(graphstep.load(CHAIN)) as pilot:
+        bar = pilot.app.query_one(KeyBar)
+        line = screen_text(pilot).splitlines()[-1]
+        assert line.startswith("n next p back s into o out c continue b break / find")
+        assert line.rstrip().endswith("? help q quit")
+        assert [key.display for key in bar.keys][:3] == ["n", "p", "s"]
+        at = line.index("n next")
+        await pilot.hover(KeyBar, offset=(at + 3, 0))
+        assert bar.tooltip == "next step (→ too)"  # the binding's own tooltip
+        await pilot.click(KeyBar, offset=(at + 3, 0))
+        await pilot.click(KeyBar, offset=(at, 0))
+        assert session(pilot).position == 2
+        await pilot.click(KeyBar, offset=(at + len("n next"), 0))  # the gap between two keys
+        assert session(pilot).position == 2
+        pilot.app.query_one(TimelineView).focus()
+        await pilot.pause()
+        assert screen_text(pilot).splitlines()[-1].startswith("⏎ jump here n next")
+        await pilot.click(KeyBar, offset=(0, 0))  # Enter: the timeline jumps to its cursor
+        assert session(pilot).position == pilot.app.query_one(TimelineView).cursor == 2
+
+
+@drive
+async def test_a_step_repaints_nothing_on_the_bottom_line() -> None:
+    """Not the key bar, and not a timeline row below the timeline's last (which it asked for
+    when it refreshed its new line before scrolling to it)."""
+    async with running(chain_of(40)) as pilot:
+        compositor, bottom = pilot.app.screen._compositor, pilot.app.size.height - 1
+        dirty: list[Region] = []
+        rendered = []
+        partial, render = Compositor.render_partial_update, KeyBar.render
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(
+                Compositor,
+                "render_partial_update",
+                lambda self: dirty.extend(self._dirty_regions) or partial(self),
+            )
+            patch.setattr(KeyBar, "render", lambda self: rendered.append(1) or render(self))
+            for key in "n" * 30 + "p" * 10:
+                await pilot.press(key)
+        timeline = pilot.app.query_one(TimelineView)
+        assert session(pilot).position == 20 and timeline.scroll_offset.y > 0  # it scrolled
+        assert dirty and compositor is pilot.app.screen._compositor
+        assert max(region.bottom for region in dirty) <= bottom
+        assert rendered == []
 
 
 @drive

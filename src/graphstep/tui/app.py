@@ -23,7 +23,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Container, Horizontal
 from textual.notifications import SeverityLevel
 from textual.reactive import var
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from ..doctor import Diagnosis, Finding, diagnose
 from ..errors import GraphstepError
@@ -39,6 +39,7 @@ from .dialogs import FindScreen, GotoScreen, HelpScreen, SetInputScreen
 from .doctor_panel import DoctorScreen
 from .graph_view import GraphView
 from .inspector import Inspector
+from .key_bar import KeyBar
 from .legend import OverlayLegend
 from .node_list import NodeIndex, node_index
 from .status import StatusBar
@@ -191,7 +192,7 @@ class GraphstepApp(App[None]):
             yield Inspector(id="inspector")
         yield OverlayLegend(id="overlay-legend")
         yield TimelineView(self.session.timeline, self.breakpoint_at, id="timeline")
-        yield Footer(compact=True)
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one(GraphView).focus()

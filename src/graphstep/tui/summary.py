@@ -12,11 +12,12 @@ from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import ScrollableContainer
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from ..format import visible
 from ..graph import Graph
 from ..summary import summary_lines
+from .key_bar import KeyBar
 
 
 class SummaryApp(App[None]):
@@ -39,4 +40,4 @@ class SummaryApp(App[None]):
         yield Static(heading, id="reason")
         with ScrollableContainer(id="summary-box"):
             yield Static(Text("\n".join(visible(line) for line in lines[1:])), id="summary")
-        yield Footer()
+        yield KeyBar()

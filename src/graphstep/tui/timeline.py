@@ -88,9 +88,9 @@ class TimelineView(LineView, can_focus=True, inherit_bindings=False):
             self.cursor = position  # its watcher scrolls
 
     def watch_cursor(self, old: int, new: int) -> None:
+        self._scroll_to_line(new)  # first: a line's row counts from the offset scrolled to
         self.refresh_line(old)
         self.refresh_line(new)
-        self._scroll_to_line(new)
 
     def _scroll_to_line(self, line: int) -> None:
         self.scroll_to_region(Region(0, line, 1, 1), animate=False, immediate=True)
