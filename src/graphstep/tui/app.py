@@ -20,7 +20,6 @@ from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Container, Horizontal
 from textual.notifications import SeverityLevel
 from textual.reactive import var
 from textual.widgets import Static
@@ -184,15 +183,14 @@ class GraphstepApp(App[None]):
     # -- the screen
 
     def compose(self) -> ComposeResult:
-        yield StatusBar(id="status")
-        with Horizontal(id="main"):
-            with Container(id="graph-box"):
-                yield GraphView(self.session, id="graph")
-                yield Static(id="layout-note")
-            yield Inspector(id="inspector")
-        yield OverlayLegend(id="overlay-legend")
-        yield TimelineView(self.session.timeline, self.breakpoint_at, id="timeline")
+        # no containers: each box takes its edge of what the ones before it left (app.tcss)
         yield KeyBar()
+        yield TimelineView(self.session.timeline, self.breakpoint_at, id="timeline")
+        yield OverlayLegend(id="overlay-legend")
+        yield StatusBar(id="status")
+        yield Inspector(id="inspector")
+        yield Static(id="layout-note")
+        yield GraphView(self.session, id="graph")
 
     def on_mount(self) -> None:
         self.query_one(GraphView).focus()
@@ -206,11 +204,11 @@ class GraphstepApp(App[None]):
 
     @on(GraphView.LayoutStarted)
     def layout_started(self) -> None:
-        self.query_one("#graph-box").loading = True
+        self.query_one(GraphView).loading = True
 
     @on(GraphView.LayoutReady)
     def layout_ready(self, event: GraphView.LayoutReady) -> None:
-        self.query_one("#graph-box").loading = False
+        self.query_one(GraphView).loading = False
         note = self.query_one("#layout-note", Static)
         text = Text(visible(event.note))
         # a new neighbourhood's note keeps its height: no need to lay out the whole screen
@@ -221,7 +219,7 @@ class GraphstepApp(App[None]):
 
     @on(GraphView.LayoutFailed)
     def layout_failed(self, event: GraphView.LayoutFailed) -> None:
-        self.query_one("#graph-box").loading = False
+        self.query_one(GraphView).loading = False
         self.notify(str(event.error), title="no layout", severity="error", timeout=10)
 
     def breakpoint_at(self, position: int) -> bool:

@@ -46,7 +46,7 @@ class KeyBar(Widget, can_focus=False):
     }
     DEFAULT_CSS = """
     KeyBar {
-        dock: bottom;
+        split: bottom;
         height: 1;
         color: $footer-foreground;
         background: $footer-background;

@@ -16,7 +16,7 @@ from rich.segment import Segment
 from rich.style import Style
 from textual import events
 from textual.binding import Binding, BindingType
-from textual.geometry import Region, Size
+from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import var
 from textual.strip import Strip
@@ -93,7 +93,16 @@ class TimelineView(LineView, can_focus=True, inherit_bindings=False):
         self.refresh_line(new)
 
     def _scroll_to_line(self, line: int) -> None:
-        self.scroll_to_region(Region(0, line, 1, 1), animate=False, immediate=True)
+        """Keep the line in view by pages, as a pager does: one that leaves the view at the
+        bottom comes in near the top (the step before it still in sight), one that leaves it
+        at the top comes in near the bottom. A step scrolls the timeline once a page, not
+        every time: scrolling repaints every line of it."""
+        top, height = self.scroll_offset.y, self.scrollable_content_region.height
+        if height <= 0 or top <= line < top + height:
+            return
+        context = 1 if height > 2 else 0
+        y = line - context if line >= top + height else line - height + 1 + context
+        self.scroll_to(y=max(0, y), animate=False, immediate=True)
 
     def action_cursor(self, delta: int) -> None:
         self.cursor = min(max(self.cursor + delta, 0), len(self._timeline) - 1)
