@@ -565,6 +565,87 @@ async def test_the_key_bar_shows_the_focused_keys_and_a_click_presses_one() -> N
 
 
 @drive
+async def test_the_key_bar_crops_a_narrow_line_and_a_hovered_key_keeps_its_colour() -> None:
+    async with running(graphstep.load(CHAIN), size=(60, 20)) as pilot:
+        line = screen_text(pilot).splitlines()[-1]
+        assert line == "n next p back s into o out c continue b break / find x expan"
+        bar = pilot.app.query_one(KeyBar)
+        plain = bar.render()
+        bar.hover = 4  # c continue
+        lit = bar.render()
+        at = plain.plain.index("c continue")
+        assert lit.get_style_at_offset(pilot.app.console, at).color == (
+            plain.get_style_at_offset(pilot.app.console, at).color
+        )
+        assert lit.get_style_at_offset(pilot.app.console, at).bgcolor != (
+            plain.get_style_at_offset(pilot.app.console, at).bgcolor
+        )
+        await pilot.hover(KeyBar, offset=(line.index("x expan"), 0))
+        assert bar.tooltip == "expand or collapse a conv or pool node"
+        pilot.app.query_one(TimelineView).focus()
+        await pilot.pause()
+        await pilot.hover(KeyBar, offset=(0, 0))
+        assert bar.keys[0].display == "⏎" and bar.tooltip is None  # no more than "jump here"
+
+
+@drive
+async def test_the_note_under_the_graph_wraps_to_the_graphs_column() -> None:
+    note_text = "graphstep's own layered layout: 9,999 boxes are more than dot lays out in seconds"
+    for size, lines in (((120, 40), 2), ((200, 50), 1)):
+        async with running(graphstep.load(CHAIN), size=size) as pilot:
+            view = pilot.app.query_one(GraphView)
+            view.post_message(GraphView.LayoutReady(note_text))
+            await pilot.pause()
+            await pilot.pause()
+            note = pilot.app.query_one("#layout-note")
+            assert note.size.height == lines and note.size.width == view.outer_size.width
+            shown = screen_text(pilot).splitlines()[note.region.y : note.region.bottom]
+            assert " ".join(row[: note.size.width].strip() for row in shown) == note_text
+
+
+@drive
+async def test_a_resize_lays_out_for_the_new_size_and_keeps_the_step_in_sight() -> None:
+    async with running(chain_of(40), size=(120, 40)) as pilot:
+        for _ in range(6):
+            await pilot.press("n")
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        await pilot.pause()
+        timeline = pilot.app.query_one(TimelineView)
+        assert pilot.app.screen.has_class("narrow") and pilot.app.screen.has_class("short")
+        assert timeline.outer_size.height == 5
+        top, height = timeline.scroll_offset.y, timeline.scrollable_content_region.height
+        assert top <= session(pilot).position < top + height
+        await pilot.resize_terminal(120, 40)
+        await pilot.pause()
+        assert not pilot.app.screen.has_class("narrow") and timeline.outer_size.height == 8
+
+
+@drive
+async def test_page_down_on_the_timeline_passes_no_step_unseen() -> None:
+    async with running(chain_of(40)) as pilot:
+        timeline = pilot.app.query_one(TimelineView)
+        timeline.focus()
+        await pilot.press("home", "pagedown")
+        height = timeline.scrollable_content_region.height
+        assert timeline.cursor == timeline.scroll_offset.y == height - 1
+        await pilot.press("pagedown", "pageup")
+        assert timeline.cursor == timeline.scroll_offset.y == height - 1
+
+
+@drive
+async def test_the_graph_keeps_the_focus_while_a_layout_is_made() -> None:
+    async with running(graphstep.load(CHAIN)) as pilot:
+        view = pilot.app.query_one(GraphView)
+        view.post_message(GraphView.LayoutStarted())
+        await pilot.pause()
+        assert pilot.app.focused is view and view._cover_widget is not None  # the spinner
+        view.post_message(GraphView.LayoutReady(""))
+        await pilot.pause()
+        assert pilot.app.focused is view and view._cover_widget is None
+
+
+@drive
 async def test_a_step_repaints_nothing_on_the_bottom_line() -> None:
     """Not the key bar, and not a timeline row below the timeline's last (which it asked for
     when it refreshed its new line before scrolling to it)."""

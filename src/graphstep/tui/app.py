@@ -17,7 +17,7 @@ from pathlib import Path, PurePath
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.notifications import SeverityLevel
@@ -179,6 +179,7 @@ class GraphstepApp(App[None]):
         self.export_dir = export_dir or Path.cwd()
         self._diagnosis: tuple[int, Diagnosis] | None = None  # by the session's version
         self._index: NodeIndex | None = None  # the node list's, built on the first /
+        self._note, self._note_height = Text(), 1  # the line under the graph, and its height
 
     # -- the screen
 
@@ -198,28 +199,42 @@ class GraphstepApp(App[None]):
         self.show_step()
         self.query_one(StatusBar).show_losses(self.session.losses)
 
-    def on_resize(self) -> None:
-        self.screen.set_class(self.size.width < 100, "narrow")
-        self.screen.set_class(self.size.height < 30, "short")
+    def on_resize(self, event: events.Resize) -> None:
+        self.screen.set_class(event.size.width < 100, "narrow")  # self.size is the old size
+        self.screen.set_class(event.size.height < 30, "short")
+        self.call_after_refresh(self._fit_note)  # to the graph's column, once laid out
+
+    # The graph's spinner covers the view (set_loading) without setting its `loading`,
+    # which would take the focus away from it, and its keys, until the layout is in.
 
     @on(GraphView.LayoutStarted)
     def layout_started(self) -> None:
-        self.query_one(GraphView).loading = True
+        self.query_one(GraphView).set_loading(True)
 
     @on(GraphView.LayoutReady)
     def layout_ready(self, event: GraphView.LayoutReady) -> None:
-        self.query_one(GraphView).loading = False
+        self.query_one(GraphView).set_loading(False)
         note = self.query_one("#layout-note", Static)
-        text = Text(visible(event.note))
-        # a new neighbourhood's note keeps its height: no need to lay out the whole screen
-        height = len(text.wrap(self.console, note.size.width)) if note.size.width else 0
-        note.update(text, layout=not event.note or height != note.size.height)
+        self._note = Text(visible(event.note))
+        note.update(self._note, layout=False)  # its height is _fit_note's
         note.display = bool(event.note)
+        self._fit_note()
         self.show_step()
+
+    def _fit_note(self) -> None:
+        """The note under the graph as high as its text wrapped to the graph's column (one or
+        two lines): a box that splits its edge off the screen (app.tcss) would wrap its text
+        to the screen's width. A new neighbourhood's note keeps the height: no new layout."""
+        width = self.query_one(GraphView).outer_size.width
+        lines = len(self._note.wrap(self.console, width)) if width and self._note else 1
+        height = min(max(lines, 1), 2)
+        if height != self._note_height:
+            self._note_height = height
+            self.query_one("#layout-note", Static).styles.height = height
 
     @on(GraphView.LayoutFailed)
     def layout_failed(self, event: GraphView.LayoutFailed) -> None:
-        self.query_one(GraphView).loading = False
+        self.query_one(GraphView).set_loading(False)
         self.notify(str(event.error), title="no layout", severity="error", timeout=10)
 
     def breakpoint_at(self, position: int) -> bool:

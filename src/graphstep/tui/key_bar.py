@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.cells import cell_len
+from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding
@@ -33,7 +34,7 @@ class Key:
     binding: Binding
     display: str
     enabled: bool
-    tooltip: str
+    tooltip: str  # the binding's own, or none: the key's description is on the bar already
 
 
 class KeyBar(Widget, can_focus=False):
@@ -48,6 +49,9 @@ class KeyBar(Widget, can_focus=False):
     KeyBar {
         split: bottom;
         height: 1;
+        text-wrap: nowrap;
+        text-overflow: clip;
+        pointer: pointer;
         color: $footer-foreground;
         background: $footer-background;
         .key-bar--key {
@@ -91,7 +95,7 @@ class KeyBar(Widget, can_focus=False):
             for (binding, enabled, tooltip), *_ in by_action.values():
                 display = self.app.get_key_display(binding)
                 end = x + cell_len(display) + 1 + cell_len(binding.description)
-                keys.append(Key(x, end, binding, display, enabled, tooltip or binding.description))
+                keys.append(Key(x, end, binding, display, enabled, tooltip))
                 x = end + 1
             self._keys = keys
         return self._keys
@@ -99,7 +103,7 @@ class KeyBar(Widget, can_focus=False):
     def render(self) -> Text:
         key_style = self.get_component_rich_style("key-bar--key")
         description_style = self.get_component_rich_style("key-bar--description")
-        hover_style = self.get_component_rich_style("key-bar--hover")
+        hover_style = Style(bgcolor=self.get_component_rich_style("key-bar--hover").bgcolor)
         text = Text(no_wrap=True, overflow="crop", end="")
         for index, key in enumerate(self.keys):
             if index:
@@ -119,7 +123,7 @@ class KeyBar(Widget, can_focus=False):
 
     def watch_hover(self, hover: int) -> None:
         keys = self.keys
-        self.tooltip = keys[hover].tooltip if 0 <= hover < len(keys) else None
+        self.tooltip = (keys[hover].tooltip or None) if 0 <= hover < len(keys) else None
         self.refresh()
 
     def on_mouse_move(self, event: events.MouseMove) -> None:

@@ -41,8 +41,8 @@ class TimelineView(LineView, can_focus=True, inherit_bindings=False):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("up", "cursor(-1)", "up", show=False),
         Binding("down", "cursor(1)", "down", show=False),
-        Binding("pageup", "cursor(-10)", "page up", show=False),
-        Binding("pagedown", "cursor(10)", "page down", show=False),
+        Binding("pageup", "page(-1)", "page up", show=False),
+        Binding("pagedown", "page(1)", "page down", show=False),
         Binding("home", "cursor_to(0)", "first", show=False),
         Binding("end", "cursor_to(-1)", "last", show=False),
         Binding("enter", "jump", "jump here"),
@@ -106,6 +106,16 @@ class TimelineView(LineView, can_focus=True, inherit_bindings=False):
 
     def action_cursor(self, delta: int) -> None:
         self.cursor = min(max(self.cursor + delta, 0), len(self._timeline) - 1)
+
+    def action_page(self, pages: int) -> None:
+        """The view and the cursor move by a page less one line: the last line of one page is
+        the first of the next, and no step is passed unseen."""
+        lines = pages * max(1, self.scrollable_content_region.height - 1)
+        self.scroll_to(y=self.scroll_offset.y + lines, animate=False, immediate=True)
+        self.action_cursor(lines)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._scroll_to_line, self.cursor)  # a shorter view keeps it
 
     def action_cursor_to(self, line: int) -> None:
         self.cursor = line % len(self._timeline)
